@@ -1,0 +1,174 @@
+//! Settings, read once from the environment. Every variable is optional:
+//!
+//! | variable            | meaning                                                        | default                    |
+//! |---------------------|----------------------------------------------------------------|----------------------------|
+//! | `DATABASE_URL`      | `sqlite://PATH` or a plain path → SQLite; `postgres://…` → PostgreSQL | `sqlite://scorekeeper.db` |
+//! | `LISTEN_ADDR`       | address to bind                                                | `127.0.0.1:8080`           |
+//! | `PUBLIC_URL`        | base URL for links in emails and widgets                      | `http://` + bound address  |
+//! | `SMTP_URL`          | e.g. `smtp://127.0.0.1:2525`; unset disables the email channel | —                          |
+//! | `MAIL_FROM`         | sender address                                                 | `surveys@localhost`        |
+//! | `DATABASE_POOL_SIZE`| connections kept in the pool                                   | `8`                        |
+//! | `RUST_LOG`          | log filter (tracing-subscriber syntax)                        | `info`                     |
+
+use anyhow::{bail, Context};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// Where the data lives: an SQLite file or a PostgreSQL server.
+#[derive(Clone, Debug)]
+pub enum DatabaseUrl {
+    /// A path to an SQLite file, created if missing.
+    Sqlite(String),
+    /// A `postgres://` URL, which may carry a password.
+    Postgres(SecretString),
+}
+
+impl DatabaseUrl {
+    /// Parses `DATABASE_URL`: `postgres://` or `postgresql://` selects PostgreSQL, anything else SQLite.
+    pub fn parse(raw: &str) -> anyhow::Result<Self> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            bail!("DATABASE_URL is empty");
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Url::parse(raw).context("DATABASE_URL is not a valid postgres:// URL")?;
+            return Ok(Self::Postgres(SecretString::from(raw.to_owned())));
+        }
+        let path = raw.strip_prefix("sqlite://").unwrap_or(raw);
+        if path.is_empty() {
+            bail!("DATABASE_URL names no SQLite file");
+        }
+        Ok(Self::Sqlite(path.to_owned()))
+    }
+
+    /// The string handed to Diesel. It may contain a password: never log it.
+    pub fn connection_string(&self) -> &str {
+        match self {
+            Self::Sqlite(path) => path,
+            Self::Postgres(url) => url.expose_secret(),
+        }
+    }
+
+    /// A form safe to log, with any password replaced.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{path}"),
+            Self::Postgres(url) => match Url::parse(url.expose_secret()) {
+                Ok(mut url) => {
+                    if url.password().is_some() {
+                        let _ = url.set_password(Some("***"));
+                    }
+                    url.to_string()
+                }
+                Err(_) => "postgres://(unparseable)".to_owned(),
+            },
+        }
+    }
+}
+
+/// Everything the service reads from its environment.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The database to use.
+    pub database_url: DatabaseUrl,
+    /// The address to bind, `host:port`; port 0 picks a free port.
+    pub listen_addr: String,
+    /// Base URL for public links; `None` means `http://` + the bound address.
+    pub public_url: Option<Url>,
+    /// SMTP server for the email channel; `None` disables email.
+    pub smtp_url: Option<SecretString>,
+    /// Sender address for survey emails.
+    pub mail_from: String,
+    /// Connections kept in the database pool.
+    pub pool_size: u32,
+}
+
+impl Settings {
+    /// Reads settings from the process environment.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can supply their own environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let database_url = DatabaseUrl::parse(
+            &get("DATABASE_URL").unwrap_or_else(|| "sqlite://scorekeeper.db".to_owned()),
+        )?;
+        let listen_addr = get("LISTEN_ADDR").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let public_url = get("PUBLIC_URL")
+            .map(|raw| parse_public_url(&raw))
+            .transpose()?;
+        let smtp_url = get("SMTP_URL").map(SecretString::from);
+        let mail_from = get("MAIL_FROM").unwrap_or_else(|| "surveys@localhost".to_owned());
+        let pool_size = match get("DATABASE_POOL_SIZE") {
+            Some(raw) => raw
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=256).contains(n))
+                .context("DATABASE_POOL_SIZE must be a whole number from 1 to 256")?,
+            None => 8,
+        };
+        Ok(Self {
+            database_url,
+            listen_addr,
+            public_url,
+            smtp_url,
+            mail_from,
+            pool_size,
+        })
+    }
+}
+
+/// Parses `PUBLIC_URL`, which must be an absolute http(s) URL; a trailing slash is dropped.
+pub fn parse_public_url(raw: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(raw.trim_end_matches('/')).context("PUBLIC_URL is not a valid URL")?;
+    if !matches!(url.scheme(), "http" | "https") {
+        bail!("PUBLIC_URL must start with http:// or https://");
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> anyhow::Result<Settings> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn defaults_use_the_embedded_sqlite_file() {
+        let s = settings(&[]).unwrap();
+        assert!(matches!(s.database_url, DatabaseUrl::Sqlite(ref p) if p == "scorekeeper.db"));
+        assert_eq!(s.listen_addr, "127.0.0.1:8080");
+        assert!(s.public_url.is_none());
+        assert!(s.smtp_url.is_none());
+        assert_eq!(s.mail_from, "surveys@localhost");
+    }
+
+    #[test]
+    fn postgres_urls_select_postgres_and_are_redacted_in_logs() {
+        let s = settings(&[("DATABASE_URL", "postgres://u:hunter2@db:5432/x")]).unwrap();
+        assert!(matches!(s.database_url, DatabaseUrl::Postgres(_)));
+        assert!(!s.database_url.redacted().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_plain_path_is_an_sqlite_file() {
+        let s = settings(&[("DATABASE_URL", "/tmp/x.db")]).unwrap();
+        assert!(matches!(s.database_url, DatabaseUrl::Sqlite(ref p) if p == "/tmp/x.db"));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let err = settings(&[("DATABASE_POOL_SIZE", "lots")]).unwrap_err();
+        assert!(err.to_string().contains("DATABASE_POOL_SIZE"));
+        let err = settings(&[("PUBLIC_URL", "ftp://x")]).unwrap_err();
+        assert!(err.to_string().contains("PUBLIC_URL"));
+    }
+}

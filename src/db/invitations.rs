@@ -1,0 +1,145 @@
+//! Invitation rows (one per tokenised link) and their queryable properties.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{invitation_properties, invitations, surveys};
+use super::surveys::Survey;
+use super::AnyConnection;
+use crate::domain::properties::Properties;
+use crate::error::ApiError;
+
+/// Invitation status names, as stored and served.
+pub mod status {
+    /// Waiting to be emailed.
+    pub const QUEUED: &str = "queued";
+    /// Delivered (email accepted by SMTP, or link handed to the caller).
+    pub const SENT: &str = "sent";
+    /// Answered.
+    pub const RESPONDED: &str = "responded";
+    /// Delivery gave up.
+    pub const FAILED: &str = "failed";
+    /// Not sent: throttled or unsubscribed.
+    pub const SUPPRESSED: &str = "suppressed";
+    /// Statuses that do not count as issued in response rates.
+    pub const NOT_ISSUED: [&str; 2] = [FAILED, SUPPRESSED];
+}
+
+/// A stored invitation.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = invitations)]
+pub struct Invitation {
+    /// Its id.
+    pub id: String,
+    /// The owning workspace.
+    pub workspace_id: String,
+    /// The survey it asks.
+    pub survey_id: String,
+    /// SHA-256 of the link token.
+    pub token_hash: String,
+    /// `link` or `email`.
+    pub channel: String,
+    /// See [`status`].
+    pub status: String,
+    /// Recipient's email address.
+    pub recipient_email: Option<String>,
+    /// Recipient's name.
+    pub recipient_name: Option<String>,
+    /// The caller's id for the recipient.
+    pub recipient_external_id: Option<String>,
+    /// After this the link answers 410.
+    pub expires_at: Option<NaiveDateTime>,
+    /// Creation time; stats windows select on it.
+    pub created_at: NaiveDateTime,
+}
+
+/// An invitation to insert.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = invitations)]
+pub struct NewInvitation<'a> {
+    /// Its id.
+    pub id: &'a str,
+    /// The owning workspace.
+    pub workspace_id: &'a str,
+    /// The survey.
+    pub survey_id: &'a str,
+    /// Hash of the token.
+    pub token_hash: &'a str,
+    /// Channel name.
+    pub channel: &'a str,
+    /// Initial status.
+    pub status: &'a str,
+    /// Recipient email.
+    pub recipient_email: Option<&'a str>,
+    /// Recipient name.
+    pub recipient_name: Option<&'a str>,
+    /// Recipient external id.
+    pub recipient_external_id: Option<&'a str>,
+    /// Expiry.
+    pub expires_at: Option<NaiveDateTime>,
+    /// Creation time.
+    pub created_at: NaiveDateTime,
+}
+
+/// Inserts an invitation and its properties in one transaction.
+pub fn insert(
+    conn: &mut AnyConnection,
+    new: &NewInvitation<'_>,
+    properties: &Properties,
+) -> Result<Invitation, ApiError> {
+    conn.transaction(|conn| {
+        diesel::insert_into(invitations::table)
+            .values(new)
+            .execute(conn)?;
+        // One row at a time: multi-row VALUES does not compile through MultiConnection,
+        // and Properties bounds the count.
+        for (key, value) in properties.iter() {
+            diesel::insert_into(invitation_properties::table)
+                .values((
+                    invitation_properties::invitation_id.eq(new.id),
+                    invitation_properties::key.eq(key),
+                    invitation_properties::value.eq(value),
+                ))
+                .execute(conn)?;
+        }
+        Ok(invitations::table
+            .find(new.id)
+            .select(Invitation::as_select())
+            .first(conn)?)
+    })
+}
+
+/// The invitation with this token hash and its survey, if any.
+pub fn find_by_token_hash(
+    conn: &mut AnyConnection,
+    token_hash: &str,
+) -> Result<Option<(Invitation, Survey)>, ApiError> {
+    Ok(invitations::table
+        .inner_join(surveys::table)
+        .filter(invitations::token_hash.eq(token_hash))
+        .select((Invitation::as_select(), Survey::as_select()))
+        .first(conn)
+        .optional()?)
+}
+
+/// The properties of each of `ids` (at most one page of invitations).
+pub fn properties_of(
+    conn: &mut AnyConnection,
+    ids: &[String],
+) -> Result<HashMap<String, BTreeMap<String, String>>, ApiError> {
+    let rows: Vec<(String, String, String)> = invitation_properties::table
+        .filter(invitation_properties::invitation_id.eq_any(ids))
+        .select((
+            invitation_properties::invitation_id,
+            invitation_properties::key,
+            invitation_properties::value,
+        ))
+        .load(conn)?;
+    let mut map: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    for (id, key, value) in rows {
+        map.entry(id).or_default().insert(key, value);
+    }
+    Ok(map)
+}

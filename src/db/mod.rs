@@ -1,0 +1,134 @@
+//! Database access: the two-backend connection type, the pool, migrations and per-resource queries.
+//!
+//! Backend-specific SQL lives only in this module's `match`es on [`AnyConnection`]
+//! (migrations, connection set-up, and the few statements Diesel cannot express portably).
+
+pub mod invitations;
+pub mod responses;
+pub mod schema;
+pub mod stats;
+pub mod surveys;
+pub mod workspaces;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::DatabaseUrl;
+use crate::error::ApiError;
+
+/// One connection to either backend; queries are written once against this type.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    /// A PostgreSQL connection.
+    Postgresql(PgConnection),
+    /// An SQLite connection.
+    Sqlite(SqliteConnection),
+}
+
+/// The shared r2d2 pool of [`AnyConnection`]s.
+pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
+
+/// A connection checked out of [`DbPool`].
+pub type DbConn = PooledConnection<ConnectionManager<AnyConnection>>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// How long a writer waits for SQLite's lock before giving up with "database is locked".
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// Arbitrary constant naming the Postgres advisory lock that serialises migrations
+/// when several instances start at once.
+const MIGRATION_LOCK_KEY: i64 = 0x5c0e_4ee9;
+
+/// Sets up every new SQLite connection: WAL so readers never block the writer,
+/// a busy timeout so concurrent writers queue instead of failing, and enforced foreign keys.
+#[derive(Debug)]
+struct SqliteSetup;
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteSetup {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        if let AnyConnection::Sqlite(conn) = conn {
+            conn.batch_execute(&format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"
+            ))
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        }
+        Ok(())
+    }
+}
+
+/// Opens a pool for `url`, reporting the real cause when the database cannot be reached.
+pub fn connect(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<DbPool> {
+    let raw = url.connection_string();
+    if let DatabaseUrl::Postgres(_) = url {
+        // MultiConnection hides the cause of a failed connect; a direct attempt reports it.
+        PgConnection::establish(raw)
+            .with_context(|| format!("cannot connect to PostgreSQL at {}", url.redacted()))?;
+    }
+    Pool::builder()
+        .max_size(pool_size)
+        .connection_timeout(Duration::from_secs(10))
+        .connection_customizer(Box::new(SqliteSetup))
+        .build(ConnectionManager::<AnyConnection>::new(raw))
+        .with_context(|| format!("cannot open database {}", url.redacted()))
+}
+
+/// Brings the schema up to date; a current database is left alone.
+pub fn run_migrations(pool: &DbPool) -> anyhow::Result<()> {
+    let mut conn = pool
+        .get()
+        .context("cannot check out a connection to migrate")?;
+    let result = match &mut *conn {
+        AnyConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS).map(drop),
+        AnyConnection::Postgresql(conn) => {
+            conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
+                .context("cannot take the migration lock")?;
+            let result = conn.run_pending_migrations(POSTGRES_MIGRATIONS).map(drop);
+            conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
+                .context("cannot release the migration lock")?;
+            result
+        }
+    };
+    result
+        .map_err(|e| anyhow::anyhow!(e))
+        .context("migrations failed")
+}
+
+/// Runs blocking database work on actix's blocking thread pool and maps its errors.
+pub async fn run<T, F>(pool: &DbPool, work: F) -> Result<T, ApiError>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        work(&mut conn)
+    })
+    .await?
+}
+
+/// The current time as stored: UTC, truncated to microseconds so both backends keep it exactly.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// Converts an API timestamp to the stored form (see [`now`]).
+pub fn to_stored(at: DateTime<Utc>) -> NaiveDateTime {
+    at.naive_utc().trunc_subsecs(6)
+}
+
+/// Converts a stored timestamp back to UTC.
+pub fn from_stored(at: NaiveDateTime) -> DateTime<Utc> {
+    at.and_utc()
+}

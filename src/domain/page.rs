@@ -1,0 +1,93 @@
+//! Cursor pagination: `limit` (default 50, at most 500) and an opaque `cursor`.
+
+use uuid::Uuid;
+
+use super::Invalid;
+
+/// Items per page when the client names no limit.
+pub const DEFAULT_LIMIT: u32 = 50;
+/// Most items one page may hold.
+pub const MAX_LIMIT: u32 = 500;
+
+/// A validated page request. Items are ordered by id; ids are UUIDv7, so that is creation order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// How many items to return.
+    pub limit: u32,
+    /// Return only items whose id sorts after this one.
+    pub after: Option<String>,
+}
+
+impl PageRequest {
+    /// Parses the raw query values.
+    pub fn parse(limit: Option<i64>, cursor: Option<&str>) -> Result<Self, Invalid> {
+        let limit = match limit {
+            None => DEFAULT_LIMIT,
+            Some(n) if (1..=i64::from(MAX_LIMIT)).contains(&n) => n as u32,
+            Some(_) => {
+                return Err(Invalid::new(
+                    "limit",
+                    format!("must be a whole number from 1 to {MAX_LIMIT}"),
+                ))
+            }
+        };
+        let after = match cursor.filter(|c| !c.is_empty()) {
+            None => None,
+            Some(c) => Some(
+                Uuid::try_parse(c)
+                    .map_err(|_| Invalid::new("cursor", "is not a cursor this API returned"))?
+                    .hyphenated()
+                    .to_string(),
+            ),
+        };
+        Ok(Self { limit, after })
+    }
+
+    /// Rows to fetch: one more than the limit, to learn whether another page follows.
+    pub fn fetch_limit(&self) -> i64 {
+        i64::from(self.limit) + 1
+    }
+
+    /// Trims the extra row and returns the cursor for the next page.
+    pub fn finish<T>(&self, mut rows: Vec<T>, id: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>) {
+        if rows.len() > self.limit as usize {
+            rows.truncate(self.limit as usize);
+            let next = rows.last().map(|r| id(r).to_owned());
+            (rows, next)
+        } else {
+            (rows, None)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_default_and_are_bounded() {
+        assert_eq!(PageRequest::parse(None, None).unwrap().limit, 50);
+        assert_eq!(PageRequest::parse(Some(500), None).unwrap().limit, 500);
+        assert_eq!(
+            PageRequest::parse(Some(501), None).unwrap_err().field,
+            "limit"
+        );
+        assert_eq!(
+            PageRequest::parse(Some(0), None).unwrap_err().field,
+            "limit"
+        );
+        assert_eq!(
+            PageRequest::parse(None, Some("zz")).unwrap_err().field,
+            "cursor"
+        );
+    }
+
+    #[test]
+    fn finish_returns_a_cursor_only_when_more_rows_exist() {
+        let page = PageRequest::parse(Some(2), None).unwrap();
+        let (rows, next) = page.finish(vec!["a", "b", "c"], |s| s);
+        assert_eq!((rows, next), (vec!["a", "b"], Some("b".to_owned())));
+        let (rows, next) = page.finish(vec!["a", "b"], |s| s);
+        assert_eq!((rows, next), (vec!["a", "b"], None));
+    }
+}

@@ -1,0 +1,94 @@
+//! Free-form invitation properties (`ticket_id`, `agent`, `team`, …), bounded and validated,
+//! kept as rows so that scores can later be sliced by them.
+
+use std::collections::BTreeMap;
+
+use super::Invalid;
+
+/// Most properties one invitation may carry.
+pub const MAX_PROPERTIES: usize = 50;
+/// Longest property key, in characters.
+pub const MAX_KEY_CHARS: usize = 64;
+/// Longest property value, in characters.
+pub const MAX_VALUE_CHARS: usize = 500;
+
+/// Validated properties, in key order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Properties(BTreeMap<String, String>);
+
+impl Properties {
+    /// Checks the bounds and key syntax (letters, digits, `_`, `-`, `.`).
+    pub fn parse(raw: BTreeMap<String, String>) -> Result<Self, Invalid> {
+        if raw.len() > MAX_PROPERTIES {
+            return Err(Invalid::new(
+                "properties",
+                format!("at most {MAX_PROPERTIES} properties are allowed"),
+            ));
+        }
+        for (key, value) in &raw {
+            let field = format!("properties.{key}");
+            let key_ok = !key.is_empty()
+                && key.chars().count() <= MAX_KEY_CHARS
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            if !key_ok {
+                return Err(Invalid::new(
+                    field,
+                    format!("keys are 1 to {MAX_KEY_CHARS} letters, digits, '_', '-' or '.'"),
+                ));
+            }
+            if value.chars().count() > MAX_VALUE_CHARS {
+                return Err(Invalid::new(
+                    field,
+                    format!("values are at most {MAX_VALUE_CHARS} characters"),
+                ));
+            }
+        }
+        Ok(Self(raw))
+    }
+
+    /// The properties in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The properties as a map.
+    pub fn into_map(self) -> BTreeMap<String, String> {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn ordinary_properties_pass() {
+        let p = Properties::parse(props(&[("ticket_id", "123"), ("agent", "ana")])).unwrap();
+        assert_eq!(p.iter().count(), 2);
+    }
+
+    #[test]
+    fn bad_keys_long_values_and_too_many_are_refused_naming_the_field() {
+        assert_eq!(
+            Properties::parse(props(&[("bad key", "x")]))
+                .unwrap_err()
+                .field,
+            "properties.bad key"
+        );
+        let long = "x".repeat(MAX_VALUE_CHARS + 1);
+        assert!(Properties::parse(props(&[("k", long.as_str())])).is_err());
+        let many: BTreeMap<String, String> = (0..=MAX_PROPERTIES)
+            .map(|i| (format!("k{i}"), String::new()))
+            .collect();
+        assert_eq!(Properties::parse(many).unwrap_err().field, "properties");
+    }
+}

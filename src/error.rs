@@ -1,0 +1,155 @@
+//! The one API error type and its JSON shape: `{"error": {"code": "…", "message": "…"}}`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::domain::Invalid;
+
+/// Every way a request can fail, each with its status and stable `code`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not valid JSON (or not a valid form).
+    #[error("{0}")]
+    MalformedBody(String),
+    /// The request is malformed in a way that is not about one field's value.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Valid syntax that breaks a rule; names the field.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// No API key, or not a valid one.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The resource does not exist in the caller's workspace.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The request conflicts with the resource's state.
+    #[error("{0}")]
+    Conflict(String),
+    /// The survey link has expired.
+    #[error("this survey link has expired")]
+    Gone,
+    /// The body is larger than allowed.
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The body's content type is not one the endpoint reads.
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    /// A dependency (the database pool) could not serve the request in time.
+    #[error("the service is busy; try again shortly")]
+    Unavailable(#[source] anyhow::Error),
+    /// Anything unexpected: logged in full, answered opaquely.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The JSON body of every error.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    /// The error itself.
+    pub error: ErrorDetail,
+}
+
+/// The contents of [`ErrorBody`].
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail {
+    /// A stable snake_case code.
+    pub code: &'static str,
+    /// A sentence for a person.
+    pub message: String,
+    /// For validation errors: the offending field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MalformedBody(_) => "malformed_body",
+            Self::BadRequest(_) => "bad_request",
+            Self::Invalid(_) => "invalid_field",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::NotFound(_) => "not_found",
+            Self::Conflict(_) => "conflict",
+            Self::Gone => "expired",
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// Wraps any unexpected failure.
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    /// The error as its JSON body.
+    pub fn body(&self) -> ErrorBody {
+        let field = match self {
+            Self::Invalid(inv) => Some(inv.field.clone()),
+            _ => None,
+        };
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code(),
+                message: self.to_string(),
+                field,
+            },
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::MalformedBody(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone => StatusCode::GONE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal(cause) | Self::Unavailable(cause) => {
+                tracing::error!(error = ?cause, code = self.code(), "request failed");
+            }
+            _ => {}
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        if let Self::Unauthorized(_) = self {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.json(self.body())
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        match err {
+            diesel::result::Error::NotFound => Self::NotFound("resource"),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for ApiError {
+    fn from(err: diesel::r2d2::PoolError) -> Self {
+        Self::Unavailable(err.into())
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        Self::Internal(anyhow::anyhow!("blocking task failed: {err}"))
+    }
+}

@@ -1,0 +1,126 @@
+//! Request extractors: JSON bodies whose errors name the field, and the API-key workspace.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::{http::header, web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+
+use crate::db;
+use crate::domain::secret::ApiKey;
+use crate::domain::Invalid;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Largest JSON body the API reads.
+pub const MAX_JSON_BYTES: usize = 64 * 1024;
+
+/// A JSON body. Broken JSON → 400; well-formed JSON of the wrong shape → 422 naming the field.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case("application/json")
+            });
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as application/json",
+                ));
+            }
+            let bytes = body.await.map_err(body_error)?;
+            parse_json(&bytes).map(Json)
+        })
+    }
+}
+
+/// Parses JSON, telling syntax errors (400) from rule errors (422, with the field path).
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "body".to_owned() } else { path };
+                ApiError::Invalid(Invalid::new(field, strip_position(&inner.to_string())))
+            }
+            _ => ApiError::MalformedBody(format!("body is not valid JSON: {inner}")),
+        }
+    })?;
+    de.end()
+        .map_err(|e| ApiError::MalformedBody(format!("body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// Maps body-reading failures: too large → 413, anything else → 400.
+pub fn body_error(err: actix_web::Error) -> ApiError {
+    match err.as_error::<PayloadError>() {
+        Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(MAX_JSON_BYTES),
+        _ => ApiError::BadRequest(format!("could not read the request body: {err}")),
+    }
+}
+
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The workspace that the request's API key belongs to.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    /// The workspace's id; every query the handler makes is scoped to it.
+    pub id: String,
+}
+
+impl FromRequest for Workspace {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let key = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|v| ApiKey::parse(v.trim()));
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let key = match key {
+                None => {
+                    return Err(ApiError::Unauthorized(
+                        "send an API key as 'Authorization: Bearer <key>'",
+                    ))
+                }
+                Some(None) => return Err(ApiError::Unauthorized("the API key is not valid")),
+                Some(Some(key)) => key,
+            };
+            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
+            let hash = key.hash();
+            let id = db::run(&state.pool, move |conn| {
+                db::workspaces::find_by_key_hash(conn, &hash)
+            })
+            .await?;
+            id.map(|id| Workspace { id })
+                .ok_or(ApiError::Unauthorized("the API key is not valid"))
+        })
+    }
+}

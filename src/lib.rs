@@ -1,0 +1,20 @@
+//! Scorekeeper: issues tokenised CSAT, NPS, CES and ESAT survey links, records answers
+//! safely from link scanners, and serves scores with their margin of error.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod invite;
+pub mod links;
+pub mod pages;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+pub mod validation;
+pub mod views;
+
+pub use startup::Application;

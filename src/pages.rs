@@ -1,0 +1,113 @@
+//! Server-rendered HTML for respondents: the survey page and short message pages.
+//! Templates are compiled into the binary; everything is inline (no external assets).
+
+use std::sync::OnceLock;
+
+use minijinja::{context, Environment};
+use serde::Serialize;
+
+use crate::domain::kind::{Scale, SurveyKind};
+
+/// Longest comment accepted, in characters.
+pub const MAX_COMMENT_CHARS: usize = 5_000;
+
+const CSS: &str = include_str!("../templates/base.css");
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        // Names ending in .html turn on auto-escaping.
+        for (name, source) in [
+            ("answer.html", include_str!("../templates/answer.html")),
+            ("message.html", include_str!("../templates/message.html")),
+        ] {
+            if let Err(err) = env.add_template(name, source) {
+                panic!("built-in template {name} does not compile: {err}");
+            }
+        }
+        env
+    })
+}
+
+/// One button on the scale.
+#[derive(Debug, Serialize)]
+struct Point {
+    score: i32,
+    text: String,
+    label: Option<&'static str>,
+    selected: bool,
+}
+
+/// What the survey page shows.
+#[derive(Debug)]
+pub struct AnswerPage<'a> {
+    /// The link token (the form posts back to it).
+    pub token: &'a str,
+    /// Survey kind, for labels.
+    pub kind: SurveyKind,
+    /// Survey scale.
+    pub scale: Scale,
+    /// The question.
+    pub question: &'a str,
+    /// The prompt above the comment box.
+    pub comment_prompt: Option<&'a str>,
+    /// A valid score from a one-click link, not yet recorded.
+    pub chosen: Option<i32>,
+    /// The recorded answer, if any.
+    pub answered: Option<i32>,
+    /// The recorded comment, if any.
+    pub comment: Option<&'a str>,
+}
+
+/// Renders the survey page.
+pub fn answer(page: &AnswerPage<'_>) -> Result<String, minijinja::Error> {
+    let selected = page.chosen.or(page.answered);
+    let text = |score: i32| match (page.scale, score) {
+        (Scale::Thumbs, 0) => "\u{1F44E}".to_owned(),
+        (Scale::Thumbs, _) => "\u{1F44D}".to_owned(),
+        _ => score.to_string(),
+    };
+    let points: Vec<Point> = page
+        .scale
+        .points()
+        .map(|score| Point {
+            score,
+            text: text(score),
+            label: page.scale.label(page.kind, score),
+            selected: selected == Some(score),
+        })
+        .collect();
+    let describe = |score: i32| match page.scale.label(page.kind, score) {
+        Some(label) => format!("{score} ({label})"),
+        None => score.to_string(),
+    };
+    // Until an answer is recorded, a one-click score is offered for confirmation.
+    let auto_submit = page.chosen.filter(|c| page.answered != Some(*c));
+    env().get_template("answer.html")?.render(context! {
+        css => CSS,
+        token => page.token,
+        question => page.question,
+        comment_prompt => page.comment_prompt.unwrap_or("Would you like to tell us more?"),
+        points => points,
+        low_label => page.scale.label(page.kind, page.scale.min()),
+        high_label => page.scale.label(page.kind, page.scale.max()),
+        auto_submit => auto_submit,
+        chosen_label => page.chosen.map(describe),
+        answered => page.answered,
+        answered_label => page.answered.map(describe),
+        comment => page.comment,
+        max_comment => MAX_COMMENT_CHARS,
+    })
+}
+
+/// Renders a short page with a title and one sentence (errors, confirmations).
+pub fn message(title: &str, message: &str) -> String {
+    env()
+        .get_template("message.html")
+        .and_then(|t| t.render(context! { css => CSS, title => title, message => message }))
+        .unwrap_or_else(|err| {
+            tracing::error!(error = %err, "message page failed to render");
+            format!("{title}: {message}")
+        })
+}

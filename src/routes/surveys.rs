@@ -1,0 +1,115 @@
+//! `/v1/surveys`: create, list and show surveys.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::db::{self, now, surveys::NewSurvey};
+use crate::domain::kind::SurveyKind;
+use crate::domain::page::PageRequest;
+use crate::error::ApiError;
+use crate::extract::{Json, Workspace};
+use crate::state::AppState;
+use crate::validation::{check, not_blank};
+use crate::views::{ListView, SurveyView};
+
+/// Body of `POST /v1/surveys`.
+#[derive(Debug, Deserialize, Validate)]
+pub struct CreateSurvey {
+    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+    name: String,
+    kind: String,
+    #[validate(length(min = 1, max = 500), custom(function = "not_blank"))]
+    question: Option<String>,
+    scale: Option<String>,
+    #[validate(length(min = 1, max = 500), custom(function = "not_blank"))]
+    comment_prompt: Option<String>,
+}
+
+/// Query of list endpoints.
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// Parses into a page request, naming the bad parameter.
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = self
+            .limit
+            .as_deref()
+            .map(|l| {
+                l.parse::<i64>()
+                    .map_err(|_| crate::domain::Invalid::new("limit", "must be a whole number"))
+            })
+            .transpose()?;
+        Ok(PageRequest::parse(limit, self.cursor.as_deref())?)
+    }
+}
+
+/// `POST /v1/surveys`.
+pub async fn create(
+    ws: Workspace,
+    state: web::Data<AppState>,
+    Json(body): Json<CreateSurvey>,
+) -> Result<HttpResponse, ApiError> {
+    check(&body)?;
+    let kind = SurveyKind::parse(&body.kind)?;
+    let scale = kind.scale(body.scale.as_deref())?;
+    let survey = db::run(&state.pool, move |conn| {
+        let id = Uuid::now_v7().to_string();
+        db::surveys::insert(
+            conn,
+            &NewSurvey {
+                id: &id,
+                workspace_id: &ws.id,
+                name: body.name.trim(),
+                kind: kind.as_str(),
+                scale: scale.as_str(),
+                question: body
+                    .question
+                    .as_deref()
+                    .map_or(kind.default_question(), str::trim),
+                comment_prompt: body.comment_prompt.as_deref().map(str::trim),
+                created_at: now(),
+            },
+        )
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(SurveyView::from_row(survey)?))
+}
+
+/// `GET /v1/surveys`.
+pub async fn list(
+    ws: Workspace,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = query.page()?;
+    let (rows, next_cursor) = db::run(&state.pool, move |conn| {
+        let rows = db::surveys::list(conn, &ws.id, &page)?;
+        Ok(page.finish(rows, |s| &s.id))
+    })
+    .await?;
+    let data = rows
+        .into_iter()
+        .map(SurveyView::from_row)
+        .collect::<Result<_, _>>()?;
+    Ok(HttpResponse::Ok().json(ListView { data, next_cursor }))
+}
+
+/// `GET /v1/surveys/{id}`.
+pub async fn show(
+    ws: Workspace,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner().to_string();
+    let survey = db::run(&state.pool, move |conn| {
+        db::surveys::find(conn, &ws.id, &id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(SurveyView::from_row(survey)?))
+}

@@ -1,0 +1,15 @@
+//! What every handler shares: the pool, link builder and channel availability.
+
+use crate::db::DbPool;
+use crate::links::Links;
+
+/// Shared application state, registered once as `web::Data<AppState>`.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database pool.
+    pub pool: DbPool,
+    /// Builds public links.
+    pub links: Links,
+    /// Whether `SMTP_URL` is set, so the email channel can be used.
+    pub email_enabled: bool,
+}

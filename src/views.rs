@@ -1,0 +1,312 @@
+//! The JSON we serve. Rows (`db::*`) are turned into these; nothing else is serialised.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::db::invitations::Invitation;
+use crate::db::responses::Response;
+use crate::db::surveys::Survey;
+use crate::db::{from_stored, stats::Counts};
+use crate::domain::kind::{Scale, SurveyKind};
+use crate::domain::scoring::{self, Distribution};
+use crate::error::ApiError;
+
+/// A page of a list: `{"data": [...], "next_cursor": …}`.
+#[derive(Debug, Serialize)]
+pub struct ListView<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A scale as served: its name and range.
+#[derive(Debug, Serialize)]
+pub struct ScaleView {
+    /// e.g. `"0-10"` or `"thumbs"`.
+    pub name: &'static str,
+    /// Lowest answer.
+    pub min: i32,
+    /// Highest answer.
+    pub max: i32,
+}
+
+impl From<Scale> for ScaleView {
+    fn from(s: Scale) -> Self {
+        Self {
+            name: s.as_str(),
+            min: s.min(),
+            max: s.max(),
+        }
+    }
+}
+
+/// A survey as served.
+#[derive(Debug, Serialize)]
+pub struct SurveyView {
+    /// Its id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Kind.
+    pub kind: String,
+    /// Scale.
+    pub scale: ScaleView,
+    /// The question.
+    pub question: String,
+    /// Prompt above the comment box.
+    pub comment_prompt: Option<String>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Reads a stored survey's kind and scale, which were validated when it was created.
+pub fn kind_and_scale(s: &Survey) -> Result<(SurveyKind, Scale), ApiError> {
+    let kind = SurveyKind::parse(&s.kind).map_err(|_| corrupt("kind", &s.id))?;
+    let scale = Scale::parse(&s.scale).ok_or_else(|| corrupt("scale", &s.id))?;
+    Ok((kind, scale))
+}
+
+fn corrupt(what: &str, id: &str) -> ApiError {
+    ApiError::internal(anyhow::anyhow!("stored survey {id} has an unknown {what}"))
+}
+
+impl SurveyView {
+    /// Maps a stored survey.
+    pub fn from_row(s: Survey) -> Result<Self, ApiError> {
+        let (_, scale) = kind_and_scale(&s)?;
+        Ok(Self {
+            id: s.id,
+            name: s.name,
+            kind: s.kind,
+            scale: scale.into(),
+            question: s.question,
+            comment_prompt: s.comment_prompt,
+            created_at: from_stored(s.created_at),
+        })
+    }
+}
+
+/// Who an invitation is for.
+#[derive(Debug, Serialize)]
+pub struct RecipientView {
+    /// Email address.
+    pub email: Option<String>,
+    /// Name.
+    pub name: Option<String>,
+    /// The caller's id for them.
+    pub external_id: Option<String>,
+}
+
+impl RecipientView {
+    fn of(inv: &Invitation) -> Option<Self> {
+        let any = inv.recipient_email.is_some()
+            || inv.recipient_name.is_some()
+            || inv.recipient_external_id.is_some();
+        any.then(|| Self {
+            email: inv.recipient_email.clone(),
+            name: inv.recipient_name.clone(),
+            external_id: inv.recipient_external_id.clone(),
+        })
+    }
+}
+
+/// One one-click link.
+#[derive(Debug, Serialize)]
+pub struct RatingUrl {
+    /// The score it selects.
+    pub score: i32,
+    /// The link.
+    pub url: String,
+}
+
+/// An invitation as served. Links appear only when it is created: the token is not stored.
+#[derive(Debug, Serialize)]
+pub struct InvitationView {
+    /// Its id.
+    pub id: String,
+    /// The survey.
+    pub survey_id: String,
+    /// `link` or `email`.
+    pub channel: String,
+    /// `queued`, `sent`, `responded`, `failed` or `suppressed`.
+    pub status: String,
+    /// Recipient, if given.
+    pub recipient: Option<RecipientView>,
+    /// Free-form properties.
+    pub properties: BTreeMap<String, String>,
+    /// The survey page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// One link per scale point, in scale order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rating_urls: Option<Vec<RatingUrl>>,
+    /// When the link stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl InvitationView {
+    /// Maps a stored invitation with its properties.
+    pub fn from_row(inv: Invitation, properties: BTreeMap<String, String>) -> Self {
+        Self {
+            recipient: RecipientView::of(&inv),
+            id: inv.id,
+            survey_id: inv.survey_id,
+            channel: inv.channel,
+            status: inv.status,
+            properties,
+            url: None,
+            rating_urls: None,
+            expires_at: inv.expires_at.map(from_stored),
+            created_at: from_stored(inv.created_at),
+        }
+    }
+}
+
+/// A response as served.
+#[derive(Debug, Serialize)]
+pub struct ResponseView {
+    /// Its id.
+    pub id: String,
+    /// The invitation answered.
+    pub invitation_id: String,
+    /// The survey.
+    pub survey_id: String,
+    /// The score.
+    pub score: i32,
+    /// The comment.
+    pub comment: Option<String>,
+    /// Whether it looks automated (and is left out of scores).
+    pub suspect: bool,
+    /// Why.
+    pub suspect_reason: Option<String>,
+    /// Recipient of the invitation.
+    pub recipient: Option<RecipientView>,
+    /// The invitation's properties.
+    pub properties: BTreeMap<String, String>,
+    /// When the invitation was created.
+    pub invited_at: DateTime<Utc>,
+    /// First answer.
+    pub created_at: DateTime<Utc>,
+    /// Latest change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ResponseView {
+    /// Maps a stored response, its invitation and the invitation's properties.
+    pub fn from_row(r: Response, inv: &Invitation, properties: BTreeMap<String, String>) -> Self {
+        Self {
+            id: r.id,
+            invitation_id: r.invitation_id,
+            survey_id: r.survey_id,
+            score: r.score,
+            comment: r.comment,
+            suspect: r.suspect,
+            suspect_reason: r.suspect_reason,
+            recipient: RecipientView::of(inv),
+            properties,
+            invited_at: from_stored(inv.created_at),
+            created_at: from_stored(r.created_at),
+            updated_at: from_stored(r.updated_at),
+        }
+    }
+}
+
+/// A distribution served as `{"<score>": count}` in scale order, zeros included.
+#[derive(Debug)]
+pub struct DistributionView(pub Distribution);
+
+impl Serialize for DistributionView {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.scale().len()))?;
+        for (score, count) in self.0.points() {
+            map.serialize_entry(&score.to_string(), &count)?;
+        }
+        map.end()
+    }
+}
+
+/// Survey stats as served.
+#[derive(Debug, Serialize)]
+pub struct StatsView {
+    /// The survey.
+    pub survey_id: String,
+    /// Its kind.
+    pub kind: &'static str,
+    /// Its scale.
+    pub scale: ScaleView,
+    /// Window start (inclusive), if any.
+    pub from: Option<DateTime<Utc>>,
+    /// Window end (exclusive), if any.
+    pub to: Option<DateTime<Utc>>,
+    /// Invitations issued in the window.
+    pub invitations: u64,
+    /// Of those, how many have a trusted response.
+    pub responses: u64,
+    /// `responses / invitations`.
+    pub response_rate: f64,
+    /// The headline score.
+    pub score: Option<f64>,
+    /// Half-width of its 95% confidence interval.
+    pub margin_of_error: Option<f64>,
+    /// Confidence level of `margin_of_error`.
+    pub confidence_level: f64,
+    /// Answers per scale point.
+    pub distribution: DistributionView,
+    /// Responses left out because they look automated.
+    pub suspect_responses: u64,
+    /// NPS only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub promoters: Option<u64>,
+    /// NPS only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passives: Option<u64>,
+    /// NPS only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detractors: Option<u64>,
+    /// CES only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agree_percent: Option<f64>,
+}
+
+impl StatsView {
+    /// Scores the raw counts for `survey`.
+    pub fn compute(
+        survey: &Survey,
+        counts: Counts,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Self, ApiError> {
+        let (kind, scale) = kind_and_scale(survey)?;
+        let mut distribution = Distribution::new(scale);
+        for (score, n) in counts.by_score {
+            distribution.add(score, n);
+        }
+        let summary = scoring::summarize(kind, &distribution);
+        let responses = distribution.total();
+        Ok(Self {
+            survey_id: survey.id.clone(),
+            kind: kind.as_str(),
+            scale: scale.into(),
+            from,
+            to,
+            invitations: counts.invitations,
+            responses,
+            response_rate: scoring::response_rate(responses, counts.invitations),
+            score: summary.score,
+            margin_of_error: summary.margin_of_error,
+            confidence_level: 0.95,
+            distribution: DistributionView(distribution),
+            suspect_responses: counts.suspect,
+            promoters: summary.nps.map(|g| g.promoters),
+            passives: summary.nps.map(|g| g.passives),
+            detractors: summary.nps.map(|g| g.detractors),
+            agree_percent: summary.agree_percent,
+        })
+    }
+}
