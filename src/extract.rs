@@ -50,23 +50,25 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     }
 }
 
-/// Parses JSON, telling syntax errors (400) from rule errors (422, with the field path).
+/// Parses a JSON object body, telling syntax errors (400) from rule errors (422, with the field path).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
-                ApiError::Invalid(Invalid::new(field, strip_position(&inner.to_string())))
-            }
-            _ => ApiError::MalformedBody(format!("body is not valid JSON: {inner}")),
-        }
-    })?;
-    de.end()
+    // Syntax first, so a broken document is 400 whatever its prefix looked like.
+    let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::MalformedBody(format!("body is not valid JSON: {e}")))?;
-    Ok(value)
+    if !value.is_object() {
+        return Err(Invalid::new("body", "must be a JSON object").into());
+    }
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = strip_position(&err.into_inner().to_string());
+        let field = match missing_field(&message) {
+            Some(missing) if path == "." => missing.to_owned(),
+            Some(missing) => format!("{path}.{missing}"),
+            None if path == "." => "body".to_owned(),
+            None => path,
+        };
+        ApiError::Invalid(Invalid::new(field, message))
+    })
 }
 
 /// Maps body-reading failures: too large → 413, anything else → 400.
@@ -75,6 +77,11 @@ pub fn body_error(err: actix_web::Error) -> ApiError {
         Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(MAX_JSON_BYTES),
         _ => ApiError::BadRequest(format!("could not read the request body: {err}")),
     }
+}
+
+/// serde reports a missing field at its parent's path; recover the field's own name.
+fn missing_field(message: &str) -> Option<&str> {
+    message.strip_prefix("missing field `")?.split('`').next()
 }
 
 fn strip_position(message: &str) -> String {

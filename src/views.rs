@@ -223,7 +223,7 @@ pub struct DistributionView(pub Distribution);
 
 impl Serialize for DistributionView {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.scale().len()))?;
+        let mut map = serializer.serialize_map(Some(self.0.scale().point_count()))?;
         for (score, count) in self.0.points() {
             map.serialize_entry(&score.to_string(), &count)?;
         }

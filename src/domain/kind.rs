@@ -147,7 +147,7 @@ impl Scale {
     }
 
     /// How many answers the scale has.
-    pub fn len(self) -> usize {
+    pub fn point_count(self) -> usize {
         (self.max() - self.min() + 1) as usize
     }
 
@@ -239,7 +239,7 @@ mod tests {
             Scale::OneToSeven,
         ] {
             assert_eq!(Scale::parse(s.as_str()), Some(s));
-            assert_eq!(s.points().count(), s.len());
+            assert_eq!(s.points().count(), s.point_count());
         }
         assert_eq!((Scale::Thumbs.min(), Scale::Thumbs.max()), (0, 1));
         assert_eq!((Scale::ZeroToTen.min(), Scale::ZeroToTen.max()), (0, 10));

@@ -18,7 +18,7 @@ impl Distribution {
     pub fn new(scale: Scale) -> Self {
         Self {
             scale,
-            counts: vec![0; scale.len()],
+            counts: vec![0; scale.point_count()],
         }
     }
 
@@ -306,7 +306,7 @@ mod tests {
         fn nps_always_lies_within_minus_100_and_100(answers in proptest::collection::vec(0..=10i32, 1..500)) {
             let (score, moe) = nps(&dist(Scale::ZeroToTen, &answers)).unwrap();
             prop_assert!((-100.0..=100.0).contains(&score));
-            prop_assert!(moe >= 0.0 && moe <= 200.0);
+            prop_assert!((0.0..=200.0).contains(&moe));
         }
 
         #[test]

@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# Build stage: SQLite and libpq are bundled into the binary, so only a C compiler is needed.
+FROM rust:1-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY migrations ./migrations
+COPY templates ./templates
+COPY openapi.yaml ./
+RUN cargo build --release --locked --bin scorekeeper
+
+# Runtime stage: a small Debian with CA certificates for SMTP over TLS, running as non-root.
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 scorekeeper \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /data --create-home scorekeeper
+COPY --from=build /src/target/release/scorekeeper /usr/local/bin/scorekeeper
+USER 10001:10001
+WORKDIR /data
+ENV DATABASE_URL=sqlite:///data/scorekeeper.db \
+    LISTEN_ADDR=0.0.0.0:8080
+EXPOSE 8080
+VOLUME ["/data"]
+ENTRYPOINT ["/usr/local/bin/scorekeeper"]
+CMD ["serve"]

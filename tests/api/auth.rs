@@ -1,0 +1,141 @@
+//! API keys, the CLI that makes them, tenant isolation and health.
+
+use serde_json::json;
+
+use crate::helpers::{assert_error, sha256_hex, spawn_app};
+
+#[tokio::test]
+async fn v1_without_a_key_or_with_a_wrong_key_is_401_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let body = json!({"name": "n", "kind": "nps"});
+    let res = app
+        .client
+        .post(format!("{}/v1/surveys", app.address))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.headers().contains_key("www-authenticate"));
+    assert_error(res, 401, "unauthorized").await;
+    let wrong = format!("sk_{}", "A".repeat(43));
+    assert_error(
+        app.post_as("/v1/surveys", &body, &wrong).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    assert_error(
+        app.post_as("/v1/surveys", &body, "garbage").await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    assert_eq!(app.count("surveys"), 0);
+}
+
+#[tokio::test]
+async fn api_keys_are_stored_only_as_hashes() {
+    let app = spawn_app().await;
+    use diesel::prelude::*;
+    use scorekeeper::db::schema::api_keys;
+    let hashes: Vec<String> = api_keys::table
+        .select(api_keys::key_hash)
+        .load(&mut *app.conn())
+        .unwrap();
+    assert_eq!(hashes, vec![sha256_hex(&app.api_key)]);
+}
+
+#[tokio::test]
+async fn cli_api_key_create_prints_a_working_key_on_its_last_line() {
+    let app = spawn_app().await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scorekeeper"))
+        .args(["api-key", "create", "--workspace", "helpdesk"])
+        .env("DATABASE_URL", app.db.url())
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run the binary");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let key = stdout.lines().last().expect("a line").trim().to_owned();
+    assert!(key.starts_with("sk_"));
+    let res = app.get_as("/v1/surveys", &key).await;
+    assert_eq!(res.status(), 200);
+    // The same workspace again gets a second key, not a second workspace.
+    let again = std::process::Command::new(env!("CARGO_BIN_EXE_scorekeeper"))
+        .args(["api-key", "create", "--workspace", "helpdesk"])
+        .env("DATABASE_URL", app.db.url())
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert_eq!(app.count("workspaces"), 2, "acme and helpdesk");
+    assert_eq!(app.count("api_keys"), 3);
+}
+
+#[tokio::test]
+async fn another_workspace_sees_none_of_our_data_and_can_write_none_to_it() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("nps").await;
+    let url = app.link(&survey).await;
+    assert_eq!(app.answer(&url, json!({"score": 9})).await.status(), 201);
+    let other = app.other_workspace_key("intruder");
+
+    for path in [
+        format!("/v1/surveys/{survey}"),
+        format!("/v1/surveys/{survey}/stats"),
+        format!("/v1/surveys/{survey}/responses"),
+    ] {
+        assert_error(app.get_as(&path, &other).await, 404, "not_found").await;
+    }
+    let res = app
+        .post_as(
+            &format!("/v1/surveys/{survey}/invitations"),
+            &json!({"channel": "link"}),
+            &other,
+        )
+        .await;
+    assert_error(res, 404, "not_found").await;
+    assert_eq!(app.count("invitations"), 1);
+
+    let listed: serde_json::Value = app
+        .get_as("/v1/surveys", &other)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"], json!([]));
+    let ours: serde_json::Value = app.get("/v1/surveys").await.json().await.unwrap();
+    assert_eq!(ours["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn healthz_checks_the_database_and_the_spec_is_served() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+    let res = app
+        .client
+        .get(format!("{}/openapi.yaml", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("openapi:"));
+}
+
+#[tokio::test]
+async fn unknown_routes_answer_a_json_404() {
+    let app = spawn_app().await;
+    assert_error(app.get("/v1/nothing-here").await, 404, "not_found").await;
+}

@@ -1,0 +1,334 @@
+//! The test harness: each test gets the real server on a random port and its own database,
+//! a temp SQLite file by default or a fresh PostgreSQL database when `TEST_DATABASE_URL` is set.
+
+use diesel::prelude::*;
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::header::CONTENT_TYPE;
+use scorekeeper::config::Settings;
+use scorekeeper::db::{schema, AnyConnection, DbPool};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// A user agent like a person's browser, so answers are not flagged as scanners.
+pub const BROWSER_UA: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
+
+/// A database that exists for one test and is removed afterwards.
+pub enum TestDb {
+    /// A temp dir holding the SQLite file.
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    /// A fresh Postgres database, dropped on drop.
+    Postgres {
+        admin_url: String,
+        name: String,
+        url: String,
+    },
+}
+
+impl TestDb {
+    /// Creates the database this test run is configured for.
+    pub fn create() -> Self {
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(admin_url) if admin_url.starts_with("postgres") => {
+                let name = format!("sk_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+                    panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+                });
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .expect("create test database");
+                let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+                url.set_path(&name);
+                TestDb::Postgres {
+                    admin_url,
+                    name,
+                    url: url.to_string(),
+                }
+            }
+            Some(other) => panic!("TEST_DATABASE_URL must be a postgres:// URL, got {other}"),
+            None => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                TestDb::Sqlite { _dir: dir, url }
+            }
+        }
+    }
+
+    /// The `DATABASE_URL` for this database.
+    pub fn url(&self) -> &str {
+        match self {
+            TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres {
+            admin_url, name, ..
+        } = self
+        {
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// A client that does not follow redirects.
+    pub client: reqwest::Client,
+    /// A key for the workspace "acme".
+    pub api_key: String,
+    /// The server's pool, for checking what was stored.
+    pub pool: DbPool,
+    /// Keeps the database alive; declared last so the server's pool is dropped first.
+    pub db: TestDb,
+}
+
+/// Starts the app with the given extra environment.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    scorekeeper::telemetry::init_with_default("error");
+    let db = TestDb::create();
+    let mut vars: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), db.url().to_owned()),
+        ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
+        ("DATABASE_POOL_SIZE".into(), "4".into()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let settings =
+        Settings::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            .expect("settings");
+    let app = scorekeeper::Application::build(settings)
+        .await
+        .expect("app builds");
+    let port = app.port();
+    let pool = app.pool().clone();
+    tokio::spawn(app.run_until_stopped());
+    let api_key = create_key(&pool, "acme");
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(BROWSER_UA)
+            .build()
+            .expect("client"),
+        api_key,
+        pool,
+        db,
+    }
+}
+
+/// Starts the app with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Creates an API key through the same code the CLI uses.
+pub fn create_key(pool: &DbPool, workspace: &str) -> String {
+    let mut conn = pool.get().expect("connection");
+    scorekeeper::db::workspaces::create_api_key(&mut conn, workspace)
+        .expect("create key")
+        .expose()
+        .to_owned()
+}
+
+/// SHA-256 of `text`, hex-encoded: what the service should store in place of secrets.
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The token inside a survey URL.
+pub fn token_of(url: &str) -> String {
+    let path = url.split('?').next().unwrap();
+    path.rsplit('/').next().unwrap().to_owned()
+}
+
+impl TestApp {
+    /// A connection to the app's database.
+    pub fn conn(
+        &self,
+    ) -> diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<AnyConnection>> {
+        self.pool.get().expect("connection")
+    }
+
+    /// Rows in a table, by name.
+    pub fn count(&self, table: &str) -> i64 {
+        let conn = &mut *self.conn();
+        match table {
+            "workspaces" => schema::workspaces::table.count().get_result(conn),
+            "api_keys" => schema::api_keys::table.count().get_result(conn),
+            "surveys" => schema::surveys::table.count().get_result(conn),
+            "invitations" => schema::invitations::table.count().get_result(conn),
+            "invitation_properties" => schema::invitation_properties::table
+                .count()
+                .get_result(conn),
+            "responses" => schema::responses::table.count().get_result(conn),
+            other => panic!("unknown table {other}"),
+        }
+        .expect("count")
+    }
+
+    /// A key for another workspace.
+    pub fn other_workspace_key(&self, name: &str) -> String {
+        create_key(&self.pool, name)
+    }
+
+    /// `GET path` with the default key.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.get_as(path, &self.api_key).await
+    }
+
+    /// `GET path` with `key`.
+    pub async fn get_as(&self, path: &str, key: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path}", self.address))
+            .bearer_auth(key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST path` with a JSON body and the default key.
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.post_as(path, body, &self.api_key).await
+    }
+
+    /// `POST path` with a JSON body and `key`.
+    pub async fn post_as(&self, path: &str, body: &Value, key: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST path` with a raw body and content type.
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .bearer_auth(&self.api_key)
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Creates a survey and returns its JSON.
+    pub async fn create_survey(&self, body: Value) -> Value {
+        let res = self.post("/v1/surveys", &body).await;
+        assert_eq!(res.status(), 201, "create survey {body}");
+        res.json().await.unwrap()
+    }
+
+    /// Creates a survey of `kind` with its default scale and returns its id.
+    pub async fn survey_of(&self, kind: &str) -> String {
+        let s = self
+            .create_survey(json!({"name": format!("{kind} survey"), "kind": kind}))
+            .await;
+        s["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Issues a link invitation and returns its JSON.
+    pub async fn invite(&self, survey_id: &str, body: Value) -> Value {
+        let res = self
+            .post(&format!("/v1/surveys/{survey_id}/invitations"), &body)
+            .await;
+        assert_eq!(res.status(), 201, "invite {body}");
+        res.json().await.unwrap()
+    }
+
+    /// Issues a bare link invitation and returns its survey page URL.
+    pub async fn link(&self, survey_id: &str) -> String {
+        let inv = self.invite(survey_id, json!({"channel": "link"})).await;
+        inv["url"].as_str().unwrap().to_owned()
+    }
+
+    /// Answers at `url` with a JSON body, as the page's script does.
+    pub async fn answer(&self, url: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .expect("answer")
+    }
+
+    /// Answers at `url` with a form, as the page without script does.
+    pub async fn answer_form(&self, url: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(url)
+            .form(fields)
+            .send()
+            .await
+            .expect("answer")
+    }
+
+    /// The stats of a survey.
+    pub async fn stats(&self, survey_id: &str) -> Value {
+        self.stats_query(survey_id, "").await
+    }
+
+    /// The stats of a survey with a query string (e.g. `?from=…`).
+    pub async fn stats_query(&self, survey_id: &str, query: &str) -> Value {
+        let res = self
+            .get(&format!("/v1/surveys/{survey_id}/stats{query}"))
+            .await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    /// Pretends the latest score of every response to `url` was given long ago,
+    /// so that the next answer is outside the rapid-change window.
+    pub fn age_answer(&self, url: &str) {
+        let hash = sha256_hex(&token_of(url));
+        let conn = &mut *self.conn();
+        let invitation: String = schema::invitations::table
+            .filter(schema::invitations::token_hash.eq(hash))
+            .select(schema::invitations::id)
+            .first(conn)
+            .unwrap();
+        let long_ago = chrono::Utc::now().naive_utc() - chrono::Duration::minutes(10);
+        diesel::update(
+            schema::responses::table.filter(schema::responses::invitation_id.eq(invitation)),
+        )
+        .set(schema::responses::score_changed_at.eq(long_ago))
+        .execute(conn)
+        .unwrap();
+    }
+}
+
+/// Asserts the body is our JSON error with `code`, returning its message.
+pub async fn assert_error(res: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status(), status);
+    let body: Value = res.json().await.expect("JSON error body");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body
+}

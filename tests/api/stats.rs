@@ -1,0 +1,189 @@
+//! Stats: headline scores per kind against independent computations, rates and windows.
+
+use diesel::prelude::*;
+use rand::{Rng, SeedableRng};
+use scorekeeper::db::schema::invitations;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, spawn_app, TestApp};
+
+/// Answers a fresh link of `survey` with each score, and leaves `unanswered` links unanswered.
+async fn answer_all(app: &TestApp, survey: &str, scores: &[i64], unanswered: usize) {
+    for &s in scores {
+        let url = app.link(survey).await;
+        assert_eq!(app.answer(&url, json!({"score": s})).await.status(), 201);
+    }
+    for _ in 0..unanswered {
+        app.link(survey).await;
+    }
+}
+
+fn close(a: &Value, b: f64) -> bool {
+    (a.as_f64().unwrap() - b).abs() < 1e-9
+}
+
+#[tokio::test]
+async fn nps_of_a_random_mix_matches_an_independent_computation() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("nps").await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(rand::random());
+    let scores: Vec<i64> = (0..60).map(|_| rng.random_range(0..=10)).collect();
+    let unanswered = rng.random_range(0..10);
+    answer_all(&app, &survey, &scores, unanswered).await;
+
+    let promoters = scores.iter().filter(|&&s| s >= 9).count() as f64;
+    let detractors = scores.iter().filter(|&&s| s <= 6).count() as f64;
+    let n = scores.len() as f64;
+    let expected = 100.0 * (promoters - detractors) / n;
+
+    let stats = app.stats(&survey).await;
+    assert!(
+        close(&stats["score"], expected),
+        "{} vs {expected} for {scores:?}",
+        stats["score"]
+    );
+    assert_eq!(stats["responses"], scores.len());
+    assert_eq!(stats["invitations"], scores.len() + unanswered);
+    assert!(close(&stats["response_rate"], n / (n + unanswered as f64)));
+    assert_eq!(stats["promoters"], promoters as u64);
+    assert_eq!(stats["detractors"], detractors as u64);
+    assert_eq!(
+        stats["passives"],
+        scores.len() as u64 - promoters as u64 - detractors as u64
+    );
+    for point in 0..=10 {
+        let count = scores.iter().filter(|&&s| s == point).count();
+        assert_eq!(
+            stats["distribution"][point.to_string()],
+            count,
+            "distribution at {point}"
+        );
+    }
+    let moe = stats["margin_of_error"].as_f64().unwrap();
+    let (p, d) = (promoters / n, detractors / n);
+    let expected_moe = 100.0 * 1.959_963_984_540_054 * ((p + d - (p - d).powi(2)) / n).sqrt();
+    assert!((moe - expected_moe).abs() < 1e-6);
+}
+
+#[tokio::test]
+async fn csat_esat_thumbs_and_ces_follow_the_contract_formulas() {
+    let app = spawn_app().await;
+    let csat = app.survey_of("csat").await;
+    answer_all(&app, &csat, &[5, 4, 4, 3, 1], 0).await;
+    assert!(close(&app.stats(&csat).await["score"], 60.0));
+
+    let esat = app.survey_of("esat").await;
+    answer_all(&app, &esat, &[5, 2, 2, 2], 0).await;
+    assert!(close(&app.stats(&esat).await["score"], 25.0));
+
+    let thumbs = app
+        .create_survey(json!({"name": "t", "kind": "csat", "scale": "thumbs"}))
+        .await;
+    let thumbs = thumbs["id"].as_str().unwrap();
+    answer_all(&app, thumbs, &[1, 1, 0], 1).await;
+    let stats = app.stats(thumbs).await;
+    assert!(close(&stats["score"], 200.0 / 3.0));
+    assert_eq!(stats["distribution"], json!({"0": 1, "1": 2}));
+    assert!(close(&stats["response_rate"], 0.75));
+
+    let ces = app.survey_of("ces").await;
+    answer_all(&app, &ces, &[7, 6, 5, 2], 0).await;
+    let stats = app.stats(&ces).await;
+    assert!(close(&stats["score"], 5.0));
+    assert!(close(&stats["agree_percent"], 75.0));
+    assert!(stats.get("promoters").is_none());
+
+    let ces5 = app
+        .create_survey(json!({"name": "c", "kind": "ces", "scale": "1-5"}))
+        .await;
+    let ces5 = ces5["id"].as_str().unwrap();
+    answer_all(&app, ces5, &[4, 3], 0).await;
+    assert!(close(&app.stats(ces5).await["agree_percent"], 50.0));
+}
+
+#[tokio::test]
+async fn a_survey_without_answers_has_no_score_a_zero_rate_and_a_full_zero_distribution() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("ces").await;
+    let stats = app.stats(&survey).await;
+    assert_eq!(stats["score"], Value::Null);
+    assert_eq!(stats["invitations"], 0);
+    assert_eq!(stats["response_rate"], 0.0);
+    assert_eq!(
+        stats["distribution"],
+        json!({"1": 0, "2": 0, "3": 0, "4": 0, "5": 0, "6": 0, "7": 0})
+    );
+}
+
+#[tokio::test]
+async fn the_window_selects_invitations_by_creation_time() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("nps").await;
+    answer_all(&app, &survey, &[10, 10], 0).await;
+    // Backdate two invitations to January (one answered 0, one unanswered).
+    let old = app.invite(&survey, json!({})).await;
+    assert_eq!(
+        app.answer(old["url"].as_str().unwrap(), json!({"score": 0}))
+            .await
+            .status(),
+        201
+    );
+    let old_unanswered = app.invite(&survey, json!({})).await;
+    let january = chrono::NaiveDate::from_ymd_opt(2026, 1, 15)
+        .unwrap()
+        .and_hms_opt(12, 0, 0)
+        .unwrap();
+    for inv in [&old, &old_unanswered] {
+        diesel::update(invitations::table.find(inv["id"].as_str().unwrap()))
+            .set(invitations::created_at.eq(january))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    let all = app.stats(&survey).await;
+    assert_eq!(
+        (all["invitations"].clone(), all["responses"].clone()),
+        (json!(4), json!(3))
+    );
+
+    let jan = app
+        .stats_query(
+            &survey,
+            "?from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z",
+        )
+        .await;
+    assert_eq!(
+        (
+            jan["invitations"].clone(),
+            jan["responses"].clone(),
+            jan["score"].clone()
+        ),
+        (json!(2), json!(1), json!(-100.0))
+    );
+    assert_eq!(jan["from"], "2026-01-01T00:00:00Z");
+
+    let since = app
+        .stats_query(&survey, "?from=2026-02-01T00:00:00%2B00:00")
+        .await;
+    assert_eq!(
+        (since["invitations"].clone(), since["score"].clone()),
+        (json!(2), json!(100.0))
+    );
+    // `to` is exclusive.
+    let until = app.stats_query(&survey, "?to=2026-01-15T12:00:00Z").await;
+    assert_eq!(until["invitations"], 0);
+}
+
+#[tokio::test]
+async fn bad_windows_are_422_naming_the_parameter() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("nps").await;
+    for (query, field) in [
+        ("?from=yesterday", "from"),
+        ("?to=2026-13-01T00:00:00Z", "to"),
+        ("?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "to"),
+    ] {
+        let res = app.get(&format!("/v1/surveys/{survey}/stats{query}")).await;
+        let err = assert_error(res, 422, "invalid_field").await;
+        assert_eq!(err["error"]["field"], field);
+    }
+}

@@ -1,0 +1,214 @@
+//! Creating, listing and showing surveys, and every kind of bad input.
+
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, spawn_app};
+
+#[tokio::test]
+async fn each_kind_gets_its_default_scale_and_question() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            "csat",
+            1,
+            5,
+            "How satisfied were you with the support you received?",
+        ),
+        (
+            "nps",
+            0,
+            10,
+            "How likely are you to recommend us to a friend or colleague?",
+        ),
+        (
+            "ces",
+            1,
+            7,
+            "The company made it easy for me to handle my issue.",
+        ),
+        ("esat", 1, 5, "How satisfied are you with your work here?"),
+    ];
+    for (kind, min, max, question) in cases {
+        let s = app.create_survey(json!({"name": "S", "kind": kind})).await;
+        assert_eq!(s["kind"], kind);
+        assert_eq!(s["scale"]["min"], min);
+        assert_eq!(s["scale"]["max"], max);
+        assert_eq!(s["question"], question);
+        assert!(s["id"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
+        assert!(s["created_at"].as_str().unwrap().ends_with('Z'));
+        let fetched: Value = app
+            .get(&format!("/v1/surveys/{}", s["id"].as_str().unwrap()))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(fetched, s);
+    }
+}
+
+#[tokio::test]
+async fn alternative_scales_custom_questions_and_comment_prompts_are_kept() {
+    let app = spawn_app().await;
+    let s = app
+        .create_survey(json!({"name": "Thumbs", "kind": "csat", "scale": "thumbs",
+            "question": "Was this helpful?", "comment_prompt": "What could we do better?"}))
+        .await;
+    assert_eq!(s["scale"], json!({"name": "thumbs", "min": 0, "max": 1}));
+    assert_eq!(s["question"], "Was this helpful?");
+    assert_eq!(s["comment_prompt"], "What could we do better?");
+    let s = app
+        .create_survey(json!({"name": "Effort", "kind": "ces", "scale": "1-5"}))
+        .await;
+    assert_eq!(s["scale"], json!({"name": "1-5", "min": 1, "max": 5}));
+}
+
+#[tokio::test]
+async fn each_kind_of_bad_survey_is_rejected_naming_the_field_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    let long = "x".repeat(201);
+    let cases: Vec<(Value, &str)> = vec![
+        (json!({"name": "n", "kind": "stars"}), "kind"),
+        (json!({"name": "n", "kind": "nps", "scale": "1-5"}), "scale"),
+        (
+            json!({"name": "n", "kind": "csat", "scale": "0-10"}),
+            "scale",
+        ),
+        (json!({"name": "", "kind": "nps"}), "name"),
+        (json!({"name": "   ", "kind": "nps"}), "name"),
+        (json!({"name": long, "kind": "nps"}), "name"),
+        (json!({"name": 5, "kind": "nps"}), "name"),
+        (json!({"kind": "nps"}), "name"),
+        (json!([1, 2]), "body"),
+        (
+            json!({"name": "n", "kind": "nps", "question": ""}),
+            "question",
+        ),
+        (
+            json!({"name": "n", "kind": "nps", "comment_prompt": "y".repeat(501)}),
+            "comment_prompt",
+        ),
+    ];
+    for (body, field) in cases {
+        let res = app.post("/v1/surveys", &body).await;
+        let err = assert_error(res, 422, "invalid_field").await;
+        assert_eq!(err["error"]["field"], field, "{body} → {err}");
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(field),
+            "{err}"
+        );
+    }
+    assert_eq!(app.count("surveys"), 0);
+}
+
+#[tokio::test]
+async fn broken_json_wrong_content_type_and_huge_bodies_are_refused_and_nothing_is_stored() {
+    let app = spawn_app().await;
+    assert_error(
+        app.post_raw("/v1/surveys", "application/json", "{\"name\": ")
+            .await,
+        400,
+        "malformed_body",
+    )
+    .await;
+    assert_error(
+        app.post_raw("/v1/surveys", "application/json", "{} trailing")
+            .await,
+        400,
+        "malformed_body",
+    )
+    .await;
+    assert_error(
+        app.post_raw("/v1/surveys", "text/plain", "{}").await,
+        415,
+        "unsupported_media_type",
+    )
+    .await;
+    let huge = format!(
+        "{{\"name\": \"{}\", \"kind\": \"nps\"}}",
+        "x".repeat(70_000)
+    );
+    assert_error(
+        app.post_raw("/v1/surveys", "application/json", huge).await,
+        413,
+        "payload_too_large",
+    )
+    .await;
+    assert_eq!(app.count("surveys"), 0);
+}
+
+#[tokio::test]
+async fn surveys_are_listed_in_pages_with_a_cursor() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            app.create_survey(json!({"name": format!("S{i}"), "kind": "nps"}))
+                .await["id"]
+                .clone(),
+        );
+    }
+    let page: Value = app.get("/v1/surveys?limit=2").await.json().await.unwrap();
+    assert_eq!(page["data"].as_array().unwrap().len(), 2);
+    let mut seen: Vec<Value> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].clone())
+        .collect();
+    let mut cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    loop {
+        let page: Value = app
+            .get(&format!("/v1/surveys?limit=2&cursor={cursor}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        seen.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].clone()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids, "every survey once, in creation order");
+    let all: Value = app.get("/v1/surveys").await.json().await.unwrap();
+    assert_eq!(all["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn list_parameters_are_bounded() {
+    let app = spawn_app().await;
+    for (query, field) in [
+        ("limit=501", "limit"),
+        ("limit=0", "limit"),
+        ("limit=ten", "limit"),
+        ("cursor=nope", "cursor"),
+    ] {
+        let err = assert_error(
+            app.get(&format!("/v1/surveys?{query}")).await,
+            422,
+            "invalid_field",
+        )
+        .await;
+        assert_eq!(err["error"]["field"], field);
+    }
+    assert_eq!(app.get("/v1/surveys?limit=500").await.status(), 200);
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_survey_ids_are_404() {
+    let app = spawn_app().await;
+    assert_error(
+        app.get(&format!("/v1/surveys/{}", uuid::Uuid::new_v4()))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_error(app.get("/v1/surveys/not-a-uuid").await, 404, "not_found").await;
+}
