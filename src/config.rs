@@ -8,7 +8,17 @@
 //! | `SMTP_URL`          | e.g. `smtp://127.0.0.1:2525`; unset disables the email channel | —                          |
 //! | `MAIL_FROM`         | sender address                                                 | `surveys@localhost`        |
 //! | `DATABASE_POOL_SIZE`| connections kept in the pool                                   | `8`                        |
+//! | `SMTP_POOL_SIZE`    | SMTP connections kept open                                     | `4`                        |
+//! | `SMTP_TIMEOUT_SECS` | timeout of one SMTP command                                    | `30`                       |
+//! | `OUTBOX_POLL_MS`    | how often the email worker looks for due emails               | `1000`                     |
+//! | `OUTBOX_MAX_ATTEMPTS`| delivery attempts before an email is marked failed           | `8`                        |
+//! | `OUTBOX_RETRY_BASE_MS`| first retry delay; it doubles per attempt (with jitter)     | `30000`                    |
+//! | `OUTBOX_RETRY_MAX_MS`| longest retry delay                                           | `3600000`                  |
+//! | `OUTBOX_LEASE_SECS` | how long a worker owns a claimed email before others may retry it | `120`                  |
+//! | `OUTBOX_BATCH`      | emails claimed and sent concurrently per round                 | `32`                       |
 //! | `RUST_LOG`          | log filter (tracing-subscriber syntax)                        | `info`                     |
+
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use secrecy::{ExposeSecret, SecretString};
@@ -81,6 +91,29 @@ pub struct Settings {
     pub mail_from: String,
     /// Connections kept in the database pool.
     pub pool_size: u32,
+    /// Email delivery tuning.
+    pub outbox: OutboxSettings,
+}
+
+/// How the email worker and its SMTP transport behave.
+#[derive(Clone, Debug)]
+pub struct OutboxSettings {
+    /// SMTP connections kept open.
+    pub smtp_pool_size: u32,
+    /// Timeout of one SMTP command.
+    pub smtp_timeout: Duration,
+    /// Pause between looks for due emails when idle.
+    pub poll_interval: Duration,
+    /// Attempts before giving up.
+    pub max_attempts: u32,
+    /// First retry delay.
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+    /// How long a claim lasts.
+    pub lease: Duration,
+    /// Emails claimed per round.
+    pub batch: u32,
 }
 
 impl Settings {
@@ -109,6 +142,47 @@ impl Settings {
                 .context("DATABASE_POOL_SIZE must be a whole number from 1 to 256")?,
             None => 8,
         };
+        let number = |name: &str,
+                      default: u64,
+                      range: std::ops::RangeInclusive<u64>|
+         -> anyhow::Result<u64> {
+            match get(name) {
+                None => Ok(default),
+                Some(raw) => raw
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| range.contains(n))
+                    .with_context(|| {
+                        format!(
+                            "{name} must be a whole number from {} to {}",
+                            range.start(),
+                            range.end()
+                        )
+                    }),
+            }
+        };
+        let outbox = OutboxSettings {
+            smtp_pool_size: number("SMTP_POOL_SIZE", 4, 1..=64)? as u32,
+            smtp_timeout: Duration::from_secs(number("SMTP_TIMEOUT_SECS", 30, 1..=600)?),
+            poll_interval: Duration::from_millis(number("OUTBOX_POLL_MS", 1000, 10..=60_000)?),
+            max_attempts: number("OUTBOX_MAX_ATTEMPTS", 8, 1..=100)? as u32,
+            retry_base: Duration::from_millis(number(
+                "OUTBOX_RETRY_BASE_MS",
+                30_000,
+                1..=86_400_000,
+            )?),
+            retry_max: Duration::from_millis(number(
+                "OUTBOX_RETRY_MAX_MS",
+                3_600_000,
+                1..=604_800_000,
+            )?),
+            lease: Duration::from_secs(number("OUTBOX_LEASE_SECS", 120, 1..=86_400)?),
+            batch: number("OUTBOX_BATCH", 32, 1..=500)? as u32,
+        };
+        if let Err(err) = mail_from.parse::<lettre::Address>() {
+            bail!("MAIL_FROM is not a valid email address: {err}");
+        }
         Ok(Self {
             database_url,
             listen_addr,
@@ -116,6 +190,7 @@ impl Settings {
             smtp_url,
             mail_from,
             pool_size,
+            outbox,
         })
     }
 }
@@ -170,5 +245,9 @@ mod tests {
         assert!(err.to_string().contains("DATABASE_POOL_SIZE"));
         let err = settings(&[("PUBLIC_URL", "ftp://x")]).unwrap_err();
         assert!(err.to_string().contains("PUBLIC_URL"));
+        let err = settings(&[("OUTBOX_MAX_ATTEMPTS", "0")]).unwrap_err();
+        assert!(err.to_string().contains("OUTBOX_MAX_ATTEMPTS"));
+        let err = settings(&[("MAIL_FROM", "not an address")]).unwrap_err();
+        assert!(err.to_string().contains("MAIL_FROM"));
     }
 }

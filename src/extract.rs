@@ -55,6 +55,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, so a broken document is 400 whatever its prefix looked like.
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::MalformedBody(format!("body is not valid JSON: {e}")))?;
+    from_value(value)
+}
+
+/// Maps a JSON object onto `T`, naming the field that does not fit (422).
+pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
     if !value.is_object() {
         return Err(Invalid::new("body", "must be a JSON object").into());
     }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod invite;
 pub mod links;
+pub mod mail;
 pub mod pages;
 pub mod routes;
 pub mod startup;

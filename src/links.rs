@@ -24,6 +24,11 @@ impl Links {
         format!("{}/r/{token}", self.base.as_str().trim_end_matches('/'))
     }
 
+    /// The unsubscribe page for the recipient of `token`: `PUBLIC_URL/u/{token}`.
+    pub fn unsubscribe(&self, token: &str) -> String {
+        format!("{}/u/{token}", self.base.as_str().trim_end_matches('/'))
+    }
+
     /// The one-click link for `score`: `PUBLIC_URL/r/{token}?score=N`.
     pub fn rating(&self, token: &str, score: i32) -> String {
         format!("{}?score={score}", self.survey(token))

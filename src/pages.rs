@@ -21,6 +21,10 @@ fn env() -> &'static Environment<'static> {
         for (name, source) in [
             ("answer.html", include_str!("../templates/answer.html")),
             ("message.html", include_str!("../templates/message.html")),
+            (
+                "unsubscribe.html",
+                include_str!("../templates/unsubscribe.html"),
+            ),
         ] {
             if let Err(err) = env.add_template(name, source) {
                 panic!("built-in template {name} does not compile: {err}");
@@ -109,5 +113,18 @@ pub fn message(title: &str, message: &str) -> String {
         .unwrap_or_else(|err| {
             tracing::error!(error = %err, "message page failed to render");
             format!("{title}: {message}")
+        })
+}
+
+/// Renders the unsubscribe page: a confirmation button, or the confirmation itself.
+pub fn unsubscribe(token: &str, email: &str, done: bool) -> String {
+    env()
+        .get_template("unsubscribe.html")
+        .and_then(|t| {
+            t.render(context! { css => CSS, token => token, email => email, done => done })
+        })
+        .unwrap_or_else(|err| {
+            tracing::error!(error = %err, "unsubscribe page failed to render");
+            "Unsubscribe".to_owned()
         })
 }

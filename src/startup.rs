@@ -1,10 +1,14 @@
 //! Building and running the HTTP application.
 
 use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
 use tracing_actix_web::TracingLogger;
 
 use crate::config::{parse_public_url, Settings};
@@ -12,14 +16,33 @@ use crate::db::{self, DbPool};
 use crate::error::ApiError;
 use crate::extract::MAX_JSON_BYTES;
 use crate::links::Links;
+use crate::mail::worker::{self, Worker};
+use crate::mail::Mailer;
 use crate::routes;
 use crate::state::AppState;
 
-/// A bound, ready-to-run server.
+/// A bound, ready-to-run server and, when SMTP is configured, its email worker.
 pub struct Application {
     port: u16,
     server: Server,
     pool: DbPool,
+    stop_worker: watch::Sender<bool>,
+    worker: Option<JoinHandle<()>>,
+}
+
+/// Stops a running [`Application`] from elsewhere (tests, signal handlers).
+#[derive(Clone)]
+pub struct AppHandle {
+    server: ServerHandle,
+    stop_worker: watch::Sender<bool>,
+}
+
+impl AppHandle {
+    /// Stops accepting requests, finishes those in flight and stops the email worker.
+    pub async fn stop(&self) {
+        let _ = self.stop_worker.send(true);
+        self.server.stop(true).await;
+    }
 }
 
 impl Application {
@@ -43,18 +66,52 @@ impl Application {
             Some(url) => url,
             None => parse_public_url(&format!("http://{addr}"))?,
         };
+        let links = Links::new(public_url);
+        let outbox_wake = Arc::new(Notify::new());
+        let (stop_worker, stop_rx) = watch::channel(false);
+        let worker = match &settings.smtp_url {
+            Some(url) => {
+                let mailer = Mailer::new(url, &settings.mail_from, &settings.outbox)?;
+                let worker = Worker::new(
+                    pool.clone(),
+                    mailer,
+                    links.clone(),
+                    settings.outbox.clone(),
+                    outbox_wake.clone(),
+                );
+                Some(tokio::spawn(worker.run(stop_rx)))
+            }
+            None => None,
+        };
+        let message_domain = settings
+            .mail_from
+            .rsplit_once('@')
+            .map_or("localhost", |(_, domain)| domain)
+            .to_owned();
         let state = AppState {
             pool: pool.clone(),
-            links: Links::new(public_url),
+            links,
             email_enabled: settings.smtp_url.is_some(),
+            outbox_wake,
+            message_domain,
         };
         let server = run(listener, state)?;
-        tracing::info!(%addr, database = %settings.database_url.redacted(), "scorekeeper listening");
+        tracing::info!(%addr, database = %settings.database_url.redacted(), email = worker.is_some(), "scorekeeper listening");
         Ok(Self {
             port: addr.port(),
             server,
             pool,
+            stop_worker,
+            worker,
         })
+    }
+
+    /// A handle that can stop the server and its worker.
+    pub fn handle(&self) -> AppHandle {
+        AppHandle {
+            server: self.server.handle(),
+            stop_worker: self.stop_worker.clone(),
+        }
     }
 
     /// The port actually bound (useful with port 0).
@@ -67,9 +124,14 @@ impl Application {
         &self.pool
     }
 
-    /// Serves until the process is told to stop.
+    /// Serves until the process is told to stop, then lets the email worker finish its round.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        let _ = self.stop_worker.send(true);
+        if let Some(handle) = self.worker {
+            worker::join(handle, Duration::from_secs(30)).await;
+        }
+        result
     }
 }
 

@@ -1,5 +1,9 @@
 //! What every handler shares: the pool, link builder and channel availability.
 
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
 use crate::db::DbPool;
 use crate::links::Links;
 
@@ -12,4 +16,8 @@ pub struct AppState {
     pub links: Links,
     /// Whether `SMTP_URL` is set, so the email channel can be used.
     pub email_enabled: bool,
+    /// Wakes this instance's email worker when an email is queued.
+    pub outbox_wake: Arc<Notify>,
+    /// Domain for Message-IDs (the `MAIL_FROM` domain).
+    pub message_domain: String,
 }

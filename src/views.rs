@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::db::invitations::Invitation;
 use crate::db::responses::Response;
@@ -12,6 +12,7 @@ use crate::db::surveys::Survey;
 use crate::db::{from_stored, stats::Counts};
 use crate::domain::kind::{Scale, SurveyKind};
 use crate::domain::scoring::{self, Distribution};
+use crate::domain::throttle::Throttle;
 use crate::error::ApiError;
 
 /// A page of a list: `{"data": [...], "next_cursor": …}`.
@@ -59,6 +60,14 @@ pub struct SurveyView {
     pub question: String,
     /// Prompt above the comment box.
     pub comment_prompt: Option<String>,
+    /// Email subject template (`null` = the default for the kind).
+    pub email_subject: Option<String>,
+    /// Email intro-line template (`null` = the default).
+    pub email_intro: Option<String>,
+    /// Display name of the email sender.
+    pub email_sender_name: Option<String>,
+    /// Days before one recipient may be emailed again (0 = no limit).
+    pub throttle_days: i32,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -85,13 +94,17 @@ impl SurveyView {
             scale: scale.into(),
             question: s.question,
             comment_prompt: s.comment_prompt,
+            email_subject: s.email_subject,
+            email_intro: s.email_intro,
+            email_sender_name: s.email_sender_name,
+            throttle_days: Throttle::from_stored(s.throttle_days).days(),
             created_at: from_stored(s.created_at),
         })
     }
 }
 
 /// Who an invitation is for.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RecipientView {
     /// Email address.
     pub email: Option<String>,
@@ -115,7 +128,7 @@ impl RecipientView {
 }
 
 /// One one-click link.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct RatingUrl {
     /// The score it selects.
     pub score: i32,
@@ -124,7 +137,7 @@ pub struct RatingUrl {
 }
 
 /// An invitation as served. Links appear only when it is created: the token is not stored.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct InvitationView {
     /// Its id.
     pub id: String,
@@ -134,6 +147,21 @@ pub struct InvitationView {
     pub channel: String,
     /// `queued`, `sent`, `responded`, `failed` or `suppressed`.
     pub status: String,
+    /// Why it is suppressed (`throttled`, `unsubscribed`, `bounced`, `manual`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For a throttled invitation: when the recipient may be surveyed again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eligible_at: Option<DateTime<Utc>>,
+    /// For email: when it is (or was) due to be sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub send_at: Option<DateTime<Utc>>,
+    /// For email: when the SMTP server accepted it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
+    /// For email: the last delivery error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
     /// Recipient, if given.
     pub recipient: Option<RecipientView>,
     /// Free-form properties.
@@ -159,6 +187,11 @@ impl InvitationView {
             survey_id: inv.survey_id,
             channel: inv.channel,
             status: inv.status,
+            reason: inv.status_reason,
+            eligible_at: inv.eligible_at.map(from_stored),
+            send_at: inv.send_at.map(from_stored),
+            sent_at: inv.sent_at.map(from_stored),
+            last_error: inv.last_error,
             properties,
             url: None,
             rating_urls: None,

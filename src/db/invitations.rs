@@ -53,6 +53,18 @@ pub struct Invitation {
     pub expires_at: Option<NaiveDateTime>,
     /// Creation time; stats windows select on it.
     pub created_at: NaiveDateTime,
+    /// Lower-cased recipient address, for throttle and suppression look-ups.
+    pub recipient_key: Option<String>,
+    /// Why the status is what it is (`throttled`, `unsubscribed`, `bounced`, …).
+    pub status_reason: Option<String>,
+    /// For a throttled invitation: when the recipient may be surveyed again.
+    pub eligible_at: Option<NaiveDateTime>,
+    /// For email: when it is due to be sent.
+    pub send_at: Option<NaiveDateTime>,
+    /// For email: when the SMTP server accepted it.
+    pub sent_at: Option<NaiveDateTime>,
+    /// For email: the last delivery error.
+    pub last_error: Option<String>,
 }
 
 /// An invitation to insert.
@@ -81,15 +93,23 @@ pub struct NewInvitation<'a> {
     pub expires_at: Option<NaiveDateTime>,
     /// Creation time.
     pub created_at: NaiveDateTime,
+    /// Lower-cased recipient address.
+    pub recipient_key: Option<&'a str>,
+    /// Reason for the initial status.
+    pub status_reason: Option<&'a str>,
+    /// When a throttled recipient becomes eligible.
+    pub eligible_at: Option<NaiveDateTime>,
+    /// When an email is due.
+    pub send_at: Option<NaiveDateTime>,
 }
 
-/// Inserts an invitation and its properties in one transaction.
+/// Inserts an invitation and its properties; call inside a write transaction.
 pub fn insert(
     conn: &mut AnyConnection,
     new: &NewInvitation<'_>,
     properties: &Properties,
 ) -> Result<Invitation, ApiError> {
-    conn.transaction(|conn| {
+    {
         diesel::insert_into(invitations::table)
             .values(new)
             .execute(conn)?;
@@ -108,7 +128,50 @@ pub fn insert(
             .find(new.id)
             .select(Invitation::as_select())
             .first(conn)?)
-    })
+    }
+}
+
+/// The invitation `id` if it belongs to `workspace_id`.
+pub fn find(
+    conn: &mut AnyConnection,
+    workspace_id: &str,
+    id: &str,
+) -> Result<Invitation, ApiError> {
+    invitations::table
+        .filter(invitations::workspace_id.eq(workspace_id))
+        .filter(invitations::id.eq(id))
+        .select(Invitation::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(ApiError::NotFound("invitation"))
+}
+
+/// The invitation `id` with its survey, whatever the workspace (for the email worker).
+pub fn with_survey(conn: &mut AnyConnection, id: &str) -> QueryResult<(Invitation, Survey)> {
+    invitations::table
+        .inner_join(surveys::table)
+        .filter(invitations::id.eq(id))
+        .select((Invitation::as_select(), Survey::as_select()))
+        .first(conn)
+}
+
+/// The latest issued invitation to `recipient_key` in the workspace created at or after
+/// `since`: what the throttle counts.
+pub fn last_issued_to(
+    conn: &mut AnyConnection,
+    workspace_id: &str,
+    recipient_key: &str,
+    since: NaiveDateTime,
+) -> QueryResult<Option<NaiveDateTime>> {
+    invitations::table
+        .filter(invitations::workspace_id.eq(workspace_id))
+        .filter(invitations::recipient_key.eq(recipient_key))
+        .filter(invitations::created_at.ge(since))
+        .filter(invitations::status.ne_all(status::NOT_ISSUED))
+        .select(invitations::created_at)
+        .order(invitations::created_at.desc())
+        .first(conn)
+        .optional()
 }
 
 /// The invitation with this token hash and its survey, if any.

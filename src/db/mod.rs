@@ -3,10 +3,13 @@
 //! Backend-specific SQL lives only in this module's `match`es on [`AnyConnection`]
 //! (migrations, connection set-up, and the few statements Diesel cannot express portably).
 
+pub mod idempotency;
 pub mod invitations;
+pub mod outbox;
 pub mod responses;
 pub mod schema;
 pub mod stats;
+pub mod suppressions;
 pub mod surveys;
 pub mod workspaces;
 
@@ -14,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
-use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
 use diesel::sqlite::SqliteConnection;
@@ -58,8 +61,10 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteSetup {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
         if let AnyConnection::Sqlite(conn) = conn {
             conn.batch_execute(&format!(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                 PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON;"
+                // busy_timeout first: switching to WAL takes a lock that other new
+                // connections may be holding at start-up.
+                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
             ))
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -102,6 +107,53 @@ pub fn run_migrations(pool: &DbPool) -> anyhow::Result<()> {
     result
         .map_err(|e| anyhow::anyhow!(e))
         .context("migrations failed")
+}
+
+/// Runs `work` in a transaction that holds the write lock from its first statement:
+/// `BEGIN IMMEDIATE` on SQLite, so a read followed by a write can never fail with
+/// `SQLITE_BUSY` (the busy timeout applies to taking the lock), and a plain `BEGIN` on Postgres.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?
+        }
+        AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    let result = work(conn);
+    let end = match (&result, &mut *conn) {
+        (Ok(_), AnyConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
+        (Ok(_), AnyConnection::Postgresql(c)) => AnsiTransactionManager::commit_transaction(c),
+        (Err(_), AnyConnection::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c),
+        (Err(_), AnyConnection::Postgresql(c)) => AnsiTransactionManager::rollback_transaction(c),
+    };
+    match (result, end) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Ok(_), Err(commit_failed)) => {
+            let _ = match conn {
+                AnyConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+                AnyConnection::Postgresql(c) => AnsiTransactionManager::rollback_transaction(c),
+            };
+            Err(commit_failed.into())
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// Serialises writers that share `key` until the surrounding transaction ends.
+/// Postgres takes a transaction-scoped advisory lock; SQLite needs nothing, because
+/// [`write_transaction`] already holds its single write lock.
+pub fn lock_key(conn: &mut AnyConnection, key: &str) -> Result<(), diesel::result::Error> {
+    use diesel::RunQueryDsl;
+    if let AnyConnection::Postgresql(c) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind::<diesel::sql_types::Text, _>(key)
+            .execute(c)?;
+    }
+    Ok(())
 }
 
 /// Runs blocking database work on actix's blocking thread pool and maps its errors.

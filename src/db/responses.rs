@@ -61,7 +61,7 @@ pub fn record(
     invitation: &Invitation,
     answer: &Answer<'_>,
 ) -> Result<(Response, bool), ApiError> {
-    conn.transaction(|conn| {
+    super::write_transaction(conn, |conn| {
         let at = now();
         // The first statement writes, so it takes the invitation's row lock (Postgres) or the
         // database write lock (SQLite) before anything is read: concurrent answers to one link

@@ -27,6 +27,10 @@ diesel::table! {
         question -> Text,
         comment_prompt -> Nullable<Text>,
         created_at -> Timestamp,
+        email_subject -> Nullable<Text>,
+        email_intro -> Nullable<Text>,
+        email_sender_name -> Nullable<Text>,
+        throttle_days -> Nullable<Integer>,
     }
 }
 
@@ -43,6 +47,12 @@ diesel::table! {
         recipient_external_id -> Nullable<Text>,
         expires_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
+        recipient_key -> Nullable<Text>,
+        status_reason -> Nullable<Text>,
+        eligible_at -> Nullable<Timestamp>,
+        send_at -> Nullable<Timestamp>,
+        sent_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
     }
 }
 
@@ -71,11 +81,51 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    outbox (id) {
+        id -> Text,
+        invitation_id -> Text,
+        link_token -> Nullable<Text>,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        message_id -> Text,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    suppressions (workspace_id, email) {
+        workspace_id -> Text,
+        email -> Text,
+        reason -> Text,
+        detail -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (workspace_id, key_hash) {
+        workspace_id -> Text,
+        key_hash -> Text,
+        request_hash -> Text,
+        status_code -> Integer,
+        response_body -> Text,
+        wrapped_token -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_keys -> workspaces (workspace_id));
 diesel::joinable!(surveys -> workspaces (workspace_id));
 diesel::joinable!(invitations -> surveys (survey_id));
 diesel::joinable!(invitation_properties -> invitations (invitation_id));
 diesel::joinable!(responses -> invitations (invitation_id));
+diesel::joinable!(outbox -> invitations (invitation_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     workspaces,
@@ -84,4 +134,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     invitation_properties,
     responses,
+    outbox,
+    suppressions,
+    idempotency_keys,
 );

@@ -28,6 +28,14 @@ pub struct Survey {
     pub comment_prompt: Option<String>,
     /// When it was created (UTC).
     pub created_at: NaiveDateTime,
+    /// Email subject template.
+    pub email_subject: Option<String>,
+    /// Email intro-line template.
+    pub email_intro: Option<String>,
+    /// Display name of the email sender.
+    pub email_sender_name: Option<String>,
+    /// Do not email one recipient more than once in this many days (`None` → default).
+    pub throttle_days: Option<i32>,
 }
 
 /// A survey to insert.
@@ -50,11 +58,19 @@ pub struct NewSurvey<'a> {
     pub comment_prompt: Option<&'a str>,
     /// Creation time.
     pub created_at: NaiveDateTime,
+    /// Email subject template.
+    pub email_subject: Option<&'a str>,
+    /// Email intro-line template.
+    pub email_intro: Option<&'a str>,
+    /// Email sender name.
+    pub email_sender_name: Option<&'a str>,
+    /// Throttle window in days.
+    pub throttle_days: Option<i32>,
 }
 
 /// Inserts a survey and reads it back.
 pub fn insert(conn: &mut AnyConnection, new: &NewSurvey<'_>) -> Result<Survey, ApiError> {
-    conn.transaction(|conn| {
+    super::write_transaction(conn, |conn| {
         diesel::insert_into(surveys::table)
             .values(new)
             .execute(conn)?;

@@ -21,7 +21,7 @@ pub fn find_by_key_hash(conn: &mut AnyConnection, hash: &str) -> Result<Option<S
 /// Returns the key, which is stored only as a hash and cannot be shown again.
 pub fn create_api_key(conn: &mut AnyConnection, name: &str) -> Result<ApiKey, ApiError> {
     let key = ApiKey::generate();
-    conn.transaction(|conn| {
+    super::write_transaction(conn, |conn| {
         let at = now();
         let fresh_id = Uuid::now_v7().to_string();
         let existing = workspaces::table

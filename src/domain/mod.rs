@@ -1,5 +1,7 @@
 //! Domain types, validated when they are parsed, and the pure scoring maths. No I/O here.
 
+pub mod backoff;
+pub mod email;
 pub mod kind;
 pub mod page;
 pub mod properties;
@@ -7,6 +9,7 @@ pub mod scanner;
 pub mod score;
 pub mod scoring;
 pub mod secret;
+pub mod throttle;
 
 /// A value that broke a rule, naming the request field it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,6 +1,8 @@
-//! Cursor pagination: `limit` (default 50, at most 500) and an opaque `cursor`.
+//! Cursor pagination: `limit` (default 50, at most 500) and an opaque `cursor`
+//! (URL-safe base64 of the last item's sort key).
 
-use uuid::Uuid;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 
 use super::Invalid;
 
@@ -9,12 +11,13 @@ pub const DEFAULT_LIMIT: u32 = 50;
 /// Most items one page may hold.
 pub const MAX_LIMIT: u32 = 500;
 
-/// A validated page request. Items are ordered by id; ids are UUIDv7, so that is creation order.
+/// A validated page request. Items are ordered by a unique text key (for most lists the id,
+/// a UUIDv7, so creation order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
     /// How many items to return.
     pub limit: u32,
-    /// Return only items whose id sorts after this one.
+    /// Return only items whose key sorts after this one.
     pub after: Option<String>,
 }
 
@@ -34,10 +37,11 @@ impl PageRequest {
         let after = match cursor.filter(|c| !c.is_empty()) {
             None => None,
             Some(c) => Some(
-                Uuid::try_parse(c)
-                    .map_err(|_| Invalid::new("cursor", "is not a cursor this API returned"))?
-                    .hyphenated()
-                    .to_string(),
+                URL_SAFE_NO_PAD
+                    .decode(c)
+                    .ok()
+                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    .ok_or_else(|| Invalid::new("cursor", "is not a cursor this API returned"))?,
             ),
         };
         Ok(Self { limit, after })
@@ -52,7 +56,7 @@ impl PageRequest {
     pub fn finish<T>(&self, mut rows: Vec<T>, id: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>) {
         if rows.len() > self.limit as usize {
             rows.truncate(self.limit as usize);
-            let next = rows.last().map(|r| id(r).to_owned());
+            let next = rows.last().map(|r| URL_SAFE_NO_PAD.encode(id(r)));
             (rows, next)
         } else {
             (rows, None)
@@ -86,7 +90,10 @@ mod tests {
     fn finish_returns_a_cursor_only_when_more_rows_exist() {
         let page = PageRequest::parse(Some(2), None).unwrap();
         let (rows, next) = page.finish(vec!["a", "b", "c"], |s| s);
-        assert_eq!((rows, next), (vec!["a", "b"], Some("b".to_owned())));
+        let next = next.unwrap();
+        assert_eq!(rows, vec!["a", "b"]);
+        let again = PageRequest::parse(Some(2), Some(&next)).unwrap();
+        assert_eq!(again.after.as_deref(), Some("b"));
         let (rows, next) = page.finish(vec!["a", "b"], |s| s);
         assert_eq!((rows, next), (vec!["a", "b"], None));
     }

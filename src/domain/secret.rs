@@ -75,15 +75,74 @@ impl ApiKey {
     }
 }
 
+/// A client's `Idempotency-Key`. It is stored only as a hash, and the survey token of the
+/// first answer is kept XOR-wrapped with a pad derived from the key, so a retried request
+/// can get its links back while the database alone reveals no token.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Accepts 1 to 255 visible ASCII characters.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let ok = (1..=255).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
+        ok.then(|| Self(raw.to_owned()))
+    }
+
+    /// The stored form of the key, scoped to a workspace.
+    pub fn hash(&self, workspace_id: &str) -> String {
+        sha256_hex(&format!(
+            "scorekeeper-idempotency-key\0{workspace_id}\0{}",
+            self.0
+        ))
+    }
+
+    fn pad(&self, workspace_id: &str) -> [u8; 32] {
+        Sha256::digest(
+            format!("scorekeeper-idempotency-pad\0{workspace_id}\0{}", self.0).as_bytes(),
+        )
+        .into()
+    }
+
+    /// Wraps a survey token for storage (tokens are 32 characters, the pad 32 bytes).
+    pub fn wrap(&self, workspace_id: &str, token: &SurveyToken) -> String {
+        let pad = self.pad(workspace_id);
+        token
+            .as_str()
+            .bytes()
+            .zip(pad)
+            .map(|(b, p)| format!("{:02x}", b ^ p))
+            .collect()
+    }
+
+    /// Recovers a token wrapped by [`wrap`](Self::wrap) with the same key and workspace.
+    pub fn unwrap(&self, workspace_id: &str, wrapped: &str) -> Option<SurveyToken> {
+        let pad = self.pad(workspace_id);
+        if wrapped.len() % 2 != 0 || wrapped.len() / 2 > pad.len() {
+            return None;
+        }
+        let bytes: Option<Vec<u8>> = (0..wrapped.len())
+            .step_by(2)
+            .zip(pad)
+            .map(|(i, p)| {
+                u8::from_str_radix(wrapped.get(i..i + 2)?, 16)
+                    .ok()
+                    .map(|b| b ^ p)
+            })
+            .collect();
+        SurveyToken::parse(std::str::from_utf8(&bytes?).ok()?)
+    }
+}
+
+/// SHA-256 of `text`, hex-encoded.
+pub fn sha256_hex(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn random_text(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
-}
-
-fn sha256_hex(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -99,6 +158,21 @@ mod tests {
         assert_eq!(SurveyToken::parse(a.as_str()), Some(a.clone()));
         assert_eq!(a.hash().len(), 64);
         assert_ne!(a.hash(), a.as_str());
+    }
+
+    #[test]
+    fn a_wrapped_token_comes_back_only_with_the_same_key_and_workspace() {
+        let token = SurveyToken::generate();
+        let key = IdempotencyKey::parse("ticket-4211-closed").unwrap();
+        let wrapped = key.wrap("ws1", &token);
+        assert!(!wrapped.contains(token.as_str()));
+        assert_eq!(key.unwrap("ws1", &wrapped), Some(token.clone()));
+        assert_ne!(key.unwrap("ws2", &wrapped), Some(token.clone()));
+        let other = IdempotencyKey::parse("ticket-4212-closed").unwrap();
+        assert_ne!(other.unwrap("ws1", &wrapped), Some(token));
+        assert_ne!(key.hash("ws1"), key.hash("ws2"));
+        assert!(IdempotencyKey::parse("").is_none());
+        assert!(IdempotencyKey::parse("has space").is_none());
     }
 
     #[test]

@@ -5,7 +5,8 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 
-use crate::db::{self, invitations::Invitation, responses::Answer, surveys::Survey};
+use crate::db::invitations::{status, Invitation};
+use crate::db::{self, responses::Answer, surveys::Survey};
 use crate::domain::score::Score;
 use crate::domain::secret::SurveyToken;
 use crate::domain::Invalid;
@@ -28,15 +29,32 @@ struct AnswerBody {
     comment: Option<String>,
 }
 
-/// Looks up a live invitation by token: unknown → 404, expired → 410.
-async fn live_invitation(state: &AppState, token: &str) -> Result<(Invitation, Survey), ApiError> {
+/// Looks up an invitation by token, expired or not: unknown → 404.
+pub async fn any_invitation(
+    state: &AppState,
+    token: &str,
+) -> Result<(Invitation, Survey), ApiError> {
     let token = SurveyToken::parse(token).ok_or(ApiError::NotFound("survey link"))?;
     let hash = token.hash();
-    let (invitation, survey) = db::run(&state.pool, move |conn| {
+    db::run(&state.pool, move |conn| {
         db::invitations::find_by_token_hash(conn, &hash)
     })
     .await?
-    .ok_or(ApiError::NotFound("survey link"))?;
+    .ok_or(ApiError::NotFound("survey link"))
+}
+
+/// Looks up a live invitation by token: unknown (or never issued) → 404, expired → 410.
+pub async fn live_invitation(
+    state: &AppState,
+    token: &str,
+) -> Result<(Invitation, Survey), ApiError> {
+    let (invitation, survey) = any_invitation(state, token).await?;
+    if matches!(
+        invitation.status.as_str(),
+        status::SUPPRESSED | status::FAILED
+    ) {
+        return Err(ApiError::NotFound("survey link"));
+    }
     if invitation.expires_at.is_some_and(|at| at <= db::now()) {
         return Err(ApiError::Gone);
     }
@@ -224,7 +242,8 @@ fn content_type(req: &HttpRequest) -> &str {
         .unwrap_or("")
 }
 
-fn html_error(err: &ApiError) -> HttpResponse {
+/// Renders an error as a page for a person.
+pub fn html_error(err: &ApiError) -> HttpResponse {
     let status = err.status_code();
     if status.is_server_error() {
         // Logs the cause.
@@ -252,7 +271,8 @@ fn html_error(err: &ApiError) -> HttpResponse {
     html_response(status, pages::message(title, &message))
 }
 
-fn html_response(status: StatusCode, html: String) -> HttpResponse {
+/// Wraps a page with the headers every public page carries.
+pub fn html_response(status: StatusCode, html: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -1,22 +1,29 @@
-//! `POST /v1/surveys/{id}/invitations`: issue a tokenised survey link.
+//! `/v1/surveys/{id}/invitations` and `/v1/invitations/{id}`: issue tokenised links
+//! (optionally emailed) and follow their status.
 
 use std::collections::BTreeMap;
 
-use actix_web::{web, HttpResponse};
-use chrono::{DateTime, Utc};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 use uuid::Uuid;
 use validator::Validate;
 
 use crate::db;
+use crate::domain::email::EmailAddress;
 use crate::domain::properties::Properties;
+use crate::domain::secret::IdempotencyKey;
 use crate::domain::Invalid;
 use crate::error::ApiError;
-use crate::extract::{Json, Workspace};
-use crate::invite::{self, Channel, InvitationRequest};
+use crate::extract::{from_value, Json, Workspace};
+use crate::invite::{self, Channel, Idempotency, InvitationRequest};
 use crate::state::AppState;
 use crate::validation::check;
-use crate::views::kind_and_scale;
+use crate::views::InvitationView;
+
+/// Longest delay accepted for a scheduled email.
+const MAX_DELAY_DAYS: i64 = 365;
 
 /// Body of `POST /v1/surveys/{id}/invitations`.
 #[derive(Debug, Deserialize, Validate)]
@@ -26,12 +33,13 @@ pub struct CreateInvitation {
     recipient: Option<Recipient>,
     properties: Option<BTreeMap<String, serde_json::Value>>,
     expires_at: Option<DateTime<Utc>>,
+    send_at: Option<DateTime<Utc>>,
+    delay_seconds: Option<i64>,
 }
 
 /// Who the invitation is for.
 #[derive(Debug, Deserialize, Validate)]
 pub struct Recipient {
-    #[validate(email, length(max = 254))]
     email: Option<String>,
     #[validate(length(max = 200))]
     name: Option<String>,
@@ -52,6 +60,12 @@ impl CreateInvitation {
             name: None,
             external_id: None,
         });
+        let email = recipient
+            .email
+            .as_deref()
+            .map(|raw| EmailAddress::parse("recipient.email", raw))
+            .transpose()?;
+        let now = Utc::now();
         if channel == Channel::Email {
             if !email_enabled {
                 return Err(Invalid::new(
@@ -60,26 +74,62 @@ impl CreateInvitation {
                 )
                 .into());
             }
-            if recipient.email.is_none() {
+            if email.is_none() {
                 return Err(
                     Invalid::new("recipient.email", "is required for the email channel").into(),
                 );
             }
+        } else if self.send_at.is_some() || self.delay_seconds.is_some() {
+            return Err(
+                Invalid::new("send_at", "scheduling applies only to the email channel").into(),
+            );
         }
+        let send_at = match (self.send_at, self.delay_seconds) {
+            (Some(_), Some(_)) => {
+                return Err(Invalid::new(
+                    "delay_seconds",
+                    "give send_at or delay_seconds, not both",
+                )
+                .into())
+            }
+            (Some(at), None) if at > now + Duration::days(MAX_DELAY_DAYS) => {
+                return Err(Invalid::new(
+                    "send_at",
+                    format!("must be within {MAX_DELAY_DAYS} days"),
+                )
+                .into())
+            }
+            (Some(at), None) => Some(at),
+            (None, Some(secs)) if !(0..=MAX_DELAY_DAYS * 86_400).contains(&secs) => {
+                return Err(Invalid::new(
+                    "delay_seconds",
+                    format!("must be from 0 to {} seconds", MAX_DELAY_DAYS * 86_400),
+                )
+                .into())
+            }
+            (None, Some(secs)) => Some(now + Duration::seconds(secs)),
+            (None, None) => None,
+        };
         if let Some(at) = self.expires_at {
-            if at <= Utc::now() {
+            if at <= now {
                 return Err(Invalid::new("expires_at", "must be in the future").into());
+            }
+            if send_at.is_some_and(|s| s >= at) {
+                return Err(
+                    Invalid::new("expires_at", "must be later than the scheduled send").into(),
+                );
             }
         }
         let properties =
             Properties::parse(stringify_properties(self.properties.unwrap_or_default())?)?;
         Ok(InvitationRequest {
             channel,
-            email: recipient.email.map(|e| e.trim().to_owned()),
+            email,
             name: recipient.name,
             external_id: recipient.external_id,
             properties,
             expires_at: self.expires_at,
+            send_at,
         })
     }
 }
@@ -106,21 +156,71 @@ fn stringify_properties(
         .collect()
 }
 
-/// `POST /v1/surveys/{id}/invitations`.
+fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+    match req.headers().get("Idempotency-Key") {
+        None => Ok(None),
+        Some(raw) => raw
+            .to_str()
+            .ok()
+            .and_then(IdempotencyKey::parse)
+            .map(Some)
+            .ok_or_else(|| {
+                Invalid::new(
+                    "Idempotency-Key",
+                    "must be 1 to 255 visible ASCII characters",
+                )
+                .into()
+            }),
+    }
+}
+
+/// `POST /v1/surveys/{id}/invitations`: 201 with the links, or 200 with
+/// `"status": "suppressed"` when the recipient must not be emailed now.
 pub async fn create(
     ws: Workspace,
     state: web::Data<AppState>,
     survey_id: web::Path<Uuid>,
-    Json(body): Json<CreateInvitation>,
+    req: HttpRequest,
+    Json(raw): Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = body.parse(state.email_enabled)?;
     let survey_id = survey_id.into_inner().to_string();
-    let properties = request.properties.clone();
-    let (issued, survey) = db::run(&state.pool, move |conn| {
-        let survey = db::surveys::find(conn, &ws.id, &survey_id)?;
-        Ok((invite::issue(conn, &survey, &request)?, survey))
+    let idem = idempotency_key(&req)?.map(|key| Idempotency {
+        key,
+        request_hash: invite::fingerprint(&survey_id, &raw),
+    });
+    let request = from_value::<CreateInvitation>(raw)?.parse(state.email_enabled)?;
+    let (links, domain) = (state.links.clone(), state.message_domain.clone());
+    let created = db::run(&state.pool, move |conn| {
+        invite::create(
+            conn,
+            &ws.id,
+            &survey_id,
+            &request,
+            idem.as_ref(),
+            &links,
+            &domain,
+        )
     })
     .await?;
-    let (_, scale) = kind_and_scale(&survey)?;
-    Ok(HttpResponse::Created().json(invite::view(issued, scale, properties, &state.links)))
+    if created.queued_email {
+        state.outbox_wake.notify_one();
+    }
+    let status = StatusCode::from_u16(created.status).map_err(ApiError::internal)?;
+    Ok(HttpResponse::build(status).json(created.view))
+}
+
+/// `GET /v1/invitations/{id}`: status and delivery details (links are shown only at creation).
+pub async fn show(
+    ws: Workspace,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner().to_string();
+    let view = db::run(&state.pool, move |conn| {
+        let invitation = db::invitations::find(conn, &ws.id, &id)?;
+        let properties = invite::properties_of(conn, &invitation)?;
+        Ok(InvitationView::from_row(invitation, properties))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
 }

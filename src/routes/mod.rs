@@ -1,12 +1,14 @@
 //! The route table: the only place a path is named.
 
-mod answer;
+pub(crate) mod answer;
 mod health;
 mod invitations;
 mod responses;
 mod spec;
 mod stats;
-mod surveys;
+mod suppressions;
+pub(crate) mod surveys;
+mod unsubscribe;
 
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
@@ -37,8 +39,15 @@ route_table! {
     POST "/v1/surveys/{id}/invitations" => invitations::create,
     GET  "/v1/surveys/{id}/responses" => responses::list,
     GET  "/v1/surveys/{id}/stats" => stats::show,
+    GET  "/v1/invitations/{id}" => invitations::show,
+    GET  "/v1/suppressions" => suppressions::list,
+    POST "/v1/suppressions" => suppressions::create,
+    DELETE "/v1/suppressions/{email}" => suppressions::delete,
+    POST "/v1/bounces" => suppressions::bounce,
     GET  "/r/{token}" => answer::page,
     POST "/r/{token}" => answer::submit,
+    GET  "/u/{token}" => unsubscribe::page,
+    POST "/u/{token}" => unsubscribe::confirm,
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

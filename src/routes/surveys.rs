@@ -8,8 +8,10 @@ use validator::Validate;
 use crate::db::{self, now, surveys::NewSurvey};
 use crate::domain::kind::SurveyKind;
 use crate::domain::page::PageRequest;
+use crate::domain::throttle::Throttle;
 use crate::error::ApiError;
 use crate::extract::{Json, Workspace};
+use crate::mail::compose;
 use crate::state::AppState;
 use crate::validation::{check, not_blank};
 use crate::views::{ListView, SurveyView};
@@ -25,6 +27,13 @@ pub struct CreateSurvey {
     scale: Option<String>,
     #[validate(length(min = 1, max = 500), custom(function = "not_blank"))]
     comment_prompt: Option<String>,
+    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+    email_subject: Option<String>,
+    #[validate(length(min = 1, max = 1000), custom(function = "not_blank"))]
+    email_intro: Option<String>,
+    #[validate(length(min = 1, max = 100), custom(function = "not_blank"))]
+    email_sender_name: Option<String>,
+    throttle_days: Option<i64>,
 }
 
 /// Query of list endpoints.
@@ -58,6 +67,13 @@ pub async fn create(
     check(&body)?;
     let kind = SurveyKind::parse(&body.kind)?;
     let scale = kind.scale(body.scale.as_deref())?;
+    if let Some(subject) = &body.email_subject {
+        compose::check_template("email_subject", subject)?;
+    }
+    if let Some(intro) = &body.email_intro {
+        compose::check_template("email_intro", intro)?;
+    }
+    let throttle = body.throttle_days.map(Throttle::parse).transpose()?;
     let survey = db::run(&state.pool, move |conn| {
         let id = Uuid::now_v7().to_string();
         db::surveys::insert(
@@ -74,6 +90,10 @@ pub async fn create(
                     .map_or(kind.default_question(), str::trim),
                 comment_prompt: body.comment_prompt.as_deref().map(str::trim),
                 created_at: now(),
+                email_subject: body.email_subject.as_deref().map(str::trim),
+                email_intro: body.email_intro.as_deref().map(str::trim),
+                email_sender_name: body.email_sender_name.as_deref().map(str::trim),
+                throttle_days: throttle.map(Throttle::days),
             },
         )
     })

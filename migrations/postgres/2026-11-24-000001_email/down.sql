@@ -1,0 +1,14 @@
+DROP TABLE idempotency_keys;
+DROP TABLE suppressions;
+DROP TABLE outbox;
+DROP INDEX invitations_recipient;
+ALTER TABLE invitations DROP COLUMN last_error;
+ALTER TABLE invitations DROP COLUMN sent_at;
+ALTER TABLE invitations DROP COLUMN send_at;
+ALTER TABLE invitations DROP COLUMN eligible_at;
+ALTER TABLE invitations DROP COLUMN status_reason;
+ALTER TABLE invitations DROP COLUMN recipient_key;
+ALTER TABLE surveys DROP COLUMN throttle_days;
+ALTER TABLE surveys DROP COLUMN email_sender_name;
+ALTER TABLE surveys DROP COLUMN email_intro;
+ALTER TABLE surveys DROP COLUMN email_subject;

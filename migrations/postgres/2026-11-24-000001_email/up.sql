@@ -1,0 +1,55 @@
+-- Email delivery: per-survey email settings and throttle, invitation delivery state,
+-- the durable outbox, the suppression list and idempotency records.
+ALTER TABLE surveys ADD COLUMN email_subject TEXT;
+ALTER TABLE surveys ADD COLUMN email_intro TEXT;
+ALTER TABLE surveys ADD COLUMN email_sender_name TEXT;
+ALTER TABLE surveys ADD COLUMN throttle_days INTEGER;
+
+-- Lower-cased recipient address, for throttle and suppression look-ups.
+ALTER TABLE invitations ADD COLUMN recipient_key TEXT;
+ALTER TABLE invitations ADD COLUMN status_reason TEXT;
+ALTER TABLE invitations ADD COLUMN eligible_at TIMESTAMP;
+ALTER TABLE invitations ADD COLUMN send_at TIMESTAMP;
+ALTER TABLE invitations ADD COLUMN sent_at TIMESTAMP;
+ALTER TABLE invitations ADD COLUMN last_error TEXT;
+CREATE INDEX invitations_recipient ON invitations (workspace_id, recipient_key, created_at);
+
+-- One row per email to send. `link_token` is needed to build the links and is erased
+-- as soon as the message is delivered or given up; only the hash stays on the invitation.
+CREATE TABLE outbox (
+    id TEXT PRIMARY KEY NOT NULL,
+    invitation_id TEXT NOT NULL UNIQUE REFERENCES invitations (id) ON DELETE CASCADE,
+    link_token TEXT,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TIMESTAMP NOT NULL,
+    lease_until TIMESTAMP,
+    claimed_by TEXT,
+    last_error TEXT,
+    message_id TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    finished_at TIMESTAMP
+);
+CREATE INDEX outbox_due ON outbox (state, next_attempt_at);
+
+CREATE TABLE suppressions (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    email TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (workspace_id, email)
+);
+
+-- Stripe-style idempotency for invitation creation. The key itself is stored only as a hash;
+-- the token of the first answer is kept XOR-wrapped with a pad derived from the key.
+CREATE TABLE idempotency_keys (
+    workspace_id TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
+    key_hash TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    status_code INTEGER NOT NULL,
+    response_body TEXT NOT NULL,
+    wrapped_token TEXT,
+    created_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (workspace_id, key_hash)
+);

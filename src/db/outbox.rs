@@ -1,0 +1,221 @@
+//! The durable email outbox: rows written with their invitation, claimed by workers under
+//! a lease, and finished as sent, failed or cancelled. The claim is the one statement whose
+//! SQL differs by backend (Postgres adds `FOR UPDATE SKIP LOCKED`).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+use uuid::Uuid;
+
+use super::invitations::status;
+use super::schema::{invitations, outbox};
+use super::AnyConnection;
+
+/// Outbox row states.
+pub mod state {
+    /// Waiting to be sent (possibly claimed by a worker right now).
+    pub const PENDING: &str = "pending";
+    /// Accepted by the SMTP server.
+    pub const SENT: &str = "sent";
+    /// Given up after the last attempt or a permanent error.
+    pub const FAILED: &str = "failed";
+    /// Not sent because the address was suppressed before its turn came.
+    pub const CANCELLED: &str = "cancelled";
+}
+
+/// Queues the email for `invitation_id`; call inside the invitation's transaction.
+pub fn enqueue(
+    conn: &mut AnyConnection,
+    invitation_id: &str,
+    link_token: &str,
+    due: NaiveDateTime,
+    now: NaiveDateTime,
+    message_domain: &str,
+) -> QueryResult<()> {
+    let id = Uuid::now_v7().to_string();
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::id.eq(&id),
+            outbox::invitation_id.eq(invitation_id),
+            outbox::link_token.eq(link_token),
+            outbox::state.eq(state::PENDING),
+            outbox::attempts.eq(0),
+            outbox::next_attempt_at.eq(due),
+            // Stable across retries, so a receiver can drop a duplicate after a crash.
+            outbox::message_id.eq(format!("<{id}@{message_domain}>")),
+            outbox::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A row a worker has claimed.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct Claimed {
+    /// Outbox row id.
+    #[diesel(sql_type = Text)]
+    pub id: String,
+    /// The invitation to email.
+    #[diesel(sql_type = Text)]
+    pub invitation_id: String,
+    /// The link token (present until the row is finished).
+    #[diesel(sql_type = Nullable<Text>)]
+    pub link_token: Option<String>,
+    /// Attempts so far, this one included.
+    #[diesel(sql_type = Integer)]
+    pub attempts: i32,
+    /// The Message-ID header.
+    #[diesel(sql_type = Text)]
+    pub message_id: String,
+}
+
+/// Claims up to `limit` due rows for `worker` until `lease_until`, counting the attempt now so
+/// that a crash mid-send still uses one up. Rows claimed by another live worker are skipped.
+pub fn claim(
+    conn: &mut AnyConnection,
+    worker: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Claimed>> {
+    const RETURNING: &str = "RETURNING id, invitation_id, link_token, attempts, message_id";
+    match conn {
+        AnyConnection::Sqlite(c) => diesel::sql_query(format!(
+            "UPDATE outbox SET lease_until = ?, claimed_by = ?, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? \
+               AND (lease_until IS NULL OR lease_until < ?) ORDER BY next_attempt_at LIMIT ?) {RETURNING}"
+        ))
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Text, _>(worker)
+        .bind::<Timestamp, _>(now)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(c),
+        AnyConnection::Postgresql(c) => diesel::sql_query(format!(
+            "UPDATE outbox SET lease_until = $1, claimed_by = $2, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $3 \
+               AND (lease_until IS NULL OR lease_until < $3) ORDER BY next_attempt_at LIMIT $4 \
+               FOR UPDATE SKIP LOCKED) {RETURNING}"
+        ))
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Text, _>(worker)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load(c),
+    }
+}
+
+/// Records that the SMTP server accepted the message.
+pub fn mark_sent(conn: &mut AnyConnection, row: &Claimed, now: NaiveDateTime) -> QueryResult<()> {
+    super::write_transaction(conn, |conn| {
+        finish(conn, &row.id, state::SENT, None, now)?;
+        diesel::update(invitations::table.find(&row.invitation_id))
+            .set((
+                invitations::sent_at.eq(now),
+                invitations::last_error.eq(None::<String>),
+            ))
+            .execute(conn)?;
+        // An answer may already have arrived; never move a status backwards.
+        diesel::update(
+            invitations::table
+                .find(&row.invitation_id)
+                .filter(invitations::status.eq(status::QUEUED)),
+        )
+        .set(invitations::status.eq(status::SENT))
+        .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Releases the row for another attempt at `next_at`, keeping the error.
+pub fn retry_later(
+    conn: &mut AnyConnection,
+    row: &Claimed,
+    error: &str,
+    next_at: NaiveDateTime,
+) -> QueryResult<()> {
+    super::write_transaction(conn, |conn| {
+        diesel::update(outbox::table.find(&row.id))
+            .set((
+                outbox::next_attempt_at.eq(next_at),
+                outbox::lease_until.eq(None::<NaiveDateTime>),
+                outbox::claimed_by.eq(None::<String>),
+                outbox::last_error.eq(error),
+            ))
+            .execute(conn)?;
+        diesel::update(invitations::table.find(&row.invitation_id))
+            .set(invitations::last_error.eq(error))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Gives up: the invitation becomes `failed` and leaves the response-rate denominator.
+pub fn give_up(
+    conn: &mut AnyConnection,
+    row: &Claimed,
+    error: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    super::write_transaction(conn, |conn| {
+        finish(conn, &row.id, state::FAILED, Some(error), now)?;
+        diesel::update(invitations::table.find(&row.invitation_id))
+            .set((
+                invitations::status.eq(status::FAILED),
+                invitations::last_error.eq(error),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Cancels a send because the address was suppressed while the email waited.
+pub fn cancel(
+    conn: &mut AnyConnection,
+    row: &Claimed,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    super::write_transaction(conn, |conn| {
+        finish(conn, &row.id, state::CANCELLED, None, now)?;
+        diesel::update(invitations::table.find(&row.invitation_id))
+            .set((
+                invitations::status.eq(status::SUPPRESSED),
+                invitations::status_reason.eq(reason),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+/// Ends a row's life: the link token is erased, leaving only the invitation's hash.
+fn finish(
+    conn: &mut AnyConnection,
+    id: &str,
+    to: &str,
+    error: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::state.eq(to),
+            outbox::link_token.eq(None::<String>),
+            outbox::lease_until.eq(None::<NaiveDateTime>),
+            outbox::finished_at.eq(now),
+        ))
+        .execute(conn)?;
+    if let Some(error) = error {
+        diesel::update(outbox::table.find(id))
+            .set(outbox::last_error.eq(error))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Pending rows (for tests and metrics).
+pub fn pending_count(conn: &mut AnyConnection) -> QueryResult<i64> {
+    outbox::table
+        .filter(outbox::state.eq(state::PENDING))
+        .count()
+        .get_result(conn)
+}

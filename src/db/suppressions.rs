@@ -1,0 +1,101 @@
+//! The workspace suppression list: addresses that must never be emailed.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::suppressions;
+use super::AnyConnection;
+use crate::domain::page::PageRequest;
+use crate::error::ApiError;
+
+/// Why an address is suppressed.
+pub mod reason {
+    /// The recipient unsubscribed.
+    pub const UNSUBSCRIBED: &str = "unsubscribed";
+    /// Mail to the address bounced.
+    pub const BOUNCED: &str = "bounced";
+    /// Added through the API.
+    pub const MANUAL: &str = "manual";
+    /// Every reason, for validation.
+    pub const ALL: [&str; 3] = [UNSUBSCRIBED, BOUNCED, MANUAL];
+}
+
+/// A stored suppression.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = suppressions)]
+pub struct Suppression {
+    /// The workspace.
+    pub workspace_id: String,
+    /// The lower-cased address.
+    pub email: String,
+    /// See [`reason`].
+    pub reason: String,
+    /// Free text, e.g. the bounce message.
+    pub detail: Option<String>,
+    /// When it was added.
+    pub created_at: NaiveDateTime,
+}
+
+/// The suppression of `email` (lower-cased) in the workspace, if any.
+pub fn find(
+    conn: &mut AnyConnection,
+    workspace_id: &str,
+    email: &str,
+) -> QueryResult<Option<Suppression>> {
+    suppressions::table
+        .find((workspace_id, email))
+        .select(Suppression::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Adds `email` unless it is already listed; returns the entry and whether it is new.
+pub fn add(
+    conn: &mut AnyConnection,
+    workspace_id: &str,
+    email: &str,
+    why: &str,
+    detail: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<(Suppression, bool), ApiError> {
+    super::write_transaction(conn, |conn| {
+        if let Some(existing) = find(conn, workspace_id, email)? {
+            return Ok((existing, false));
+        }
+        diesel::insert_into(suppressions::table)
+            .values((
+                suppressions::workspace_id.eq(workspace_id),
+                suppressions::email.eq(email),
+                suppressions::reason.eq(why),
+                suppressions::detail.eq(detail),
+                suppressions::created_at.eq(now),
+            ))
+            .execute(conn)?;
+        let created = find(conn, workspace_id, email)?.ok_or(ApiError::NotFound("suppression"))?;
+        Ok((created, true))
+    })
+}
+
+/// Removes `email`; returns whether it was listed.
+pub fn remove(conn: &mut AnyConnection, workspace_id: &str, email: &str) -> QueryResult<bool> {
+    let n = diesel::delete(suppressions::table.find((workspace_id, email))).execute(conn)?;
+    Ok(n > 0)
+}
+
+/// One page of the list, by address.
+pub fn list(
+    conn: &mut AnyConnection,
+    workspace_id: &str,
+    page: &PageRequest,
+) -> QueryResult<Vec<Suppression>> {
+    let mut query = suppressions::table
+        .filter(suppressions::workspace_id.eq(workspace_id))
+        .select(Suppression::as_select())
+        .order(suppressions::email.asc())
+        .limit(page.fetch_limit())
+        .into_boxed();
+    if let Some(after) = &page.after {
+        query = query.filter(suppressions::email.gt(after.clone()));
+    }
+    query.load(conn)
+}

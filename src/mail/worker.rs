@@ -1,0 +1,222 @@
+//! The outbox worker: claims due emails, sends them, and records the outcome.
+//! Every instance runs one; claims with a lease (and `SKIP LOCKED` on Postgres)
+//! keep two instances from sending the same email.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::NaiveDateTime;
+use rand::Rng;
+use tokio::sync::{watch, Notify};
+
+use super::{compose, Mailer};
+use crate::config::OutboxSettings;
+use crate::db::outbox::{self, Claimed};
+use crate::db::{self, invitations, suppressions, DbPool};
+use crate::domain::backoff::retry_delay;
+use crate::links::Links;
+
+/// Longest error text kept on a row.
+const MAX_ERROR_CHARS: usize = 500;
+
+/// One instance's email worker.
+pub struct Worker {
+    pool: DbPool,
+    mailer: Mailer,
+    links: Links,
+    settings: OutboxSettings,
+    id: String,
+    wake: Arc<Notify>,
+}
+
+/// What to do with a claimed email after trying it.
+#[derive(Debug)]
+enum Outcome {
+    Sent,
+    Retry(String),
+    Fail(String),
+    Cancel(String),
+}
+
+impl Worker {
+    /// A worker that is woken early through `wake` when new email is queued.
+    pub fn new(
+        pool: DbPool,
+        mailer: Mailer,
+        links: Links,
+        settings: OutboxSettings,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Self {
+            pool,
+            mailer,
+            links,
+            settings,
+            id: uuid::Uuid::new_v4().to_string(),
+            wake,
+        }
+    }
+
+    /// Sends due email until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        tracing::info!(worker = %self.id, "email worker started");
+        while !*stop.borrow() {
+            let claimed = match self.claim().await {
+                Ok(rows) => rows,
+                Err(err) => {
+                    tracing::error!(error = ?err, "could not claim outbox rows");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                    _ = self.wake.notified() => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            futures_util::future::join_all(claimed.into_iter().map(|row| self.deliver(row))).await;
+        }
+        tracing::info!(worker = %self.id, "email worker stopped");
+    }
+
+    async fn claim(&self) -> anyhow::Result<Vec<Claimed>> {
+        let (pool, id) = (self.pool.clone(), self.id.clone());
+        let lease = chrono::Duration::from_std(self.settings.lease).context("lease too long")?;
+        let batch = i64::from(self.settings.batch);
+        blocking(move || {
+            let mut conn = pool.get()?;
+            let now = db::now();
+            Ok(outbox::claim(&mut conn, &id, now, now + lease, batch)?)
+        })
+        .await
+    }
+
+    async fn deliver(&self, row: Claimed) {
+        let outcome = self
+            .attempt(&row)
+            .await
+            .unwrap_or_else(|err| Outcome::Retry(format!("{err:#}")));
+        let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
+        let outcome = match outcome {
+            Outcome::Retry(error) if attempts >= self.settings.max_attempts => Outcome::Fail(error),
+            other => other,
+        };
+        match &outcome {
+            Outcome::Sent => tracing::info!(invitation = %row.invitation_id, "email sent"),
+            Outcome::Retry(e) => {
+                tracing::warn!(invitation = %row.invitation_id, attempts, error = %e, "email will be retried")
+            }
+            Outcome::Fail(e) => {
+                tracing::error!(invitation = %row.invitation_id, attempts, error = %e, "email failed")
+            }
+            Outcome::Cancel(r) => {
+                tracing::info!(invitation = %row.invitation_id, reason = %r, "email cancelled")
+            }
+        }
+        let next_at = self.next_attempt_at(attempts);
+        let pool = self.pool.clone();
+        let recorded = blocking(move || {
+            let mut conn = pool.get()?;
+            let now = db::now();
+            match outcome {
+                Outcome::Sent => outbox::mark_sent(&mut conn, &row, now)?,
+                Outcome::Retry(e) => outbox::retry_later(&mut conn, &row, &truncate(&e), next_at)?,
+                Outcome::Fail(e) => outbox::give_up(&mut conn, &row, &truncate(&e), now)?,
+                Outcome::Cancel(reason) => outbox::cancel(&mut conn, &row, &reason, now)?,
+            }
+            Ok(())
+        })
+        .await;
+        if let Err(err) = recorded {
+            // The lease will lapse and the email be tried again: at least once, never lost.
+            tracing::error!(error = ?err, "could not record an email outcome");
+        }
+    }
+
+    async fn attempt(&self, row: &Claimed) -> anyhow::Result<Outcome> {
+        let (pool, invitation_id) = (self.pool.clone(), row.invitation_id.clone());
+        let (invitation, survey, properties, suppressed) = blocking(move || {
+            let mut conn = pool.get()?;
+            let (invitation, survey) = invitations::with_survey(&mut conn, &invitation_id)?;
+            let properties =
+                invitations::properties_of(&mut conn, std::slice::from_ref(&invitation.id))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .remove(&invitation.id)
+                    .unwrap_or_default();
+            let suppressed = match &invitation.recipient_key {
+                Some(key) => {
+                    suppressions::find(&mut conn, &invitation.workspace_id, key)?.map(|s| s.reason)
+                }
+                None => None,
+            };
+            Ok((invitation, survey, properties, suppressed))
+        })
+        .await?;
+        if let Some(reason) = suppressed {
+            return Ok(Outcome::Cancel(reason));
+        }
+        let (Some(token), Some(to)) = (
+            row.link_token.as_deref(),
+            invitation.recipient_email.as_deref(),
+        ) else {
+            return Ok(Outcome::Fail(
+                "the outbox row has no link token or recipient".to_owned(),
+            ));
+        };
+        let message = compose::render(&survey, &invitation, &properties, token, &self.links)
+            .and_then(|rendered| {
+                compose::message(
+                    rendered,
+                    self.mailer.from(),
+                    survey.email_sender_name.as_deref(),
+                    to,
+                    invitation.recipient_name.as_deref(),
+                    &row.message_id,
+                )
+            });
+        let message = match message {
+            Ok(m) => m,
+            Err(err) => return Ok(Outcome::Fail(format!("could not build the email: {err:#}"))),
+        };
+        Ok(match self.mailer.send(message).await {
+            Ok(()) => Outcome::Sent,
+            Err(err) if err.is_permanent() => {
+                Outcome::Fail(format!("SMTP server refused the email: {err}"))
+            }
+            Err(err) => Outcome::Retry(format!("SMTP delivery failed: {err}")),
+        })
+    }
+
+    fn next_attempt_at(&self, attempts: u32) -> NaiveDateTime {
+        let jitter = rand::rng().random::<f64>();
+        let delay = retry_delay(
+            attempts,
+            self.settings.retry_base,
+            self.settings.retry_max,
+            jitter,
+        );
+        db::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1))
+    }
+}
+
+fn truncate(text: &str) -> String {
+    text.chars().take(MAX_ERROR_CHARS).collect()
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .context("blocking task panicked")?
+}
+
+/// Waits up to `timeout` for the worker to finish its current round after `stop` was sent.
+pub async fn join(handle: tokio::task::JoinHandle<()>, timeout: Duration) {
+    if tokio::time::timeout(timeout, handle).await.is_err() {
+        tracing::warn!("email worker did not stop in time; its claims will lapse and be retried");
+    }
+}
