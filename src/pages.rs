@@ -82,12 +82,18 @@ pub fn answer(page: &AnswerPage<'_>) -> Result<String, minijinja::Error> {
             selected: selected == Some(score),
         })
         .collect();
+    let thumbs = page.scale == Scale::Thumbs;
     let describe = |score: i32| match page.scale.label(page.kind, score) {
+        Some(label) if thumbs => label.to_owned(),
         Some(label) => format!("{score} ({label})"),
         None => score.to_string(),
     };
-    // Until an answer is recorded, a one-click score is offered for confirmation.
-    let auto_submit = page.chosen.filter(|c| page.answered != Some(*c));
+    // Before any answer, a one-click score is sent once a person is seen. After one, a link
+    // with another score only offers to change it: reopening an old email changes nothing.
+    let auto_submit = page.chosen.filter(|_| page.answered.is_none());
+    let change_to = page
+        .chosen
+        .filter(|c| page.answered.is_some_and(|a| a != *c));
     env().get_template("answer.html")?.render(context! {
         css => CSS,
         token => page.token,
@@ -97,6 +103,8 @@ pub fn answer(page: &AnswerPage<'_>) -> Result<String, minijinja::Error> {
         low_label => page.scale.label(page.kind, page.scale.min()),
         high_label => page.scale.label(page.kind, page.scale.max()),
         auto_submit => auto_submit,
+        change_to => change_to,
+        thumbs => thumbs,
         chosen_label => page.chosen.map(describe),
         answered => page.answered,
         answered_label => page.answered.map(describe),

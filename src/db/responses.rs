@@ -41,6 +41,8 @@ pub struct Response {
     pub updated_at: NaiveDateTime,
     /// Latest change of score.
     pub score_changed_at: NaiveDateTime,
+    /// Whether the latest score was sent by the page's script on its own.
+    pub auto_sent: bool,
 }
 
 /// One answer as it arrives from the public page.
@@ -52,6 +54,8 @@ pub struct Answer<'a> {
     pub comment: Option<&'a str>,
     /// The client's user agent, for scanner detection.
     pub user_agent: Option<&'a str>,
+    /// Whether the page's script sent it on its own.
+    pub auto: bool,
 }
 
 /// Records `answer` for `invitation`: the first answer creates the response,
@@ -81,7 +85,7 @@ pub fn record(
                     .score
                     .ok_or_else(|| Invalid::new("score", "is required for the first answer"))?
                     .value();
-                let suspect = scanner::assess(ua.as_deref(), None, score, at);
+                let suspect = scanner::assess(ua.as_deref(), None, score, answer.auto, at);
                 let id = Uuid::now_v7().to_string();
                 diesel::insert_into(responses::table)
                     .values((
@@ -97,6 +101,7 @@ pub fn record(
                         responses::created_at.eq(at),
                         responses::updated_at.eq(at),
                         responses::score_changed_at.eq(at),
+                        responses::auto_sent.eq(answer.auto),
                     ))
                     .execute(conn)?;
                 return Ok((find(conn, &id)?, true));
@@ -111,8 +116,10 @@ pub fn record(
                             score: prev.score,
                             score_changed_at: prev.score_changed_at,
                             suspect: prev.suspect,
+                            auto: prev.auto_sent,
                         };
-                        let r = scanner::assess(ua.as_deref(), Some(previous), score, at);
+                        let r =
+                            scanner::assess(ua.as_deref(), Some(previous), score, answer.auto, at);
                         (r.is_some(), r.map(|r| r.as_str().to_owned()))
                     }
                 };
@@ -131,6 +138,11 @@ pub fn record(
                         responses::answer_count.eq(prev.answer_count.saturating_add(1)),
                         responses::updated_at.eq(at),
                         responses::score_changed_at.eq(changed_at),
+                        responses::auto_sent.eq(if answer.score.is_some() {
+                            answer.auto
+                        } else {
+                            prev.auto_sent
+                        }),
                     ))
                     .execute(conn)?;
                 prev.id

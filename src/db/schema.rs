@@ -78,6 +78,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         score_changed_at -> Timestamp,
+        auto_sent -> Bool,
     }
 }
 

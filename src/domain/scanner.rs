@@ -65,21 +65,27 @@ pub struct PreviousAnswer {
     pub score_changed_at: NaiveDateTime,
     /// Whether it was already judged automated.
     pub suspect: bool,
+    /// Whether the page's script sent it on its own (rather than a click).
+    pub auto: bool,
 }
 
-/// Judges one incoming answer. Within the window, a changed score, or any repeat of an
-/// answer already flagged, is suspect. A later answer from a person, outside the window,
-/// clears an earlier flag: the scanner came first and the person second.
+/// Judges one incoming answer (`auto` when the page's script sent it on its own).
+/// Within the window, a changed score, or any repeat of an answer already flagged, is
+/// suspect, except an explicit click that corrects the page's own automatic answer: that is
+/// a person changing their mind. A later answer outside the window clears an earlier flag:
+/// the scanner came first and the person second.
 pub fn assess(
     user_agent: Option<&str>,
     previous: Option<PreviousAnswer>,
     score: i32,
+    auto: bool,
     now: NaiveDateTime,
 ) -> Option<SuspectReason> {
     if user_agent.is_some_and(is_scanner_agent) {
         return Some(SuspectReason::ScannerAgent);
     }
     match previous {
+        Some(p) if p.auto && !p.suspect && !auto => None,
         Some(p)
             if (p.score != score || p.suspect)
                 && now - p.score_changed_at < RAPID_CHANGE_WINDOW =>
@@ -111,14 +117,14 @@ mod tests {
 
     #[test]
     fn a_person_in_a_browser_is_not_suspect() {
-        assert_eq!(assess(Some(BROWSER), None, 9, at(0)), None);
+        assert_eq!(assess(Some(BROWSER), None, 9, true, at(0)), None);
     }
 
     #[test]
     fn headless_browsers_and_scanners_are_flagged() {
         let headless = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0 Safari/537.36";
         assert_eq!(
-            assess(Some(headless), None, 9, at(0)),
+            assess(Some(headless), None, 9, false, at(0)),
             Some(SuspectReason::ScannerAgent)
         );
         assert!(is_scanner_agent(
@@ -133,17 +139,43 @@ mod tests {
             score: 0,
             score_changed_at: at(0),
             suspect: false,
+            auto: true,
         };
         assert_eq!(
-            assess(Some(BROWSER), Some(prev), 1, at(1)),
+            assess(Some(BROWSER), Some(prev), 1, true, at(1)),
             Some(SuspectReason::RapidScoreChanges)
         );
         assert_eq!(
-            assess(Some(BROWSER), Some(prev), 0, at(1)),
+            assess(Some(BROWSER), Some(prev), 0, true, at(1)),
             None,
             "same score again is a double click"
         );
-        assert_eq!(assess(Some(BROWSER), Some(prev), 7, at(60)), None);
+        assert_eq!(assess(Some(BROWSER), Some(prev), 7, true, at(60)), None);
+    }
+
+    #[test]
+    fn a_click_that_corrects_the_pages_own_automatic_answer_is_a_person() {
+        let prev = PreviousAnswer {
+            score: 9,
+            score_changed_at: at(0),
+            suspect: false,
+            auto: true,
+        };
+        assert_eq!(assess(Some(BROWSER), Some(prev), 3, false, at(1)), None);
+        // Two automatic answers with different scores are a bot opening every link.
+        assert_eq!(
+            assess(Some(BROWSER), Some(prev), 3, true, at(1)),
+            Some(SuspectReason::RapidScoreChanges)
+        );
+        // Two quick explicit answers are flagged too.
+        let clicked = PreviousAnswer {
+            auto: false,
+            ..prev
+        };
+        assert_eq!(
+            assess(Some(BROWSER), Some(clicked), 3, false, at(1)),
+            Some(SuspectReason::RapidScoreChanges)
+        );
     }
 
     #[test]
@@ -152,11 +184,12 @@ mod tests {
             score: 2,
             score_changed_at: at(0),
             suspect: true,
+            auto: true,
         };
         assert_eq!(
-            assess(Some(BROWSER), Some(prev), 2, at(1)),
+            assess(Some(BROWSER), Some(prev), 2, true, at(1)),
             Some(SuspectReason::RapidScoreChanges)
         );
-        assert_eq!(assess(Some(BROWSER), Some(prev), 2, at(30)), None);
+        assert_eq!(assess(Some(BROWSER), Some(prev), 2, true, at(30)), None);
     }
 }

@@ -27,6 +27,9 @@ pub struct PageQuery {
 struct AnswerBody {
     score: Option<serde_json::Value>,
     comment: Option<String>,
+    /// Set by the page's script when it sent the pre-chosen score on its own.
+    #[serde(default)]
+    auto: bool,
 }
 
 /// Looks up an invitation by token, expired or not: unknown → 404.
@@ -154,6 +157,7 @@ async fn record(
                 .filter(|s| !s.is_empty())
                 .map(serde_json::Value::String),
             comment: form.comment,
+            auto: false,
         }
     } else if content_type(req).eq_ignore_ascii_case("application/json") {
         parse_json(&read_body(req, payload).await?)?
@@ -187,11 +191,13 @@ async fn record(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let auto = body.auto;
     let (response, created) = db::run(&state.pool, move |conn| {
         let answer = Answer {
             score,
             comment: comment.as_deref(),
             user_agent: user_agent.as_deref(),
+            auto,
         };
         db::responses::record(conn, &invitation, &answer)
     })
@@ -284,7 +290,7 @@ pub fn html_response(status: StatusCode, html: String) -> HttpResponse {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
                 "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
-                 connect-src 'self'; form-action 'self'; base-uri 'none'",
+                 connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
             ),
         ))
         .body(html)

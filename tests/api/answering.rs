@@ -368,3 +368,46 @@ async fn concurrent_answers_neither_fail_nor_duplicate() {
     assert_eq!(app.count("responses"), 24);
     assert_eq!(app.stats(&survey).await["responses"], 24);
 }
+
+#[tokio::test]
+async fn a_click_that_corrects_the_pages_automatic_answer_counts_as_a_person() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("nps").await;
+    let url = app.link(&survey).await;
+    // The page's script sent the pre-chosen 9 on its own; the person then clicks 3.
+    assert_eq!(
+        app.answer(&url, json!({"score": 9, "auto": true}))
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(app.answer_form(&url, &[("score", "3")]).await.status(), 303);
+    let listed = responses(&app, &survey).await;
+    assert_eq!(
+        (listed[0]["score"].clone(), listed[0]["suspect"].clone()),
+        (json!(3), json!(false))
+    );
+    assert_eq!(app.stats(&survey).await["detractors"], 1);
+}
+
+#[tokio::test]
+async fn reopening_another_rating_link_after_answering_only_offers_to_change_it() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("csat").await;
+    let inv = app.invite(&survey, json!({})).await;
+    let url = inv["url"].as_str().unwrap();
+    assert_eq!(app.answer(url, json!({"score": 2})).await.status(), 201);
+    let html = app
+        .client
+        .get(inv["rating_urls"][4]["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Your current answer is"), "{html}");
+    assert!(html.contains("Change my answer to: 5"));
+    assert!(!html.contains("data-auto-score"), "no automatic re-answer");
+    assert_eq!(responses(&app, &survey).await[0]["score"], 2);
+}

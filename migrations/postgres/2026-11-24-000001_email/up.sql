@@ -12,6 +12,9 @@ ALTER TABLE invitations ADD COLUMN eligible_at TIMESTAMP;
 ALTER TABLE invitations ADD COLUMN send_at TIMESTAMP;
 ALTER TABLE invitations ADD COLUMN sent_at TIMESTAMP;
 ALTER TABLE invitations ADD COLUMN last_error TEXT;
+-- Whether the survey page's script sent the latest score on its own (see domain::scanner).
+ALTER TABLE responses ADD COLUMN auto_sent BOOLEAN NOT NULL DEFAULT FALSE;
+
 CREATE INDEX invitations_recipient ON invitations (workspace_id, recipient_key, created_at);
 
 -- One row per email to send. `link_token` is needed to build the links and is erased

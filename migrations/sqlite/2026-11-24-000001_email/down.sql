@@ -2,6 +2,7 @@ DROP TABLE idempotency_keys;
 DROP TABLE suppressions;
 DROP TABLE outbox;
 DROP INDEX invitations_recipient;
+ALTER TABLE responses DROP COLUMN auto_sent;
 ALTER TABLE invitations DROP COLUMN last_error;
 ALTER TABLE invitations DROP COLUMN sent_at;
 ALTER TABLE invitations DROP COLUMN send_at;
