@@ -60,10 +60,9 @@ struct SqliteSetup;
 impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteSetup {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
         if let AnyConnection::Sqlite(conn) = conn {
+            // WAL itself is set once in `connect`: it is a property of the file.
             conn.batch_execute(&format!(
-                // busy_timeout first: switching to WAL takes a lock that other new
-                // connections may be holding at start-up.
-                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
+                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
                  PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
             ))
             .map_err(diesel::r2d2::Error::QueryError)?;
@@ -75,10 +74,22 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteSetup {
 /// Opens a pool for `url`, reporting the real cause when the database cannot be reached.
 pub fn connect(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<DbPool> {
     let raw = url.connection_string();
-    if let DatabaseUrl::Postgres(_) = url {
-        // MultiConnection hides the cause of a failed connect; a direct attempt reports it.
-        PgConnection::establish(raw)
-            .with_context(|| format!("cannot connect to PostgreSQL at {}", url.redacted()))?;
+    match url {
+        DatabaseUrl::Postgres(_) => {
+            // MultiConnection hides the cause of a failed connect; a direct attempt reports it.
+            PgConnection::establish(raw)
+                .with_context(|| format!("cannot connect to PostgreSQL at {}", url.redacted()))?;
+        }
+        DatabaseUrl::Sqlite(_) => {
+            // Switch the file to WAL once, on one connection, before the pool opens several
+            // at the same time: the switch needs an exclusive lock that they would race for.
+            let mut conn = SqliteConnection::establish(raw)
+                .with_context(|| format!("cannot open SQLite database {}", url.redacted()))?;
+            conn.batch_execute(&format!(
+                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL;"
+            ))
+            .with_context(|| format!("cannot switch {} to WAL mode", url.redacted()))?;
+        }
     }
     Pool::builder()
         .max_size(pool_size)

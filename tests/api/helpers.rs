@@ -82,6 +82,44 @@ impl Drop for TestDb {
     }
 }
 
+/// One running instance of the service.
+pub struct Instance {
+    /// `http://127.0.0.1:PORT`.
+    pub address: String,
+    /// Stops it.
+    pub handle: scorekeeper::startup::AppHandle,
+    /// Its pool.
+    pub pool: DbPool,
+}
+
+/// Starts one instance on an existing database with the given extra environment.
+pub async fn spawn_instance(database_url: &str, extra: &[(&str, &str)]) -> Instance {
+    scorekeeper::telemetry::init_with_default("error");
+    let mut vars: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), database_url.to_owned()),
+        ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
+        ("DATABASE_POOL_SIZE".into(), "4".into()),
+    ];
+    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let settings = Settings::from_lookup(|name| {
+        vars.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .expect("settings");
+    let app = scorekeeper::Application::build(settings)
+        .await
+        .expect("app builds");
+    let instance = Instance {
+        address: format!("http://127.0.0.1:{}", app.port()),
+        handle: app.handle(),
+        pool: app.pool().clone(),
+    };
+    tokio::spawn(app.run_until_stopped());
+    instance
+}
+
 /// A running server and a client for it.
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`.
@@ -92,39 +130,27 @@ pub struct TestApp {
     pub api_key: String,
     /// The server's pool, for checking what was stored.
     pub pool: DbPool,
+    /// Stops the server.
+    pub handle: scorekeeper::startup::AppHandle,
     /// Keeps the database alive; declared last so the server's pool is dropped first.
     pub db: TestDb,
 }
 
 /// Starts the app with the given extra environment.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    scorekeeper::telemetry::init_with_default("error");
     let db = TestDb::create();
-    let mut vars: Vec<(String, String)> = vec![
-        ("DATABASE_URL".into(), db.url().to_owned()),
-        ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
-        ("DATABASE_POOL_SIZE".into(), "4".into()),
-    ];
-    vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    let settings =
-        Settings::from_lookup(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-            .expect("settings");
-    let app = scorekeeper::Application::build(settings)
-        .await
-        .expect("app builds");
-    let port = app.port();
-    let pool = app.pool().clone();
-    tokio::spawn(app.run_until_stopped());
-    let api_key = create_key(&pool, "acme");
+    let instance = spawn_instance(db.url(), extra).await;
+    let api_key = create_key(&instance.pool, "acme");
     TestApp {
-        address: format!("http://127.0.0.1:{port}"),
+        address: instance.address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(BROWSER_UA)
             .build()
             .expect("client"),
         api_key,
-        pool,
+        pool: instance.pool,
+        handle: instance.handle,
         db,
     }
 }
@@ -177,6 +203,8 @@ impl TestApp {
                 .count()
                 .get_result(conn),
             "responses" => schema::responses::table.count().get_result(conn),
+            "outbox" => schema::outbox::table.count().get_result(conn),
+            "suppressions" => schema::suppressions::table.count().get_result(conn),
             other => panic!("unknown table {other}"),
         }
         .expect("count")

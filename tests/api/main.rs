@@ -2,9 +2,11 @@
 
 mod answering;
 mod auth;
+mod email;
 mod helpers;
 mod invitations;
 mod openapi;
 mod responses;
+mod smtp;
 mod stats;
 mod surveys;
