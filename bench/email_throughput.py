@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Email throughput benchmark: queue N email invitations through the API and time their
+delivery to a local SMTP sink (tests/support/smtp_sink.py).
+
+Prints, from one run:
+  - baseline: the sink's own accept rate, N messages sent by smtplib over as many
+    connections as the service's SMTP pool (what "as fast as SMTP allows" means here);
+  - the service: invitations/s accepted by the API, emails/s end to end (first POST to
+    last delivery), and the ratio to the baseline.
+
+Usage: bench/email_throughput.py BINARY [N]   (scripts/bench-email builds and runs it)
+Set BENCH_DATABASE_URL=postgres://… to run against PostgreSQL instead of a temp SQLite file.
+"""
+import http.client
+import json
+import os
+import shutil
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from email.message import EmailMessage
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SINK = os.path.join(HERE, "..", "tests", "support", "smtp_sink.py")
+POOL = 4
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def count(directory):
+    return sum(1 for f in os.listdir(directory) if f.endswith(".eml"))
+
+
+def wait_for(directory, n, timeout):
+    start = time.monotonic()
+    while count(directory) < n:
+        if time.monotonic() - start > timeout:
+            raise SystemExit(f"timed out: {count(directory)} of {n} messages arrived")
+        time.sleep(0.01)
+    return time.monotonic()
+
+
+def start_sink(port, directory):
+    proc = subprocess.Popen([sys.executable, SINK, "--port", str(port), "--dir", directory],
+                            stdout=subprocess.PIPE, text=True)
+    if proc.stdout.readline().strip() != "READY":
+        raise SystemExit("the SMTP sink did not start (is aiosmtpd installed? scripts/setup-test-tools)")
+    return proc
+
+
+def baseline(n, port, directory):
+    """n similar-sized messages straight to the sink over POOL connections."""
+    body = "x" * 6000  # about the size of a rendered survey email
+    per = [n // POOL + (1 if i < n % POOL else 0) for i in range(POOL)]
+
+    def worker(k):
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            for i in range(k):
+                msg = EmailMessage()
+                msg["From"], msg["To"], msg["Subject"] = "b@bench.test", f"r{i}@example.com", "baseline"
+                msg.set_content(body)
+                smtp.send_message(msg)
+
+    start = time.monotonic()
+    threads = [threading.Thread(target=worker, args=(k,)) for k in per]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    end = wait_for(directory, n, 120)
+    return n / (end - start)
+
+
+def api(conn, method, path, key, body=None):
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=headers)
+    res = conn.getresponse()
+    data = res.read()
+    if res.status >= 300:
+        raise SystemExit(f"{method} {path} → {res.status}: {data[:300]!r}")
+    return json.loads(data)
+
+
+def main():
+    binary = sys.argv[1]
+    n = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
+    work = tempfile.mkdtemp(prefix="sk-bench-")
+    procs = []
+    try:
+        base_dir, svc_dir = os.path.join(work, "baseline"), os.path.join(work, "service")
+        base_port, svc_port, http_port = free_port(), free_port(), free_port()
+        procs.append(start_sink(base_port, base_dir))
+        raw_rate = baseline(n, base_port, base_dir)
+
+        procs.append(start_sink(svc_port, svc_dir))
+        env = dict(os.environ,
+                   DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", f"sqlite://{work}/bench.db"),
+                   LISTEN_ADDR=f"127.0.0.1:{http_port}", SMTP_URL=f"smtp://127.0.0.1:{svc_port}",
+                   MAIL_FROM="surveys@bench.test", SMTP_POOL_SIZE=str(POOL), OUTBOX_POLL_MS="20",
+                   OUTBOX_BATCH="64", RUST_LOG="warn")
+        key = subprocess.run([binary, "api-key", "create", "--workspace", f"bench-{os.getpid()}"], env=env,
+                             check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        server = subprocess.Popen([binary, "serve"], env=env)
+        procs.append(server)
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", http_port), timeout=0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        conn = http.client.HTTPConnection("127.0.0.1", http_port)
+        survey = api(conn, "POST", "/v1/surveys", key, {"name": "bench", "kind": "nps", "throttle_days": 0})["id"]
+
+        start = time.monotonic()
+        for i in range(n):
+            api(conn, "POST", f"/v1/surveys/{survey}/invitations", key,
+                {"channel": "email", "recipient": {"email": f"p{i}@example.com"}, "properties": {"ticket_id": i}})
+        queued = time.monotonic()
+        end = wait_for(svc_dir, n, 600)
+        rate = n / (end - start)
+        print(f"emails: {n}, database: {env['DATABASE_URL'].split(':')[0]}, SMTP pool: {POOL}")
+        print(f"baseline  raw SMTP to the same sink : {raw_rate:8.1f} emails/s")
+        print(f"service   API accepted invitations  : {n / (queued - start):8.1f} invitations/s")
+        print(f"service   end to end (POST→delivered): {rate:8.1f} emails/s")
+        print(f"ratio     service / raw SMTP        : {rate / raw_rate:8.2f}")
+        time.sleep(1)
+        delivered = count(svc_dir)
+        if delivered != n:
+            raise SystemExit(f"expected exactly {n} emails, the sink has {delivered}")
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
