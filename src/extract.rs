@@ -9,6 +9,7 @@ use actix_web::{http::header, web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 
 use crate::db;
+use crate::domain::page::PageRequest;
 use crate::domain::secret::ApiKey;
 use crate::domain::Invalid;
 use crate::error::ApiError;
@@ -26,17 +27,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .eq_ignore_ascii_case("application/json")
-            });
+        let is_json = content_type(req).eq_ignore_ascii_case("application/json");
         let body = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             if !is_json {
@@ -93,6 +84,38 @@ fn strip_position(message: &str) -> String {
     match message.find(" at line ") {
         Some(i) => message[..i].to_owned(),
         None => message.to_owned(),
+    }
+}
+
+/// The request's media type, without parameters (`""` when absent).
+pub fn content_type(req: &HttpRequest) -> &str {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .unwrap_or("")
+}
+
+/// Query of every list endpoint: `limit` and `cursor`, parsed with field-naming errors.
+#[derive(Debug, serde::Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+impl ListQuery {
+    /// Parses into a page request, naming the bad parameter.
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = self
+            .limit
+            .as_deref()
+            .map(|l| {
+                l.parse::<i64>()
+                    .map_err(|_| Invalid::new("limit", "must be a whole number"))
+            })
+            .transpose()?;
+        Ok(PageRequest::parse(limit, self.cursor.as_deref())?)
     }
 }
 

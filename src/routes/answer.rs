@@ -11,7 +11,7 @@ use crate::domain::score::Score;
 use crate::domain::secret::SurveyToken;
 use crate::domain::Invalid;
 use crate::error::ApiError;
-use crate::extract::{body_error, parse_json};
+use crate::extract::{body_error, content_type, parse_json};
 use crate::pages::{self, AnswerPage, MAX_COMMENT_CHARS};
 use crate::state::AppState;
 use crate::views::kind_and_scale;
@@ -237,15 +237,6 @@ async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<web::Byte
     web::Bytes::from_request(req, &mut payload)
         .await
         .map_err(body_error)
-}
-
-fn content_type(req: &HttpRequest) -> &str {
-    req.headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(str::trim)
-        .unwrap_or("")
 }
 
 /// Renders an error as a page for a person.

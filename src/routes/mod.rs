@@ -7,7 +7,7 @@ mod responses;
 mod spec;
 mod stats;
 mod suppressions;
-pub(crate) mod surveys;
+mod surveys;
 mod unsubscribe;
 
 use actix_web::http::Method;

@@ -5,8 +5,7 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::error::ApiError;
-use crate::extract::Workspace;
-use crate::routes::surveys::ListQuery;
+use crate::extract::{ListQuery, Workspace};
 use crate::state::AppState;
 use crate::views::{ListView, ResponseView};
 

@@ -7,10 +7,9 @@ use validator::Validate;
 
 use crate::db::{self, now, surveys::NewSurvey};
 use crate::domain::kind::SurveyKind;
-use crate::domain::page::PageRequest;
 use crate::domain::throttle::Throttle;
 use crate::error::ApiError;
-use crate::extract::{Json, Workspace};
+use crate::extract::{Json, ListQuery, Workspace};
 use crate::mail::compose;
 use crate::state::AppState;
 use crate::validation::{check, not_blank};
@@ -34,28 +33,6 @@ pub struct CreateSurvey {
     #[validate(length(min = 1, max = 100), custom(function = "not_blank"))]
     email_sender_name: Option<String>,
     throttle_days: Option<i64>,
-}
-
-/// Query of list endpoints.
-#[derive(Debug, Deserialize)]
-pub struct ListQuery {
-    limit: Option<String>,
-    cursor: Option<String>,
-}
-
-impl ListQuery {
-    /// Parses into a page request, naming the bad parameter.
-    pub fn page(&self) -> Result<PageRequest, ApiError> {
-        let limit = self
-            .limit
-            .as_deref()
-            .map(|l| {
-                l.parse::<i64>()
-                    .map_err(|_| crate::domain::Invalid::new("limit", "must be a whole number"))
-            })
-            .transpose()?;
-        Ok(PageRequest::parse(limit, self.cursor.as_deref())?)
-    }
 }
 
 /// `POST /v1/surveys`.
