@@ -146,6 +146,10 @@ pub fn render(
         (SurveyKind::Esat, _) => "points",
     };
     let unsubscribe_url = links.unsubscribe(token);
+    // The templates put links in `href` unescaped (`|safe`): we build them ourselves from a
+    // parsed PUBLIC_URL and a base64url token, and escaping `/` as `&#x2f;` confuses the link
+    // checkers and click trackers that read raw HTML.
+    debug_assert!(!unsubscribe_url.contains(['"', '<', '>']));
     let ctx = context! {
         subject => subject,
         intro => intro.trim(),

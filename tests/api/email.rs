@@ -115,9 +115,16 @@ async fn an_email_invitation_is_queued_at_once_and_arrives_as_multipart_with_one
     );
     assert!(m.html.contains("style=\""));
     assert!(m.html.contains("max-width:600px"));
+    assert!(
+        m.html.contains("<!--[if mso]>"),
+        "Outlook gets a fixed-width wrapper"
+    );
     let links = hrefs(&m.html);
     for url in &rating_urls {
-        assert!(links.contains(url), "HTML lacks {url}");
+        assert!(
+            m.html.contains(&format!("href=\"{url}\"")),
+            "HTML lacks a plain href for {url}"
+        );
         assert!(m.text.contains(url.as_str()), "text lacks {url}");
     }
     let unsubscribe = links
