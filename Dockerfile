@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# Build stage: SQLite and libpq are bundled into the binary, so only a C compiler is needed.
+# Build stage: SQLite and libpq are bundled into the binary; the image enables TLS to
+# PostgreSQL (postgres-tls), which links the OpenSSL that the rust image and ca-certificates bring.
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
@@ -7,7 +8,7 @@ COPY src ./src
 COPY migrations ./migrations
 COPY templates ./templates
 COPY openapi.yaml ./
-RUN cargo build --release --locked --bin scorekeeper
+RUN cargo build --release --locked --features postgres-tls --bin scorekeeper
 
 # Runtime stage: a small Debian with CA certificates for SMTP over TLS, running as non-root.
 FROM debian:bookworm-slim

@@ -180,6 +180,10 @@ impl Settings {
             lease: Duration::from_secs(number("OUTBOX_LEASE_SECS", 120, 1..=86_400)?),
             batch: number("OUTBOX_BATCH", 32, 1..=500)? as u32,
         };
+        // A claim must outlast a slow send, or a second worker could send the same email.
+        if outbox.lease < outbox.smtp_timeout * 2 {
+            bail!("OUTBOX_LEASE_SECS must be at least twice SMTP_TIMEOUT_SECS");
+        }
         if let Err(err) = mail_from.parse::<lettre::Address>() {
             bail!("MAIL_FROM is not a valid email address: {err}");
         }
@@ -247,6 +251,9 @@ mod tests {
         assert!(err.to_string().contains("PUBLIC_URL"));
         let err = settings(&[("OUTBOX_MAX_ATTEMPTS", "0")]).unwrap_err();
         assert!(err.to_string().contains("OUTBOX_MAX_ATTEMPTS"));
+        let err =
+            settings(&[("OUTBOX_LEASE_SECS", "30"), ("SMTP_TIMEOUT_SECS", "30")]).unwrap_err();
+        assert!(err.to_string().contains("OUTBOX_LEASE_SECS"));
         let err = settings(&[("MAIL_FROM", "not an address")]).unwrap_err();
         assert!(err.to_string().contains("MAIL_FROM"));
     }
