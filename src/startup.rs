@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
-use tracing_actix_web::TracingLogger;
 
 use crate::config::{parse_public_url, Settings};
 use crate::db::{self, DbPool};
@@ -139,7 +139,16 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(TracingLogger::default())
+            // Our own access log: paths only, with survey tokens redacted.
+            .wrap(
+                Logger::new("%{request}xi %s %b %Dms").custom_request_replace("request", |req| {
+                    format!(
+                        "{} {}",
+                        req.method(),
+                        crate::telemetry::redact_path(req.path())
+                    )
+                }),
+            )
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(MAX_JSON_BYTES))
             .app_data(

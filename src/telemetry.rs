@@ -16,3 +16,30 @@ pub fn init_with_default(default: &str) {
         .with_writer(std::io::stderr)
         .try_init();
 }
+
+/// A request path fit for logs: the secret segment of `/r/{token}` and `/u/{token}` is
+/// replaced, so survey tokens never reach a log. Query strings are never logged.
+pub fn redact_path(path: &str) -> String {
+    for prefix in ["/r/", "/u/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.find('/').map_or("", |i| &rest[i..]);
+            return format!("{prefix}<token>{tail}");
+        }
+    }
+    path.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn survey_tokens_are_kept_out_of_logged_paths() {
+        assert_eq!(redact_path("/r/AbC_123-xyz"), "/r/<token>");
+        assert_eq!(redact_path("/u/AbC_123-xyz"), "/u/<token>");
+        assert_eq!(
+            redact_path("/v1/surveys/abc/stats"),
+            "/v1/surveys/abc/stats"
+        );
+    }
+}

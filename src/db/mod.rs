@@ -167,6 +167,15 @@ pub fn lock_key(conn: &mut AnyConnection, key: &str) -> Result<(), diesel::resul
     Ok(())
 }
 
+/// Makes the rest of the current transaction read one snapshot. SQLite's transactions
+/// already do; Postgres needs REPEATABLE READ (the statement must come first).
+pub fn snapshot_reads(conn: &mut AnyConnection) -> Result<(), diesel::result::Error> {
+    if let AnyConnection::Postgresql(c) = conn {
+        c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+    }
+    Ok(())
+}
+
 /// Runs blocking database work on actix's blocking thread pool and maps its errors.
 pub async fn run<T, F>(pool: &DbPool, work: F) -> Result<T, ApiError>
 where

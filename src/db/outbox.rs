@@ -67,6 +67,9 @@ pub struct Claimed {
     /// The Message-ID header.
     #[diesel(sql_type = Text)]
     pub message_id: String,
+    /// The worker holding the claim; outcomes are recorded only while it still does.
+    #[diesel(sql_type = Text)]
+    pub claimed_by: String,
 }
 
 /// Claims up to `limit` due rows for `worker` until `lease_until`, counting the attempt now so
@@ -78,7 +81,8 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Claimed>> {
-    const RETURNING: &str = "RETURNING id, invitation_id, link_token, attempts, message_id";
+    const RETURNING: &str =
+        "RETURNING id, invitation_id, link_token, attempts, message_id, claimed_by";
     match conn {
         AnyConnection::Sqlite(c) => diesel::sql_query(format!(
             "UPDATE outbox SET lease_until = ?, claimed_by = ?, attempts = attempts + 1 \
@@ -108,7 +112,9 @@ pub fn claim(
 /// Records that the SMTP server accepted the message.
 pub fn mark_sent(conn: &mut AnyConnection, row: &Claimed, now: NaiveDateTime) -> QueryResult<()> {
     super::write_transaction(conn, |conn| {
-        finish(conn, &row.id, state::SENT, None, now)?;
+        if !finish(conn, row, state::SENT, None, now)? {
+            return Ok(());
+        }
         diesel::update(invitations::table.find(&row.invitation_id))
             .set((
                 invitations::sent_at.eq(now),
@@ -135,7 +141,7 @@ pub fn retry_later(
     next_at: NaiveDateTime,
 ) -> QueryResult<()> {
     super::write_transaction(conn, |conn| {
-        diesel::update(outbox::table.find(&row.id))
+        let owned = diesel::update(still_claimed(row))
             .set((
                 outbox::next_attempt_at.eq(next_at),
                 outbox::lease_until.eq(None::<NaiveDateTime>),
@@ -143,6 +149,9 @@ pub fn retry_later(
                 outbox::last_error.eq(error),
             ))
             .execute(conn)?;
+        if owned == 0 {
+            return Ok(());
+        }
         diesel::update(invitations::table.find(&row.invitation_id))
             .set(invitations::last_error.eq(error))
             .execute(conn)?;
@@ -158,13 +167,20 @@ pub fn give_up(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     super::write_transaction(conn, |conn| {
-        finish(conn, &row.id, state::FAILED, Some(error), now)?;
+        if !finish(conn, row, state::FAILED, Some(error), now)? {
+            return Ok(());
+        }
         diesel::update(invitations::table.find(&row.invitation_id))
-            .set((
-                invitations::status.eq(status::FAILED),
-                invitations::last_error.eq(error),
-            ))
+            .set(invitations::last_error.eq(error))
             .execute(conn)?;
+        // Someone may have answered through the link the API returned; keep that answer.
+        diesel::update(
+            invitations::table
+                .find(&row.invitation_id)
+                .filter(invitations::status.eq(status::QUEUED)),
+        )
+        .set(invitations::status.eq(status::FAILED))
+        .execute(conn)?;
         Ok(())
     })
 }
@@ -177,26 +193,50 @@ pub fn cancel(
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     super::write_transaction(conn, |conn| {
-        finish(conn, &row.id, state::CANCELLED, None, now)?;
-        diesel::update(invitations::table.find(&row.invitation_id))
-            .set((
-                invitations::status.eq(status::SUPPRESSED),
-                invitations::status_reason.eq(reason),
-            ))
-            .execute(conn)?;
+        if !finish(conn, row, state::CANCELLED, None, now)? {
+            return Ok(());
+        }
+        diesel::update(
+            invitations::table
+                .find(&row.invitation_id)
+                .filter(invitations::status.eq(status::QUEUED)),
+        )
+        .set((
+            invitations::status.eq(status::SUPPRESSED),
+            invitations::status_reason.eq(reason),
+        ))
+        .execute(conn)?;
         Ok(())
     })
 }
 
+/// The row, only while `row`'s worker still holds it: a worker whose lease lapsed (and whose
+/// email another worker may have taken over) must not overwrite the newer outcome.
+fn still_claimed(
+    row: &Claimed,
+) -> diesel::dsl::Filter<
+    diesel::dsl::Filter<
+        diesel::dsl::Find<outbox::table, &str>,
+        diesel::dsl::Eq<outbox::claimed_by, &str>,
+    >,
+    diesel::dsl::Eq<outbox::state, &'static str>,
+> {
+    outbox::table
+        .find(row.id.as_str())
+        .filter(outbox::claimed_by.eq(row.claimed_by.as_str()))
+        .filter(outbox::state.eq(state::PENDING))
+}
+
 /// Ends a row's life: the link token is erased, leaving only the invitation's hash.
+/// Returns false (and changes nothing) when the claim was lost.
 fn finish(
     conn: &mut AnyConnection,
-    id: &str,
+    row: &Claimed,
     to: &str,
     error: Option<&str>,
     now: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id))
+) -> QueryResult<bool> {
+    let owned = diesel::update(still_claimed(row))
         .set((
             outbox::state.eq(to),
             outbox::link_token.eq(None::<String>),
@@ -204,12 +244,16 @@ fn finish(
             outbox::finished_at.eq(now),
         ))
         .execute(conn)?;
+    if owned == 0 {
+        tracing::warn!(outbox = %row.id, "claim lost before the outcome was recorded; leaving it to the new owner");
+        return Ok(false);
+    }
     if let Some(error) = error {
-        diesel::update(outbox::table.find(id))
+        diesel::update(outbox::table.find(&row.id))
             .set(outbox::last_error.eq(error))
             .execute(conn)?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Pending rows (for tests and metrics).

@@ -70,9 +70,32 @@ pub fn record(
         // The first statement writes, so it takes the invitation's row lock (Postgres) or the
         // database write lock (SQLite) before anything is read: concurrent answers to one link
         // queue here instead of racing, and SQLite never has to upgrade a read lock.
-        diesel::update(invitations::table.find(&invitation.id))
-            .set(invitations::status.eq(status::RESPONDED))
-            .execute(conn)?;
+        // It also re-checks, under that lock, that the link is still live: a concurrent
+        // cancellation or an expiry a moment ago must win.
+        let live = diesel::update(
+            invitations::table
+                .find(&invitation.id)
+                .filter(invitations::status.ne_all(status::NOT_ISSUED))
+                .filter(
+                    invitations::expires_at
+                        .is_null()
+                        .or(invitations::expires_at.gt(at)),
+                ),
+        )
+        .set(invitations::status.eq(status::RESPONDED))
+        .execute(conn)?;
+        if live == 0 {
+            let expired = invitations::table
+                .find(&invitation.id)
+                .select(invitations::expires_at)
+                .first::<Option<NaiveDateTime>>(conn)?
+                .is_some_and(|e| e <= at);
+            return Err(if expired {
+                ApiError::Gone
+            } else {
+                ApiError::NotFound("survey link")
+            });
+        }
         let existing = responses::table
             .filter(responses::invitation_id.eq(&invitation.id))
             .select(Response::as_select())

@@ -49,6 +49,7 @@ pub fn counts(
 ) -> Result<Counts, ApiError> {
     let (from, to) = window.bounds();
     conn.transaction(|conn| {
+        super::snapshot_reads(conn)?;
         let invitations: i64 = invitations::table
             .filter(invitations::survey_id.eq(survey_id))
             .filter(invitations::status.ne_all(status::NOT_ISSUED))

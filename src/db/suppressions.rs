@@ -59,6 +59,7 @@ pub fn add(
     now: NaiveDateTime,
 ) -> Result<(Suppression, bool), ApiError> {
     super::write_transaction(conn, |conn| {
+        super::lock_key(conn, &format!("recipient:{workspace_id}:{email}"))?;
         if let Some(existing) = find(conn, workspace_id, email)? {
             return Ok((existing, false));
         }

@@ -22,6 +22,7 @@ pub fn find_by_key_hash(conn: &mut AnyConnection, hash: &str) -> Result<Option<S
 pub fn create_api_key(conn: &mut AnyConnection, name: &str) -> Result<ApiKey, ApiError> {
     let key = ApiKey::generate();
     super::write_transaction(conn, |conn| {
+        super::lock_key(conn, &format!("workspace:{name}"))?;
         let at = now();
         let fresh_id = Uuid::now_v7().to_string();
         let existing = workspaces::table

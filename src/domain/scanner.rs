@@ -7,6 +7,8 @@ use chrono::{Duration, NaiveDateTime};
 pub const RAPID_CHANGE_WINDOW: Duration = Duration::seconds(3);
 
 /// Lower-case fragments of user agents sent by link scanners, previewers and scripted browsers.
+/// Plain HTTP libraries are not listed: they run no page script, so an answer from one
+/// was posted on purpose (an integration), and their GETs record nothing anyway.
 const SCANNER_AGENTS: &[&str] = &[
     "headlesschrome",
     "phantomjs",
@@ -22,12 +24,6 @@ const SCANNER_AGENTS: &[&str] = &[
     "trendmicro",
     "urldefense",
     "linkchecker",
-    "python-requests",
-    "python-urllib",
-    "go-http-client",
-    "java/",
-    "libwww-perl",
-    "wget",
     "slackbot",
     "facebookexternalhit",
     "twitterbot",
@@ -131,6 +127,10 @@ mod tests {
             "Mozilla/5.0 (compatible; Barracuda Sentinel)"
         ));
         assert!(!is_scanner_agent(BROWSER));
+        assert!(
+            !is_scanner_agent("python-requests/2.32"),
+            "an integration posting on purpose"
+        );
     }
 
     #[test]

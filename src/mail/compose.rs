@@ -21,6 +21,16 @@ use crate::views::kind_and_scale;
 pub const MAX_SUBJECT_CHARS: usize = 200;
 /// Longest intro template.
 pub const MAX_INTRO_CHARS: usize = 1000;
+/// Instructions one survey template may run: plenty for substitutions and short loops,
+/// far too few for a template written to stall the service.
+const TEMPLATE_FUEL: u64 = 20_000;
+
+/// An environment for survey-supplied templates, with bounded work.
+fn user_env() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_fuel(Some(TEMPLATE_FUEL));
+    env
+}
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -46,7 +56,7 @@ pub fn check_template(field: &str, source: &str) -> Result<(), Invalid> {
         properties => BTreeMap::<String, String>::new(),
         survey => context! { name => "Survey", question => "Question?" },
     };
-    Environment::new()
+    user_env()
         .render_str(source, sample)
         .map(drop)
         .map_err(|e| Invalid::new(field, format!("is not a valid template: {e}")))
@@ -115,7 +125,7 @@ pub fn render(
         "survey".into(),
         Value::from_serialize(context! { name => survey.name, question => survey.question }),
     );
-    let plain = Environment::new();
+    let plain = user_env();
     let subject_src = survey
         .email_subject
         .as_deref()
@@ -233,6 +243,14 @@ mod tests {
                 .field,
             "email_subject"
         );
+    }
+
+    #[test]
+    fn a_template_that_would_run_away_is_refused() {
+        let bomb =
+            "{% for a in range(99999) %}{% for b in range(99999) %}x{% endfor %}{% endfor %}";
+        let err = check_template("email_subject", bomb).unwrap_err();
+        assert_eq!(err.field, "email_subject");
     }
 
     #[test]

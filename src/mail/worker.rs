@@ -158,6 +158,9 @@ impl Worker {
         if let Some(reason) = suppressed {
             return Ok(Outcome::Cancel(reason));
         }
+        if invitation.expires_at.is_some_and(|at| at <= db::now()) {
+            return Ok(Outcome::Cancel("expired".to_owned()));
+        }
         let (Some(token), Some(to)) = (
             row.link_token.as_deref(),
             invitation.recipient_email.as_deref(),

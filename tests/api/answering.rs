@@ -411,3 +411,27 @@ async fn reopening_another_rating_link_after_answering_only_offers_to_change_it(
     assert!(!html.contains("data-auto-score"), "no automatic re-answer");
     assert_eq!(responses(&app, &survey).await[0]["score"], 2);
 }
+
+#[tokio::test]
+async fn an_integration_posting_from_an_http_library_is_counted() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("csat").await;
+    let url = app.link(&survey).await;
+    let res = app
+        .client
+        .post(&url)
+        .header("user-agent", "python-requests/2.32.3")
+        .json(&json!({"score": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let stats = app.stats(&survey).await;
+    assert_eq!(
+        (
+            stats["responses"].clone(),
+            stats["suspect_responses"].clone()
+        ),
+        (json!(1), json!(0))
+    );
+}

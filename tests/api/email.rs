@@ -805,3 +805,86 @@ async fn a_retried_request_with_the_same_idempotency_key_returns_the_first_resul
     );
     assert_eq!(app.count("invitations"), 2);
 }
+
+#[tokio::test]
+async fn an_answer_given_before_a_failed_send_is_kept() {
+    let sink = SmtpSink::start();
+    let app = email_app(&sink.url(), &[]).await;
+    let survey = app.survey_of("nps").await;
+    // The helpdesk showed the link from the API response; the customer answers before the
+    // scheduled email goes out, and then the mail server refuses the address.
+    let inv: Value = app
+        .post(&format!("/v1/surveys/{survey}/invitations"),
+              &json!({"channel": "email", "recipient": {"email": "reject-late@example.com"}, "delay_seconds": 1}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        app.answer(inv["url"].as_str().unwrap(), json!({"score": 10}))
+            .await
+            .status(),
+        201
+    );
+    let start = std::time::Instant::now();
+    loop {
+        let state: String = outbox::table
+            .select(outbox::state)
+            .first(&mut *app.conn())
+            .unwrap();
+        if state == "failed" || start.elapsed() > WAIT {
+            assert_eq!(state, "failed");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = invitation(&app, inv["id"].as_str().unwrap()).await;
+    assert_eq!(after["status"], "responded", "{after}");
+    assert!(after["last_error"].as_str().unwrap().contains("550"));
+    let stats = app.stats(&survey).await;
+    assert_eq!(
+        (stats["invitations"].clone(), stats["responses"].clone()),
+        (json!(1), json!(1))
+    );
+}
+
+#[tokio::test]
+async fn an_email_whose_link_expired_while_it_waited_is_not_sent() {
+    let sink = SmtpSink::start();
+    let app = email_app(&sink.url(), &[]).await;
+    let survey = app.survey_of("csat").await;
+    let inv: Value = app
+        .post(&format!("/v1/surveys/{survey}/invitations"),
+              &json!({"channel": "email", "recipient": {"email": "slow@example.com"}, "delay_seconds": 1}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let past = chrono::Utc::now().naive_utc() - chrono::Duration::seconds(1);
+    diesel::update(invitations::table)
+        .set(invitations::expires_at.eq(past))
+        .execute(&mut *app.conn())
+        .unwrap();
+    let cancelled = wait_status(&app, inv["id"].as_str().unwrap(), "suppressed").await;
+    assert_eq!(cancelled["reason"], "expired");
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test]
+async fn a_template_written_to_stall_the_service_is_refused_quickly() {
+    let app = spawn_app_with(&[]).await;
+    let bomb = "{% for a in range(99999) %}{% for b in range(99999) %}x{% endfor %}{% endfor %}";
+    let started = std::time::Instant::now();
+    let res = app
+        .post(
+            "/v1/surveys",
+            &json!({"name": "b", "kind": "nps", "email_subject": bomb}),
+        )
+        .await;
+    assert_eq!(
+        assert_error(res, 422, "invalid_field").await["error"]["field"],
+        "email_subject"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(app.count("surveys"), 0);
+}
