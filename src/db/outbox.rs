@@ -210,17 +210,18 @@ pub fn cancel(
     })
 }
 
-/// The row, only while `row`'s worker still holds it: a worker whose lease lapsed (and whose
-/// email another worker may have taken over) must not overwrite the newer outcome.
-fn still_claimed(
-    row: &Claimed,
-) -> diesel::dsl::Filter<
+/// The query for one outbox row, narrowed to the worker that claimed it.
+type StillClaimed<'a> = diesel::dsl::Filter<
     diesel::dsl::Filter<
-        diesel::dsl::Find<outbox::table, &str>,
-        diesel::dsl::Eq<outbox::claimed_by, &str>,
+        diesel::dsl::Find<outbox::table, &'a str>,
+        diesel::dsl::Eq<outbox::claimed_by, &'a str>,
     >,
     diesel::dsl::Eq<outbox::state, &'static str>,
-> {
+>;
+
+/// The row, only while `row`'s worker still holds it: a worker whose lease lapsed (and whose
+/// email another worker may have taken over) must not overwrite the newer outcome.
+fn still_claimed(row: &Claimed) -> StillClaimed<'_> {
     outbox::table
         .find(row.id.as_str())
         .filter(outbox::claimed_by.eq(row.claimed_by.as_str()))
