@@ -8,6 +8,7 @@
 //! | `SMTP_URL`          | e.g. `smtp://127.0.0.1:2525`; unset disables the email channel | —                          |
 //! | `MAIL_FROM`         | sender address                                                 | `surveys@localhost`        |
 //! | `DATABASE_POOL_SIZE`| connections kept in the pool                                   | `8`                        |
+//! | `SECRET_KEY`        | at least 32 characters; derives the links of emailed and idempotent invitations. Unset: a key generated on first start and kept in the database | — |
 //! | `SMTP_POOL_SIZE`    | SMTP connections kept open                                     | `4`                        |
 //! | `SMTP_TIMEOUT_SECS` | timeout of one SMTP command                                    | `30`                       |
 //! | `OUTBOX_POLL_MS`    | how often the email worker looks for due emails               | `1000`                     |
@@ -93,6 +94,8 @@ pub struct Settings {
     pub pool_size: u32,
     /// Email delivery tuning.
     pub outbox: OutboxSettings,
+    /// The server key's secret; `None` means one kept in the database.
+    pub secret_key: Option<SecretString>,
 }
 
 /// How the email worker and its SMTP transport behave.
@@ -187,6 +190,13 @@ impl Settings {
         if let Err(err) = mail_from.parse::<lettre::Address>() {
             bail!("MAIL_FROM is not a valid email address: {err}");
         }
+        let secret_key = get("SECRET_KEY").map(SecretString::from);
+        if secret_key
+            .as_ref()
+            .is_some_and(|k| k.expose_secret().chars().count() < 32)
+        {
+            bail!("SECRET_KEY must be at least 32 characters long");
+        }
         Ok(Self {
             database_url,
             listen_addr,
@@ -195,6 +205,7 @@ impl Settings {
             mail_from,
             pool_size,
             outbox,
+            secret_key,
         })
     }
 }
@@ -254,6 +265,8 @@ mod tests {
         let err =
             settings(&[("OUTBOX_LEASE_SECS", "30"), ("SMTP_TIMEOUT_SECS", "30")]).unwrap_err();
         assert!(err.to_string().contains("OUTBOX_LEASE_SECS"));
+        let err = settings(&[("SECRET_KEY", "short")]).unwrap_err();
+        assert!(err.to_string().contains("SECRET_KEY"));
         let err = settings(&[("MAIL_FROM", "not an address")]).unwrap_err();
         assert!(err.to_string().contains("MAIL_FROM"));
     }

@@ -10,7 +10,7 @@ use crate::db::invitations::{self, status, Invitation, NewInvitation};
 use crate::db::{self, idempotency, outbox, suppressions, surveys, to_stored, AnyConnection};
 use crate::domain::email::EmailAddress;
 use crate::domain::properties::Properties;
-use crate::domain::secret::{IdempotencyKey, SurveyToken};
+use crate::domain::secret::{IdempotencyKey, ServerKey, SurveyToken};
 use crate::domain::throttle::Throttle;
 use crate::domain::Invalid;
 use crate::error::ApiError;
@@ -64,6 +64,17 @@ pub struct Idempotency {
     pub request_hash: String,
 }
 
+/// What issuing needs from the server besides the database.
+#[derive(Debug, Clone)]
+pub struct Issuer {
+    /// Builds the links.
+    pub links: Links,
+    /// Domain for Message-IDs.
+    pub message_domain: String,
+    /// Derives tokens that must be rebuilt later, and keys idempotency hashes.
+    pub server_key: ServerKey,
+}
+
 /// The answer to an invitation request.
 #[derive(Debug)]
 pub struct Created {
@@ -83,28 +94,38 @@ pub fn create(
     survey_id: &str,
     req: &InvitationRequest,
     idem: Option<&Idempotency>,
-    links: &Links,
-    message_domain: &str,
+    issuer: &Issuer,
 ) -> Result<Created, ApiError> {
+    let Issuer {
+        links,
+        message_domain,
+        server_key,
+    } = issuer;
     db::write_transaction(conn, |conn| {
         if let Some(idem) = idem {
-            let key_hash = idem.key.hash(workspace_id);
+            let key_hash = server_key.idempotency_hash(workspace_id, &idem.key);
             db::lock_key(conn, &format!("idempotency:{workspace_id}:{key_hash}"))?;
             if let Some(first) = idempotency::find(conn, workspace_id, &key_hash)? {
-                return replay(conn, first, idem, workspace_id, links);
+                return replay(conn, first, idem, workspace_id, links, server_key);
             }
         }
         let survey = surveys::find(conn, workspace_id, survey_id)?;
         let (_, scale) = kind_and_scale(&survey)?;
         let now = db::now();
-        let token = SurveyToken::generate();
+        let id = Uuid::now_v7().to_string();
+        // A token that must be rebuilt later (by the email worker, or for a replayed request)
+        // is derived from the id with the server key; any other is plain random. Neither is stored.
+        let token = if req.channel == Channel::Email || idem.is_some() {
+            server_key.derive_token(&id)
+        } else {
+            SurveyToken::generate()
+        };
         let suppressed = match (&req.channel, &req.email) {
             (Channel::Email, Some(email)) => {
                 check_recipient(conn, workspace_id, email, &survey, now)?
             }
             _ => None,
         };
-        let id = Uuid::now_v7().to_string();
         let hash = token.hash();
         let recipient_key = req.email.as_ref().map(EmailAddress::key);
         let (initial, reason, eligible_at) = match &suppressed {
@@ -139,14 +160,7 @@ pub fn create(
         )?;
         let queued_email = suppressed.is_none() && req.channel == Channel::Email;
         if queued_email {
-            outbox::enqueue(
-                conn,
-                &id,
-                token.as_str(),
-                send_at.unwrap_or(now),
-                now,
-                message_domain,
-            )?;
+            outbox::enqueue(conn, &id, send_at.unwrap_or(now), now, message_domain)?;
         }
         // A suppressed invitation gets no links: nobody is meant to answer it.
         let issued_token = suppressed.is_none().then_some(&token);
@@ -157,15 +171,9 @@ pub fn create(
                 request_hash: idem.request_hash.clone(),
                 status_code: i32::from(status),
                 response_body: serde_json::to_string(&view).map_err(ApiError::internal)?,
-                wrapped_token: issued_token.map(|t| idem.key.wrap(workspace_id, t)),
             };
-            idempotency::insert(
-                conn,
-                workspace_id,
-                &idem.key.hash(workspace_id),
-                &record,
-                now,
-            )?;
+            let key_hash = server_key.idempotency_hash(workspace_id, &idem.key);
+            idempotency::insert(conn, workspace_id, &key_hash, &record, now)?;
         }
         let view = match issued_token {
             Some(token) => with_links(view, token, scale.points(), links),
@@ -212,6 +220,7 @@ fn replay(
     idem: &Idempotency,
     workspace_id: &str,
     links: &Links,
+    server_key: &ServerKey,
 ) -> Result<Created, ApiError> {
     if first.request_hash != idem.request_hash {
         return Err(Invalid::new(
@@ -222,12 +231,11 @@ fn replay(
     }
     let mut view: InvitationView =
         serde_json::from_str(&first.response_body).map_err(ApiError::internal)?;
-    if let Some(wrapped) = &first.wrapped_token {
-        let token = idem.key.unwrap(workspace_id, wrapped).ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("stored idempotent token does not unwrap"))
-        })?;
+    // An issued invitation's links are rebuilt from its id; a suppressed one had none.
+    if first.status_code == 201 {
         let survey = surveys::find(conn, workspace_id, &view.survey_id)?;
         let (_, scale) = kind_and_scale(&survey)?;
+        let token = server_key.derive_token(&view.id);
         view = with_links(view, &token, scale.points(), links);
     }
     Ok(Created {

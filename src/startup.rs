@@ -11,8 +11,11 @@ use anyhow::Context;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
+use secrecy::ExposeSecret;
+
 use crate::config::{parse_public_url, Settings};
 use crate::db::{self, DbPool};
+use crate::domain::secret::ServerKey;
 use crate::error::ApiError;
 use crate::extract::MAX_JSON_BYTES;
 use crate::links::Links;
@@ -21,6 +24,9 @@ use crate::mail::Mailer;
 use crate::routes;
 use crate::state::AppState;
 
+/// How long stopping waits for the email worker to finish its round.
+const WORKER_STOP_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A bound, ready-to-run server and, when SMTP is configured, its email worker.
 pub struct Application {
     port: u16,
@@ -28,6 +34,7 @@ pub struct Application {
     pool: DbPool,
     stop_worker: watch::Sender<bool>,
     worker: Option<JoinHandle<()>>,
+    worker_done: watch::Receiver<bool>,
 }
 
 /// Stops a running [`Application`] from elsewhere (tests, signal handlers).
@@ -35,6 +42,7 @@ pub struct Application {
 pub struct AppHandle {
     server: ServerHandle,
     stop_worker: watch::Sender<bool>,
+    worker_done: watch::Receiver<bool>,
 }
 
 impl AppHandle {
@@ -42,6 +50,17 @@ impl AppHandle {
     pub async fn stop(&self) {
         let _ = self.stop_worker.send(true);
         self.server.stop(true).await;
+        // Returns only once the worker has finished its round: a send in flight completes
+        // (and is recorded) before the caller goes on.
+        let mut done = self.worker_done.clone();
+        if tokio::time::timeout(WORKER_STOP_TIMEOUT, done.wait_for(|d| *d))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "email worker did not stop in time; its claims will lapse and be retried"
+            );
+        }
     }
 }
 
@@ -50,10 +69,25 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let database_url = settings.database_url.clone();
         let pool_size = settings.pool_size;
-        let pool = tokio::task::spawn_blocking(move || -> anyhow::Result<DbPool> {
+        let secret_key = settings.secret_key.clone();
+        let (pool, server_key) = tokio::task::spawn_blocking(move || -> anyhow::Result<(DbPool, ServerKey)> {
             let pool = db::connect(&database_url, pool_size)?;
             db::run_migrations(&pool)?;
-            Ok(pool)
+            let server_key = match secret_key {
+                Some(secret) => ServerKey::from_secret(secret.expose_secret()),
+                None => {
+                    tracing::warn!(
+                        "SECRET_KEY is not set: using a key kept in the database. Set SECRET_KEY so that \
+                         a copy of the database alone cannot rebuild the links of queued emails"
+                    );
+                    let mut conn = pool.get().context("cannot check out a connection")?;
+                    let stored = db::secrets::link_key(&mut conn, ServerKey::generate_secret)
+                        .map_err(|e| anyhow::anyhow!("{e:?}"))
+                        .context("cannot load the server key")?;
+                    ServerKey::from_secret(&stored)
+                }
+            };
+            Ok((pool, server_key))
         })
         .await
         .context("database start-up task failed")??;
@@ -69,6 +103,7 @@ impl Application {
         let links = Links::new(public_url);
         let outbox_wake = Arc::new(Notify::new());
         let (stop_worker, stop_rx) = watch::channel(false);
+        let (worker_done_tx, worker_done) = watch::channel(settings.smtp_url.is_none());
         let worker = match &settings.smtp_url {
             Some(url) => {
                 let mailer = Mailer::new(url, &settings.mail_from, &settings.outbox)?;
@@ -78,8 +113,13 @@ impl Application {
                     links.clone(),
                     settings.outbox.clone(),
                     outbox_wake.clone(),
+                    server_key.clone(),
                 );
-                Some(tokio::spawn(worker.run(stop_rx)))
+                let done = worker_done_tx.clone();
+                Some(tokio::spawn(async move {
+                    worker.run(stop_rx).await;
+                    let _ = done.send(true);
+                }))
             }
             None => None,
         };
@@ -94,6 +134,7 @@ impl Application {
             email_enabled: settings.smtp_url.is_some(),
             outbox_wake,
             message_domain,
+            server_key,
         };
         let server = run(listener, state)?;
         tracing::info!(%addr, database = %settings.database_url.redacted(), email = worker.is_some(), "scorekeeper listening");
@@ -103,6 +144,7 @@ impl Application {
             pool,
             stop_worker,
             worker,
+            worker_done,
         })
     }
 
@@ -111,6 +153,7 @@ impl Application {
         AppHandle {
             server: self.server.handle(),
             stop_worker: self.stop_worker.clone(),
+            worker_done: self.worker_done.clone(),
         }
     }
 
@@ -129,7 +172,7 @@ impl Application {
         let result = self.server.await;
         let _ = self.stop_worker.send(true);
         if let Some(handle) = self.worker {
-            worker::join(handle, Duration::from_secs(30)).await;
+            worker::join(handle, WORKER_STOP_TIMEOUT).await;
         }
         result
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use crate::db::DbPool;
+use crate::domain::secret::ServerKey;
 use crate::links::Links;
 
 /// Shared application state, registered once as `web::Data<AppState>`.
@@ -20,4 +21,6 @@ pub struct AppState {
     pub outbox_wake: Arc<Notify>,
     /// Domain for Message-IDs (the `MAIL_FROM` domain).
     pub message_domain: String,
+    /// Derives links that must be rebuilt later (email, idempotent replays).
+    pub server_key: ServerKey,
 }

@@ -14,10 +14,8 @@ pub struct Record {
     pub request_hash: String,
     /// Its HTTP status.
     pub status_code: i32,
-    /// Its JSON body, without links.
+    /// Its JSON body, without links (a replay re-derives them).
     pub response_body: String,
-    /// The survey token, wrapped with the key (see `domain::secret::IdempotencyKey`).
-    pub wrapped_token: Option<String>,
 }
 
 /// The record for a key, if the key was used before.
@@ -48,7 +46,6 @@ pub fn insert(
             idempotency_keys::request_hash.eq(&record.request_hash),
             idempotency_keys::status_code.eq(record.status_code),
             idempotency_keys::response_body.eq(&record.response_body),
-            idempotency_keys::wrapped_token.eq(&record.wrapped_token),
             idempotency_keys::created_at.eq(now),
         ))
         .execute(conn)?;

@@ -8,6 +8,7 @@ pub mod invitations;
 pub mod outbox;
 pub mod responses;
 pub mod schema;
+pub mod secrets;
 pub mod stats;
 pub mod suppressions;
 pub mod surveys;

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 use uuid::Uuid;
 
 use super::invitations::status;
@@ -27,7 +27,6 @@ pub mod state {
 pub fn enqueue(
     conn: &mut AnyConnection,
     invitation_id: &str,
-    link_token: &str,
     due: NaiveDateTime,
     now: NaiveDateTime,
     message_domain: &str,
@@ -37,7 +36,6 @@ pub fn enqueue(
         .values((
             outbox::id.eq(&id),
             outbox::invitation_id.eq(invitation_id),
-            outbox::link_token.eq(link_token),
             outbox::state.eq(state::PENDING),
             outbox::attempts.eq(0),
             outbox::next_attempt_at.eq(due),
@@ -58,9 +56,6 @@ pub struct Claimed {
     /// The invitation to email.
     #[diesel(sql_type = Text)]
     pub invitation_id: String,
-    /// The link token (present until the row is finished).
-    #[diesel(sql_type = Nullable<Text>)]
-    pub link_token: Option<String>,
     /// Attempts so far, this one included.
     #[diesel(sql_type = Integer)]
     pub attempts: i32,
@@ -81,8 +76,7 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Claimed>> {
-    const RETURNING: &str =
-        "RETURNING id, invitation_id, link_token, attempts, message_id, claimed_by";
+    const RETURNING: &str = "RETURNING id, invitation_id, attempts, message_id, claimed_by";
     match conn {
         AnyConnection::Sqlite(c) => diesel::sql_query(format!(
             "UPDATE outbox SET lease_until = ?, claimed_by = ?, attempts = attempts + 1 \
@@ -228,7 +222,7 @@ fn still_claimed(row: &Claimed) -> StillClaimed<'_> {
         .filter(outbox::state.eq(state::PENDING))
 }
 
-/// Ends a row's life: the link token is erased, leaving only the invitation's hash.
+/// Ends a row's life.
 /// Returns false (and changes nothing) when the claim was lost.
 fn finish(
     conn: &mut AnyConnection,
@@ -240,7 +234,6 @@ fn finish(
     let owned = diesel::update(still_claimed(row))
         .set((
             outbox::state.eq(to),
-            outbox::link_token.eq(None::<String>),
             outbox::lease_until.eq(None::<NaiveDateTime>),
             outbox::finished_at.eq(now),
         ))

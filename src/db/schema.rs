@@ -86,7 +86,6 @@ diesel::table! {
     outbox (id) {
         id -> Text,
         invitation_id -> Text,
-        link_token -> Nullable<Text>,
         state -> Text,
         attempts -> Integer,
         next_attempt_at -> Timestamp,
@@ -116,7 +115,14 @@ diesel::table! {
         request_hash -> Text,
         status_code -> Integer,
         response_body -> Text,
-        wrapped_token -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    server_secrets (name) {
+        name -> Text,
+        value -> Text,
         created_at -> Timestamp,
     }
 }
@@ -138,4 +144,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     outbox,
     suppressions,
     idempotency_keys,
+    server_secrets,
 );

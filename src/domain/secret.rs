@@ -2,6 +2,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -75,9 +76,56 @@ impl ApiKey {
     }
 }
 
-/// A client's `Idempotency-Key`. It is stored only as a hash, and the survey token of the
-/// first answer is kept XOR-wrapped with a pad derived from the key, so a retried request
-/// can get its links back while the database alone reveals no token.
+/// The server's own secret. It derives the link tokens of emailed and idempotent
+/// invitations from their ids, so the outbox and a replayed request can rebuild the links
+/// while no token is ever stored, and it keys the hashes of idempotency keys.
+#[derive(Clone)]
+pub struct ServerKey([u8; 32]);
+
+impl std::fmt::Debug for ServerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerKey(…)")
+    }
+}
+
+impl ServerKey {
+    /// A key from configured text (`SECRET_KEY`) or a stored random value.
+    pub fn from_secret(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    /// A fresh random secret, as text to store.
+    pub fn generate_secret() -> String {
+        random_text(KEY_BYTES)
+    }
+
+    fn mac(&self, parts: &[&str]) -> [u8; 32] {
+        let mut mac =
+            <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC accepts any key length");
+        for part in parts {
+            mac.update(part.as_bytes());
+            mac.update(b"\0");
+        }
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The link token of invitation `invitation_id`: deterministic under this key,
+    /// unguessable without it.
+    pub fn derive_token(&self, invitation_id: &str) -> SurveyToken {
+        let mac = self.mac(&["link-token", invitation_id]);
+        SurveyToken(URL_SAFE_NO_PAD.encode(&mac[..TOKEN_BYTES]))
+    }
+
+    /// The stored form of an `Idempotency-Key`, scoped to a workspace.
+    pub fn idempotency_hash(&self, workspace_id: &str, key: &IdempotencyKey) -> String {
+        self.mac(&["idempotency-key", workspace_id, &key.0])
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// A client's `Idempotency-Key` (stored only as [`ServerKey::idempotency_hash`]).
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey(String);
 
@@ -86,50 +134,6 @@ impl IdempotencyKey {
     pub fn parse(raw: &str) -> Option<Self> {
         let ok = (1..=255).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
         ok.then(|| Self(raw.to_owned()))
-    }
-
-    /// The stored form of the key, scoped to a workspace.
-    pub fn hash(&self, workspace_id: &str) -> String {
-        sha256_hex(&format!(
-            "scorekeeper-idempotency-key\0{workspace_id}\0{}",
-            self.0
-        ))
-    }
-
-    fn pad(&self, workspace_id: &str) -> [u8; 32] {
-        Sha256::digest(
-            format!("scorekeeper-idempotency-pad\0{workspace_id}\0{}", self.0).as_bytes(),
-        )
-        .into()
-    }
-
-    /// Wraps a survey token for storage (tokens are 32 characters, the pad 32 bytes).
-    pub fn wrap(&self, workspace_id: &str, token: &SurveyToken) -> String {
-        let pad = self.pad(workspace_id);
-        token
-            .as_str()
-            .bytes()
-            .zip(pad)
-            .map(|(b, p)| format!("{:02x}", b ^ p))
-            .collect()
-    }
-
-    /// Recovers a token wrapped by [`wrap`](Self::wrap) with the same key and workspace.
-    pub fn unwrap(&self, workspace_id: &str, wrapped: &str) -> Option<SurveyToken> {
-        let pad = self.pad(workspace_id);
-        if wrapped.len() % 2 != 0 || wrapped.len() / 2 > pad.len() {
-            return None;
-        }
-        let bytes: Option<Vec<u8>> = (0..wrapped.len())
-            .step_by(2)
-            .zip(pad)
-            .map(|(i, p)| {
-                u8::from_str_radix(wrapped.get(i..i + 2)?, 16)
-                    .ok()
-                    .map(|b| b ^ p)
-            })
-            .collect();
-        SurveyToken::parse(std::str::from_utf8(&bytes?).ok()?)
     }
 }
 
@@ -161,16 +165,21 @@ mod tests {
     }
 
     #[test]
-    fn a_wrapped_token_comes_back_only_with_the_same_key_and_workspace() {
-        let token = SurveyToken::generate();
-        let key = IdempotencyKey::parse("ticket-4211-closed").unwrap();
-        let wrapped = key.wrap("ws1", &token);
-        assert!(!wrapped.contains(token.as_str()));
-        assert_eq!(key.unwrap("ws1", &wrapped), Some(token.clone()));
-        assert_ne!(key.unwrap("ws2", &wrapped), Some(token.clone()));
-        let other = IdempotencyKey::parse("ticket-4212-closed").unwrap();
-        assert_ne!(other.unwrap("ws1", &wrapped), Some(token));
-        assert_ne!(key.hash("ws1"), key.hash("ws2"));
+    fn derived_tokens_are_stable_per_key_and_id_and_valid_tokens() {
+        let key = ServerKey::from_secret("correct horse battery staple, but longer");
+        let a = key.derive_token("inv-1");
+        assert_eq!(a, key.derive_token("inv-1"));
+        assert_ne!(a, key.derive_token("inv-2"));
+        assert_ne!(
+            a,
+            ServerKey::from_secret("another key entirely, also long").derive_token("inv-1")
+        );
+        assert_eq!(SurveyToken::parse(a.as_str()), Some(a.clone()));
+        let idem = IdempotencyKey::parse("ticket-4211-closed").unwrap();
+        assert_ne!(
+            key.idempotency_hash("ws1", &idem),
+            key.idempotency_hash("ws2", &idem)
+        );
         assert!(IdempotencyKey::parse("").is_none());
         assert!(IdempotencyKey::parse("has space").is_none());
     }

@@ -15,6 +15,7 @@ use crate::config::OutboxSettings;
 use crate::db::outbox::{self, Claimed};
 use crate::db::{self, invitations, suppressions, DbPool};
 use crate::domain::backoff::retry_delay;
+use crate::domain::secret::ServerKey;
 use crate::links::Links;
 
 /// Longest error text kept on a row.
@@ -28,6 +29,7 @@ pub struct Worker {
     settings: OutboxSettings,
     id: String,
     wake: Arc<Notify>,
+    server_key: ServerKey,
 }
 
 /// What to do with a claimed email after trying it.
@@ -47,6 +49,7 @@ impl Worker {
         links: Links,
         settings: OutboxSettings,
         wake: Arc<Notify>,
+        server_key: ServerKey,
     ) -> Self {
         Self {
             pool,
@@ -55,6 +58,7 @@ impl Worker {
             settings,
             id: uuid::Uuid::new_v4().to_string(),
             wake,
+            server_key,
         }
     }
 
@@ -161,14 +165,19 @@ impl Worker {
         if invitation.expires_at.is_some_and(|at| at <= db::now()) {
             return Ok(Outcome::Cancel("expired".to_owned()));
         }
-        let (Some(token), Some(to)) = (
-            row.link_token.as_deref(),
-            invitation.recipient_email.as_deref(),
-        ) else {
+        let Some(to) = invitation.recipient_email.as_deref() else {
             return Ok(Outcome::Fail(
-                "the outbox row has no link token or recipient".to_owned(),
+                "the invitation has no recipient address".to_owned(),
             ));
         };
+        let token = self.server_key.derive_token(&invitation.id);
+        if token.hash() != invitation.token_hash {
+            return Ok(Outcome::Fail(
+                "SECRET_KEY changed since this email was queued, so its links cannot be rebuilt"
+                    .to_owned(),
+            ));
+        }
+        let token = token.as_str();
         let message = compose::render(&survey, &invitation, &properties, token, &self.links)
             .and_then(|rendered| {
                 compose::message(

@@ -17,7 +17,7 @@ use crate::domain::secret::IdempotencyKey;
 use crate::domain::Invalid;
 use crate::error::ApiError;
 use crate::extract::{from_value, Json, Workspace};
-use crate::invite::{self, Channel, Idempotency, InvitationRequest};
+use crate::invite::{self, Channel, Idempotency, InvitationRequest, Issuer};
 use crate::state::AppState;
 use crate::validation::check;
 use crate::views::InvitationView;
@@ -189,17 +189,13 @@ pub async fn create(
         request_hash: invite::fingerprint(&survey_id, &raw),
     });
     let request = from_value::<CreateInvitation>(raw)?.parse(state.email_enabled)?;
-    let (links, domain) = (state.links.clone(), state.message_domain.clone());
+    let issuer = Issuer {
+        links: state.links.clone(),
+        message_domain: state.message_domain.clone(),
+        server_key: state.server_key.clone(),
+    };
     let created = db::run(&state.pool, move |conn| {
-        invite::create(
-            conn,
-            &ws.id,
-            &survey_id,
-            &request,
-            idem.as_ref(),
-            &links,
-            &domain,
-        )
+        invite::create(conn, &ws.id, &survey_id, &request, idem.as_ref(), &issuer)
     })
     .await?;
     if created.queued_email {

@@ -340,7 +340,6 @@ async fn a_restart_loses_nothing_and_resends_nothing_already_accepted() {
     // A third start finds nothing left to send.
     let third = spawn_instance(app.db.url(), &env).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    third.handle.stop().await;
     let mail = sink.messages();
     assert_eq!(mail.len(), 3);
     let mut to: Vec<String> = mail.iter().map(|m| m.to.clone()).collect();
@@ -349,12 +348,21 @@ async fn a_restart_loses_nothing_and_resends_nothing_already_accepted() {
         to,
         vec!["r0@example.com", "r1@example.com", "r2@example.com"]
     );
-    let tokens_left: i64 = outbox::table
-        .filter(outbox::link_token.is_not_null())
-        .count()
-        .get_result(&mut *app.conn())
+    // The links were rebuilt by another instance from the server key, and they work.
+    let link = hrefs(&mail[0].html)
+        .into_iter()
+        .find(|h| h.contains("?score=4"))
         .unwrap();
-    assert_eq!(tokens_left, 0, "link tokens are erased once delivered");
+    let token = crate::helpers::token_of(&link);
+    let res = app
+        .client
+        .post(format!("{}/r/{token}", third.address))
+        .json(&json!({"score": 4}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    third.handle.stop().await;
 }
 
 #[tokio::test]
@@ -887,4 +895,112 @@ async fn a_template_written_to_stall_the_service_is_refused_quickly() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(app.count("surveys"), 0);
+}
+
+#[tokio::test]
+async fn no_table_holds_a_live_token_only_its_hash() {
+    let sink = SmtpSink::start();
+    let key = "a-long-secret-key-for-this-test-only-0123456789";
+    let app = email_app(&sink.url(), &[("SECRET_KEY", key)]).await;
+    let survey = app.survey_of("nps").await;
+    let emailed: Value = email_invite(&app, &survey, "keep@example.com")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let idempotent: Value = app
+        .client
+        .post(format!("{}/v1/surveys/{survey}/invitations", app.address))
+        .bearer_auth(&app.api_key)
+        .header("Idempotency-Key", "k-1")
+        .json(&json!({"channel": "link"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    sink.wait_for(1, WAIT).await;
+    let conn = &mut *app.conn();
+    let mut stored: Vec<String> = scorekeeper::db::schema::idempotency_keys::table
+        .select((
+            scorekeeper::db::schema::idempotency_keys::key_hash,
+            scorekeeper::db::schema::idempotency_keys::response_body,
+        ))
+        .load::<(String, String)>(conn)
+        .unwrap()
+        .into_iter()
+        .flat_map(|(a, b)| [a, b])
+        .collect();
+    stored.extend(
+        outbox::table
+            .select((outbox::message_id, outbox::claimed_by.assume_not_null()))
+            .load::<(String, String)>(conn)
+            .unwrap()
+            .into_iter()
+            .flat_map(|(a, b)| [a, b]),
+    );
+    let hashes: Vec<String> = invitations::table
+        .select(invitations::token_hash)
+        .load(conn)
+        .unwrap();
+    for inv in [&emailed, &idempotent] {
+        let token = crate::helpers::token_of(inv["url"].as_str().unwrap());
+        assert!(
+            stored.iter().all(|text| !text.contains(&token)),
+            "a table holds the token"
+        );
+        assert!(hashes.contains(&crate::helpers::sha256_hex(&token)));
+    }
+    assert!(
+        !stored.iter().any(|t| t.contains("k-1")),
+        "the idempotency key is stored only as an HMAC"
+    );
+}
+
+#[tokio::test]
+async fn a_changed_secret_key_fails_queued_emails_instead_of_sending_dead_links() {
+    let port = free_port();
+    let smtp = format!("smtp://127.0.0.1:{port}");
+    let base = [
+        ("SMTP_URL", smtp.as_str()),
+        ("MAIL_FROM", "surveys@acme.test"),
+        ("OUTBOX_POLL_MS", "50"),
+        ("OUTBOX_RETRY_BASE_MS", "100"),
+        ("OUTBOX_RETRY_MAX_MS", "200"),
+        ("OUTBOX_MAX_ATTEMPTS", "100"),
+    ];
+    let mut first_env = base.to_vec();
+    first_env.push(("SECRET_KEY", "the-first-secret-key-0123456789-abcdef"));
+    let app = spawn_app_with(&first_env).await;
+    let survey = app.survey_of("csat").await;
+    let inv: Value = email_invite(&app, &survey, "rotated@example.com")
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.handle.stop().await;
+
+    let sink = SmtpSink::start_on(port);
+    let mut second_env = base.to_vec();
+    second_env.push(("SECRET_KEY", "a-different-secret-key-0123456789-xyz"));
+    let second = spawn_instance(app.db.url(), &second_env).await;
+    // The first instance is stopped, so read the outcome from the database.
+    let id = inv["id"].as_str().unwrap().to_owned();
+    let start = std::time::Instant::now();
+    let (status, error) = loop {
+        let row: (String, Option<String>) = invitations::table
+            .find(&id)
+            .select((invitations::status, invitations::last_error))
+            .first(&mut *app.conn())
+            .unwrap();
+        if row.0 == "failed" || start.elapsed() > WAIT {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, "failed");
+    assert!(error.unwrap_or_default().contains("SECRET_KEY"));
+    assert!(sink.messages().is_empty());
+    second.handle.stop().await;
 }

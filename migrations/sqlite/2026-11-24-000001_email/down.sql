@@ -1,3 +1,4 @@
+DROP TABLE server_secrets;
 DROP TABLE idempotency_keys;
 DROP TABLE suppressions;
 DROP TABLE outbox;

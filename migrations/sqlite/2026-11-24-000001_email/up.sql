@@ -17,12 +17,11 @@ ALTER TABLE responses ADD COLUMN auto_sent BOOLEAN NOT NULL DEFAULT FALSE;
 
 CREATE INDEX invitations_recipient ON invitations (workspace_id, recipient_key, created_at);
 
--- One row per email to send. `link_token` is needed to build the links and is erased
--- as soon as the message is delivered or given up; only the hash stays on the invitation.
+-- One row per email to send. It holds no token: the worker derives the link token from
+-- the invitation id with the server key (see domain::secret::ServerKey).
 CREATE TABLE outbox (
     id TEXT PRIMARY KEY NOT NULL,
     invitation_id TEXT NOT NULL UNIQUE REFERENCES invitations (id) ON DELETE CASCADE,
-    link_token TEXT,
     state TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMP NOT NULL,
@@ -44,15 +43,21 @@ CREATE TABLE suppressions (
     PRIMARY KEY (workspace_id, email)
 );
 
--- Stripe-style idempotency for invitation creation. The key itself is stored only as a hash;
--- the token of the first answer is kept XOR-wrapped with a pad derived from the key.
+-- Stripe-style idempotency for invitation creation. The key is stored only as an HMAC
+-- under the server key; a replay re-derives the invitation's token, so none is stored.
 CREATE TABLE idempotency_keys (
     workspace_id TEXT NOT NULL REFERENCES workspaces (id) ON DELETE CASCADE,
     key_hash TEXT NOT NULL,
     request_hash TEXT NOT NULL,
     status_code INTEGER NOT NULL,
     response_body TEXT NOT NULL,
-    wrapped_token TEXT,
     created_at TIMESTAMP NOT NULL,
     PRIMARY KEY (workspace_id, key_hash)
+);
+
+-- The server key, generated on first start when SECRET_KEY is not set.
+CREATE TABLE server_secrets (
+    name TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL
 );
