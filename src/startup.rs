@@ -103,6 +103,7 @@ impl Application {
         let links = Links::new(public_url);
         let outbox_wake = Arc::new(Notify::new());
         let (stop_worker, stop_rx) = watch::channel(false);
+        tokio::spawn(sweep_periodically(pool.clone(), stop_worker.subscribe()));
         let (worker_done_tx, worker_done) = watch::channel(settings.smtp_url.is_none());
         let worker = match &settings.smtp_url {
             Some(url) => {
@@ -207,4 +208,33 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     .context("cannot listen")?
     .run();
     Ok(server)
+}
+
+/// How often each instance deletes aged-out rows.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Deletes aged-out idempotency records and finished outbox rows, once at start and then
+/// hourly, until `stop`. Sweeps are idempotent, so several instances may all run one.
+async fn sweep_periodically(pool: DbPool, mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        let pool = pool.clone();
+        let swept =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<db::maintenance::Swept> {
+                let mut conn = pool.get()?;
+                Ok(db::maintenance::sweep(&mut conn, db::now())?)
+            })
+            .await;
+        match swept {
+            Ok(Ok(swept)) if swept != db::maintenance::Swept::default() => {
+                tracing::info!(?swept, "swept aged-out rows")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::error!(error = ?err, "sweep failed"),
+            Err(err) => tracing::error!(error = ?err, "sweep task failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(SWEEP_INTERVAL) => {}
+            _ = stop.changed() => {}
+        }
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod idempotency;
 pub mod invitations;
+pub mod maintenance;
 pub mod outbox;
 pub mod responses;
 pub mod schema;

@@ -1004,3 +1004,78 @@ async fn a_changed_secret_key_fails_queued_emails_instead_of_sending_dead_links(
     assert!(sink.messages().is_empty());
     second.handle.stop().await;
 }
+
+#[tokio::test]
+async fn aged_idempotency_records_and_finished_outbox_rows_are_swept() {
+    let sink = SmtpSink::start();
+    let app = email_app(&sink.url(), &[]).await;
+    let survey = app
+        .create_survey(json!({"name": "s", "kind": "nps", "throttle_days": 0}))
+        .await;
+    let survey = survey["id"].as_str().unwrap();
+    for (i, key) in ["old", "new"].into_iter().enumerate() {
+        let res = app
+            .client
+            .post(format!("{}/v1/surveys/{survey}/invitations", app.address))
+            .bearer_auth(&app.api_key)
+            .header("Idempotency-Key", key)
+            .json(&json!({"channel": "email", "recipient": {"email": format!("s{i}@example.com")}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+    }
+    sink.wait_for(2, WAIT).await;
+    let start = std::time::Instant::now();
+    while app.count("outbox") != 0 && outbox_pending(&app) > 0 && start.elapsed() < WAIT {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    use scorekeeper::db::schema::idempotency_keys;
+    let conn = &mut *app.conn();
+    // Age one of each past its keep time.
+    let long_ago = chrono::Utc::now().naive_utc() - chrono::Duration::days(40);
+    let first_key: String = idempotency_keys::table
+        .select(idempotency_keys::key_hash)
+        .order(idempotency_keys::created_at)
+        .first(conn)
+        .unwrap();
+    diesel::update(idempotency_keys::table.filter(idempotency_keys::key_hash.eq(&first_key)))
+        .set(idempotency_keys::created_at.eq(long_ago))
+        .execute(conn)
+        .unwrap();
+    let first_row: String = outbox::table
+        .select(outbox::id)
+        .order(outbox::created_at)
+        .first(conn)
+        .unwrap();
+    diesel::update(outbox::table.find(&first_row))
+        .set(outbox::finished_at.eq(long_ago))
+        .execute(conn)
+        .unwrap();
+
+    let swept = scorekeeper::db::maintenance::sweep(conn, scorekeeper::db::now()).unwrap();
+    assert_eq!(
+        swept,
+        scorekeeper::db::maintenance::Swept {
+            idempotency_keys: 1,
+            outbox: 1
+        }
+    );
+    assert_eq!(
+        idempotency_keys::table
+            .count()
+            .get_result::<i64>(conn)
+            .unwrap(),
+        1
+    );
+    assert_eq!(outbox::table.count().get_result::<i64>(conn).unwrap(), 1);
+    // Invitations and their history stay.
+    assert_eq!(
+        invitations::table.count().get_result::<i64>(conn).unwrap(),
+        2
+    );
+}
+
+fn outbox_pending(app: &TestApp) -> i64 {
+    scorekeeper::db::outbox::pending_count(&mut app.conn()).unwrap()
+}

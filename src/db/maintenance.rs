@@ -1,0 +1,40 @@
+//! Keeping tables bounded: idempotency records and finished outbox rows age out.
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use super::outbox::state;
+use super::schema::{idempotency_keys, outbox};
+use super::AnyConnection;
+
+/// How long a retried request can still get the first answer back (Stripe keeps 24 hours).
+pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
+/// How long a delivered, failed or cancelled email's outbox row is kept for inspection.
+pub const FINISHED_OUTBOX_KEPT: Duration = Duration::days(30);
+
+/// Rows removed by one sweep.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Idempotency records past their window.
+    pub idempotency_keys: usize,
+    /// Finished outbox rows past their keep time.
+    pub outbox: usize,
+}
+
+/// Deletes what has aged out as of `now`.
+pub fn sweep(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<Swept> {
+    let idempotency_keys = diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::created_at.lt(now - IDEMPOTENCY_WINDOW)),
+    )
+    .execute(conn)?;
+    let outbox = diesel::delete(
+        outbox::table
+            .filter(outbox::state.ne(state::PENDING))
+            .filter(outbox::finished_at.lt(now - FINISHED_OUTBOX_KEPT)),
+    )
+    .execute(conn)?;
+    Ok(Swept {
+        idempotency_keys,
+        outbox,
+    })
+}
