@@ -1,6 +1,8 @@
 //! Scorekeeper: issues tokenised CSAT, NPS, CES and ESAT survey links, records answers
 //! safely from link scanners, and serves scores with their margin of error.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod config;
 pub mod db;
