@@ -1,12 +1,10 @@
 //! Issuing invitations: suppression and throttle checks, the invitation with its properties,
 //! the email outbox row and the idempotency record, all in one write transaction.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, NaiveDateTime, Utc};
 use uuid::Uuid;
 
-use crate::db::invitations::{self, status, Invitation, NewInvitation};
+use crate::db::invitations::{self, status, NewInvitation};
 use crate::db::{self, idempotency, outbox, suppressions, surveys, to_stored, AnyConnection};
 use crate::domain::email::EmailAddress;
 use crate::domain::properties::Properties;
@@ -268,16 +266,4 @@ fn with_links(
 /// Fingerprints a request for idempotency: the survey it targets and its canonical JSON body.
 pub fn fingerprint(survey_id: &str, body: &serde_json::Value) -> String {
     crate::domain::secret::sha256_hex(&format!("{survey_id}\n{body}"))
-}
-
-/// Properties of a single invitation, for views that need them.
-pub fn properties_of(
-    conn: &mut AnyConnection,
-    invitation: &Invitation,
-) -> Result<BTreeMap<String, String>, ApiError> {
-    Ok(
-        invitations::properties_of(conn, std::slice::from_ref(&invitation.id))?
-            .remove(&invitation.id)
-            .unwrap_or_default(),
-    )
 }

@@ -14,11 +14,6 @@ impl Links {
         Self { base }
     }
 
-    /// The base URL, as configured.
-    pub fn base(&self) -> &Url {
-        &self.base
-    }
-
     /// The survey page for `token`: `PUBLIC_URL/r/{token}`.
     pub fn survey(&self, token: &str) -> String {
         format!("{}/r/{token}", self.base.as_str().trim_end_matches('/'))

@@ -13,24 +13,31 @@ pub const MAX_COMMENT_CHARS: usize = 5_000;
 
 const CSS: &str = include_str!("../templates/base.css");
 
+/// An environment holding compiled-in templates; names ending in `.html` auto-escape.
+/// A template that does not compile is a build defect, caught by the tests.
+pub(crate) fn builtin_environment(
+    templates: &[(&'static str, &'static str)],
+) -> Environment<'static> {
+    let mut env = Environment::new();
+    for (name, source) in templates {
+        if let Err(err) = env.add_template(name, source) {
+            panic!("built-in template {name} does not compile: {err}");
+        }
+    }
+    env
+}
+
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        // Names ending in .html turn on auto-escaping.
-        for (name, source) in [
+        builtin_environment(&[
             ("answer.html", include_str!("../templates/answer.html")),
             ("message.html", include_str!("../templates/message.html")),
             (
                 "unsubscribe.html",
                 include_str!("../templates/unsubscribe.html"),
             ),
-        ] {
-            if let Err(err) = env.add_template(name, source) {
-                panic!("built-in template {name} does not compile: {err}");
-            }
-        }
-        env
+        ])
     })
 }
 

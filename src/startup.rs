@@ -9,7 +9,6 @@ use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tokio::sync::{watch, Notify};
-use tokio::task::JoinHandle;
 
 use secrecy::ExposeSecret;
 
@@ -19,7 +18,7 @@ use crate::domain::secret::ServerKey;
 use crate::error::ApiError;
 use crate::extract::MAX_JSON_BYTES;
 use crate::links::Links;
-use crate::mail::worker::{self, Worker};
+use crate::mail::worker::Worker;
 use crate::mail::Mailer;
 use crate::routes;
 use crate::state::AppState;
@@ -33,7 +32,6 @@ pub struct Application {
     server: Server,
     pool: DbPool,
     stop_worker: watch::Sender<bool>,
-    worker: Option<JoinHandle<()>>,
     worker_done: watch::Receiver<bool>,
 }
 
@@ -52,15 +50,7 @@ impl AppHandle {
         self.server.stop(true).await;
         // Returns only once the worker has finished its round: a send in flight completes
         // (and is recorded) before the caller goes on.
-        let mut done = self.worker_done.clone();
-        if tokio::time::timeout(WORKER_STOP_TIMEOUT, done.wait_for(|d| *d))
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "email worker did not stop in time; its claims will lapse and be retried"
-            );
-        }
+        wait_for_worker(self.worker_done.clone()).await;
     }
 }
 
@@ -105,25 +95,21 @@ impl Application {
         let (stop_worker, stop_rx) = watch::channel(false);
         tokio::spawn(sweep_periodically(pool.clone(), stop_worker.subscribe()));
         let (worker_done_tx, worker_done) = watch::channel(settings.smtp_url.is_none());
-        let worker = match &settings.smtp_url {
-            Some(url) => {
-                let mailer = Mailer::new(url, &settings.mail_from, &settings.outbox)?;
-                let worker = Worker::new(
-                    pool.clone(),
-                    mailer,
-                    links.clone(),
-                    settings.outbox.clone(),
-                    outbox_wake.clone(),
-                    server_key.clone(),
-                );
-                let done = worker_done_tx.clone();
-                Some(tokio::spawn(async move {
-                    worker.run(stop_rx).await;
-                    let _ = done.send(true);
-                }))
-            }
-            None => None,
-        };
+        if let Some(url) = &settings.smtp_url {
+            let mailer = Mailer::new(url, &settings.mail_from, &settings.outbox)?;
+            let worker = Worker::new(
+                pool.clone(),
+                mailer,
+                links.clone(),
+                settings.outbox.clone(),
+                outbox_wake.clone(),
+                server_key.clone(),
+            );
+            tokio::spawn(async move {
+                worker.run(stop_rx).await;
+                let _ = worker_done_tx.send(true);
+            });
+        }
         let message_domain = settings
             .mail_from
             .rsplit_once('@')
@@ -138,13 +124,12 @@ impl Application {
             server_key,
         };
         let server = run(listener, state)?;
-        tracing::info!(%addr, database = %settings.database_url.redacted(), email = worker.is_some(), "scorekeeper listening");
+        tracing::info!(%addr, database = %settings.database_url.redacted(), email = settings.smtp_url.is_some(), "scorekeeper listening");
         Ok(Self {
             port: addr.port(),
             server,
             pool,
             stop_worker,
-            worker,
             worker_done,
         })
     }
@@ -172,10 +157,18 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         let _ = self.stop_worker.send(true);
-        if let Some(handle) = self.worker {
-            worker::join(handle, WORKER_STOP_TIMEOUT).await;
-        }
+        wait_for_worker(self.worker_done).await;
         result
+    }
+}
+
+/// Waits (bounded) until the email worker reports that it has stopped.
+async fn wait_for_worker(mut done: watch::Receiver<bool>) {
+    if tokio::time::timeout(WORKER_STOP_TIMEOUT, done.wait_for(|d| *d))
+        .await
+        .is_err()
+    {
+        tracing::warn!("email worker did not stop in time; its claims will lapse and be retried");
     }
 }
 

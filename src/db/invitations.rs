@@ -206,3 +206,13 @@ pub fn properties_of(
     }
     Ok(map)
 }
+
+/// The properties of one invitation.
+pub fn properties_of_one(
+    conn: &mut AnyConnection,
+    id: &str,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    Ok(properties_of(conn, &[id.to_owned()])?
+        .remove(id)
+        .unwrap_or_default())
+}

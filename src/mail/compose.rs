@@ -17,10 +17,6 @@ use crate::domain::Invalid;
 use crate::links::Links;
 use crate::views::kind_and_scale;
 
-/// Longest subject template.
-pub const MAX_SUBJECT_CHARS: usize = 200;
-/// Longest intro template.
-pub const MAX_INTRO_CHARS: usize = 1000;
 /// Instructions one survey template may run: plenty for substitutions and short loops,
 /// far too few for a template written to stall the service.
 const TEMPLATE_FUEL: u64 = 20_000;
@@ -35,16 +31,10 @@ fn user_env() -> Environment<'static> {
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        for (name, source) in [
+        crate::pages::builtin_environment(&[
             ("email.html", include_str!("../../templates/email.html")),
             ("email.txt", include_str!("../../templates/email.txt")),
-        ] {
-            if let Err(err) = env.add_template(name, source) {
-                panic!("built-in template {name} does not compile: {err}");
-            }
-        }
-        env
+        ])
     })
 }
 

@@ -3,7 +3,6 @@
 //! keep two instances from sending the same email.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use chrono::NaiveDateTime;
@@ -145,11 +144,8 @@ impl Worker {
         let (invitation, survey, properties, suppressed) = blocking(move || {
             let mut conn = pool.get()?;
             let (invitation, survey) = invitations::with_survey(&mut conn, &invitation_id)?;
-            let properties =
-                invitations::properties_of(&mut conn, std::slice::from_ref(&invitation.id))
-                    .map_err(|e| anyhow::anyhow!("{e}"))?
-                    .remove(&invitation.id)
-                    .unwrap_or_default();
+            let properties = invitations::properties_of_one(&mut conn, &invitation.id)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let suppressed = match &invitation.recipient_key {
                 Some(key) => {
                     suppressions::find(&mut conn, &invitation.workspace_id, key)?.map(|s| s.reason)
@@ -224,11 +220,4 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .context("blocking task panicked")?
-}
-
-/// Waits up to `timeout` for the worker to finish its current round after `stop` was sent.
-pub async fn join(handle: tokio::task::JoinHandle<()>, timeout: Duration) {
-    if tokio::time::timeout(timeout, handle).await.is_err() {
-        tracing::warn!("email worker did not stop in time; its claims will lapse and be retried");
-    }
 }

@@ -52,10 +52,7 @@ pub async fn live_invitation(
     token: &str,
 ) -> Result<(Invitation, Survey), ApiError> {
     let (invitation, survey) = any_invitation(state, token).await?;
-    if matches!(
-        invitation.status.as_str(),
-        status::SUPPRESSED | status::FAILED
-    ) {
+    if status::NOT_ISSUED.contains(&invitation.status.as_str()) {
         return Err(ApiError::NotFound("survey link"));
     }
     if invitation.expires_at.is_some_and(|at| at <= db::now()) {

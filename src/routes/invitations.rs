@@ -214,7 +214,7 @@ pub async fn show(
     let id = id.into_inner().to_string();
     let view = db::run(&state.pool, move |conn| {
         let invitation = db::invitations::find(conn, &ws.id, &id)?;
-        let properties = invite::properties_of(conn, &invitation)?;
+        let properties = db::invitations::properties_of_one(conn, &invitation.id)?;
         Ok(InvitationView::from_row(invitation, properties))
     })
     .await?;
