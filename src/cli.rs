@@ -52,7 +52,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "--workspace must be 1 to 200 characters"
             );
             let key = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-                let pool = db::connect(&settings.database_url, 1)?;
+                let options = db::PoolOptions {
+                    size: 1,
+                    sqlite_busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+                };
+                let pool = db::connect(&settings.database_url, options)?;
                 db::run_migrations(&pool)?;
                 let mut conn = pool.get().context("cannot check out a connection")?;
                 let key = db::workspaces::create_api_key(&mut conn, &name)

@@ -8,7 +8,9 @@
 //! | `SMTP_URL`          | e.g. `smtp://127.0.0.1:2525`; unset disables the email channel | —                          |
 //! | `MAIL_FROM`         | sender address                                                 | `surveys@localhost`        |
 //! | `DATABASE_POOL_SIZE`| connections kept in the pool                                   | `8`                        |
-//! | `SECRET_KEY`        | at least 32 characters; derives the links of emailed and idempotent invitations. Unset: a key generated on first start and kept in the database | — |
+//! | `SECRET_KEY`        | at least 32 characters; derives the links of emailed and idempotent invitations | — (key file) |
+//! | `SECRET_KEY_FILE`   | file holding the key; created with mode 0600 on first start when missing. Used when `SECRET_KEY` is unset | `<sqlite file>.key`, or `./scorekeeper.key` with PostgreSQL |
+//! | `SQLITE_BUSY_TIMEOUT_MS` | how long an SQLite writer waits for the lock before answering 503 | `10000` |
 //! | `SMTP_POOL_SIZE`    | SMTP connections kept open                                     | `4`                        |
 //! | `SMTP_TIMEOUT_SECS` | timeout of one SMTP command                                    | `30`                       |
 //! | `OUTBOX_POLL_MS`    | how often the email worker looks for due emails               | `1000`                     |
@@ -94,9 +96,16 @@ pub struct Settings {
     pub pool_size: u32,
     /// Email delivery tuning.
     pub outbox: OutboxSettings,
-    /// The server key's secret; `None` means one kept in the database.
+    /// The server key's secret; `None` means the key file.
     pub secret_key: Option<SecretString>,
+    /// Where the key file is; `None` means [`crate::keyfile::default_path`].
+    pub secret_key_file: Option<std::path::PathBuf>,
+    /// How long an SQLite writer waits for the write lock.
+    pub sqlite_busy_timeout_ms: u32,
 }
+
+/// Shortest accepted server key, in characters.
+pub const MIN_SECRET_KEY_CHARS: usize = 32;
 
 /// How the email worker and its SMTP transport behave.
 #[derive(Clone, Debug)]
@@ -193,10 +202,15 @@ impl Settings {
         let secret_key = get("SECRET_KEY").map(SecretString::from);
         if secret_key
             .as_ref()
-            .is_some_and(|k| k.expose_secret().chars().count() < 32)
+            .is_some_and(|k| k.expose_secret().chars().count() < MIN_SECRET_KEY_CHARS)
         {
-            bail!("SECRET_KEY must be at least 32 characters long");
+            bail!("SECRET_KEY must be at least {MIN_SECRET_KEY_CHARS} characters long");
         }
+        let secret_key_file = get("SECRET_KEY_FILE").map(std::path::PathBuf::from);
+        if secret_key.is_some() && secret_key_file.is_some() {
+            bail!("set SECRET_KEY or SECRET_KEY_FILE, not both");
+        }
+        let sqlite_busy_timeout_ms = number("SQLITE_BUSY_TIMEOUT_MS", 10_000, 1..=600_000)? as u32;
         Ok(Self {
             database_url,
             listen_addr,
@@ -206,6 +220,8 @@ impl Settings {
             pool_size,
             outbox,
             secret_key,
+            secret_key_file,
+            sqlite_busy_timeout_ms,
         })
     }
 }
@@ -265,6 +281,17 @@ mod tests {
         let err =
             settings(&[("OUTBOX_LEASE_SECS", "30"), ("SMTP_TIMEOUT_SECS", "30")]).unwrap_err();
         assert!(err.to_string().contains("OUTBOX_LEASE_SECS"));
+        let err = settings(&[("SQLITE_BUSY_TIMEOUT_MS", "0")]).unwrap_err();
+        assert!(err.to_string().contains("SQLITE_BUSY_TIMEOUT_MS"));
+        let both = [
+            ("SECRET_KEY", "k".repeat(40)),
+            ("SECRET_KEY_FILE", "/k".into()),
+        ];
+        let both: Vec<(&str, &str)> = both.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert!(settings(&both)
+            .unwrap_err()
+            .to_string()
+            .contains("SECRET_KEY_FILE"));
         let err = settings(&[("SECRET_KEY", "short")]).unwrap_err();
         assert!(err.to_string().contains("SECRET_KEY"));
         let err = settings(&[("MAIL_FROM", "not an address")]).unwrap_err();

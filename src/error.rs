@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
+use crate::db::DbError;
 use crate::domain::Invalid;
 
 /// Every way a request can fail, each with its status and stable `code`.
@@ -126,30 +127,43 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
-        if let Self::Unauthorized(_) = self {
-            response.insert_header(("WWW-Authenticate", "Bearer"));
+        match self {
+            Self::Unauthorized(_) => {
+                response.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            Self::Unavailable(_) => {
+                response.insert_header(("Retry-After", RETRY_AFTER_SECS.to_string()));
+            }
+            _ => {}
         }
         response.json(self.body())
     }
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(err: diesel::result::Error) -> Self {
+/// Seconds a client is asked to wait after a 503: the busy conditions clear in moments.
+pub const RETRY_AFTER_SECS: u32 = 1;
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
         match err {
-            diesel::result::Error::NotFound => Self::NotFound("resource"),
-            other => Self::Internal(other.into()),
+            DbError::NotFound(what) => Self::NotFound(what),
+            DbError::Conflict(cause) => {
+                tracing::warn!(%cause, "a concurrent change won a unique key");
+                Self::Conflict(
+                    "a concurrent request changed the same resource; retry this request".into(),
+                )
+            }
+            DbError::Busy(cause) => Self::Unavailable(anyhow::anyhow!(cause)),
+            other @ (DbError::Corrupt(_) | DbError::Panicked(_) | DbError::Other(_)) => {
+                Self::Internal(other.into())
+            }
         }
     }
 }
 
-impl From<diesel::r2d2::PoolError> for ApiError {
-    fn from(err: diesel::r2d2::PoolError) -> Self {
-        Self::Unavailable(err.into())
-    }
-}
-
-impl From<actix_web::error::BlockingError> for ApiError {
-    fn from(err: actix_web::error::BlockingError) -> Self {
-        Self::Internal(anyhow::anyhow!("blocking task failed: {err}"))
+/// Transactions report Diesel's own errors; they are sorted like every other database error.
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        DbError::from(err).into()
     }
 }

@@ -9,6 +9,7 @@ use actix_web::{http::header, web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 
 use crate::db;
+use crate::domain::ids::WorkspaceId;
 use crate::domain::page::PageRequest;
 use crate::domain::secret::ApiKey;
 use crate::domain::Invalid;
@@ -54,6 +55,7 @@ pub fn from_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, Ap
     if !value.is_object() {
         return Err(Invalid::new("body", "must be a JSON object").into());
     }
+    crate::domain::text::check_json(&value)?;
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let message = strip_position(&err.into_inner().to_string());
@@ -119,11 +121,20 @@ impl ListQuery {
     }
 }
 
+/// The credentials of a `Bearer` authorization header. The scheme is case-insensitive
+/// (RFC 9110 §11.1), so `bearer` and `BEARER` work too.
+fn bearer_credentials(header: &str) -> Option<&str> {
+    let (scheme, credentials) = header.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+}
+
 /// The workspace that the request's API key belongs to.
 #[derive(Debug, Clone)]
 pub struct Workspace {
     /// The workspace's id; every query the handler makes is scoped to it.
-    pub id: String,
+    pub id: WorkspaceId,
 }
 
 impl FromRequest for Workspace {
@@ -135,8 +146,8 @@ impl FromRequest for Workspace {
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|v| ApiKey::parse(v.trim()));
+            .and_then(bearer_credentials)
+            .map(ApiKey::parse);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let key = match key {
@@ -151,11 +162,27 @@ impl FromRequest for Workspace {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
             let hash = key.hash();
             let id = db::run(&state.pool, move |conn| {
-                db::workspaces::find_by_key_hash(conn, &hash)
+                db::workspaces::find_by_key_hash(conn, &hash).map_err(ApiError::from)
             })
             .await?;
-            id.map(|id| Workspace { id })
-                .ok_or(ApiError::Unauthorized("the API key is not valid"))
+            id.map(|id| Workspace {
+                id: WorkspaceId::from(id),
+            })
+            .ok_or(ApiError::Unauthorized("the API key is not valid"))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_credentials;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_case_insensitively() {
+        assert_eq!(bearer_credentials("Bearer sk_x"), Some("sk_x"));
+        assert_eq!(bearer_credentials("bearer sk_x"), Some("sk_x"));
+        assert_eq!(bearer_credentials("BEARER  sk_x "), Some("sk_x"));
+        assert_eq!(bearer_credentials("Basic c2s6"), None);
+        assert_eq!(bearer_credentials("Bearer"), None);
     }
 }

@@ -1,19 +1,20 @@
 //! Issuing invitations: suppression and throttle checks, the invitation with its properties,
 //! the email outbox row and the idempotency record, all in one write transaction.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
-use uuid::Uuid;
+use std::collections::BTreeMap;
 
-use crate::db::invitations::{self, status, NewInvitation};
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::db::invitations::{self, status, Invitation, NewInvitation};
 use crate::db::{self, idempotency, outbox, suppressions, surveys, to_stored, AnyConnection};
 use crate::domain::email::EmailAddress;
+use crate::domain::ids::{InvitationId, SurveyId, WorkspaceId};
+use crate::domain::kind::Scale;
 use crate::domain::properties::Properties;
 use crate::domain::secret::{IdempotencyKey, ServerKey, SurveyToken};
 use crate::domain::throttle::Throttle;
 use crate::domain::Invalid;
 use crate::error::ApiError;
-use crate::links::Links;
-use crate::views::{kind_and_scale, InvitationView, RatingUrl};
 
 /// How an invitation reaches its recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,59 +66,73 @@ pub struct Idempotency {
 /// What issuing needs from the server besides the database.
 #[derive(Debug, Clone)]
 pub struct Issuer {
-    /// Builds the links.
-    pub links: Links,
     /// Domain for Message-IDs.
     pub message_domain: String,
-    /// Derives tokens that must be rebuilt later, and keys idempotency hashes.
+    /// Derives tokens that must be rebuilt later.
     pub server_key: ServerKey,
 }
 
-/// The answer to an invitation request.
+/// Whether the invitation went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Issued: it has links (and an email is queued for the email channel).
+    Issued,
+    /// Not sent: the recipient is suppressed or throttled; it has no links.
+    Suppressed,
+}
+
+/// The result of an invitation request (or the replay of the first one).
 #[derive(Debug)]
 pub struct Created {
-    /// 201 for an issued invitation, 200 for a suppressed one (or the replay of either).
-    pub status: u16,
-    /// What to serve.
-    pub view: InvitationView,
-    /// Whether an email was queued, so the worker can be woken.
+    /// Issued or suppressed.
+    pub outcome: Outcome,
+    /// The stored invitation.
+    pub invitation: Invitation,
+    /// Its properties.
+    pub properties: BTreeMap<String, String>,
+    /// The link token, for an issued invitation (never stored; shown once).
+    pub token: Option<SurveyToken>,
+    /// The survey's scale, for the one-click links.
+    pub scale: Scale,
+    /// Whether an email was queued just now, so the worker can be woken.
     pub queued_email: bool,
 }
 
 /// Creates an invitation for survey `survey_id` in `workspace_id`, or replays the first
-/// answer given under the same idempotency key.
+/// outcome given under the same idempotency key.
 pub fn create(
     conn: &mut AnyConnection,
-    workspace_id: &str,
-    survey_id: &str,
+    workspace_id: &WorkspaceId,
+    survey_id: &SurveyId,
     req: &InvitationRequest,
     idem: Option<&Idempotency>,
     issuer: &Issuer,
 ) -> Result<Created, ApiError> {
     let Issuer {
-        links,
         message_domain,
         server_key,
     } = issuer;
     db::write_transaction(conn, |conn| {
-        if let Some(idem) = idem {
-            let key_hash = server_key.idempotency_hash(workspace_id, &idem.key);
+        let key_hash = idem.map(|idem| idem.key.hash(workspace_id.as_str()));
+        if let (Some(idem), Some(key_hash)) = (idem, &key_hash) {
             db::lock_key(conn, &format!("idempotency:{workspace_id}:{key_hash}"))?;
-            if let Some(first) = idempotency::find(conn, workspace_id, &key_hash)? {
-                return replay(conn, first, idem, workspace_id, links, server_key);
+            if let Some(first) = idempotency::find(conn, workspace_id, key_hash)? {
+                return replay(conn, first, idem, workspace_id, server_key);
             }
         }
         let survey = surveys::find(conn, workspace_id, survey_id)?;
-        let (_, scale) = kind_and_scale(&survey)?;
+        let (_, scale) = survey.kind_and_scale()?;
         let now = db::now();
-        let id = Uuid::now_v7().to_string();
+        let id = InvitationId::generate();
         // A token that must be rebuilt later (by the email worker, or for a replayed request)
         // is derived from the id with the server key; any other is plain random. Neither is stored.
         let token = if req.channel == Channel::Email || idem.is_some() {
-            server_key.derive_token(&id)
+            server_key.derive_token(id.as_str())
         } else {
             SurveyToken::generate()
         };
+        let unsubscribe_hash = (req.channel == Channel::Email)
+            .then(|| server_key.derive_unsubscribe_token(id.as_str()).hash());
         let suppressed = match (&req.channel, &req.email) {
             (Channel::Email, Some(email)) => {
                 check_recipient(conn, workspace_id, email, &survey, now)?
@@ -138,9 +153,9 @@ pub fn create(
         let invitation = invitations::insert(
             conn,
             &NewInvitation {
-                id: &id,
-                workspace_id,
-                survey_id: &survey.id,
+                id: id.as_str(),
+                workspace_id: workspace_id.as_str(),
+                survey_id: survey.id.as_str(),
                 token_hash: &hash,
                 channel: req.channel.as_str(),
                 status: initial,
@@ -153,42 +168,53 @@ pub fn create(
                 status_reason: reason,
                 eligible_at,
                 send_at,
+                unsubscribe_hash: unsubscribe_hash.as_deref(),
             },
             &req.properties,
         )?;
-        let queued_email = suppressed.is_none() && req.channel == Channel::Email;
+        let outcome = if suppressed.is_some() {
+            Outcome::Suppressed
+        } else {
+            Outcome::Issued
+        };
+        let queued_email = outcome == Outcome::Issued && req.channel == Channel::Email;
         if queued_email {
             outbox::enqueue(conn, &id, send_at.unwrap_or(now), now, message_domain)?;
         }
-        // A suppressed invitation gets no links: nobody is meant to answer it.
-        let issued_token = suppressed.is_none().then_some(&token);
-        let status = if suppressed.is_some() { 200 } else { 201 };
-        let view = InvitationView::from_row(invitation, req.properties.clone().into_map());
-        if let Some(idem) = idem {
+        if let (Some(idem), Some(key_hash)) = (idem, &key_hash) {
             let record = idempotency::Record {
                 request_hash: idem.request_hash.clone(),
-                status_code: i32::from(status),
-                response_body: serde_json::to_string(&view).map_err(ApiError::internal)?,
+                invitation_id: id.clone(),
+                outcome: outcome.as_str().to_owned(),
             };
-            let key_hash = server_key.idempotency_hash(workspace_id, &idem.key);
-            idempotency::insert(conn, workspace_id, &key_hash, &record, now)?;
+            idempotency::insert(conn, workspace_id, key_hash, &record, now)?;
         }
-        let view = match issued_token {
-            Some(token) => with_links(view, token, scale.points(), links),
-            None => view,
-        };
         Ok(Created {
-            status,
-            view,
+            outcome,
+            invitation,
+            properties: req.properties.clone().into_map(),
+            // A suppressed invitation gets no links: nobody is meant to answer it.
+            token: (outcome == Outcome::Issued).then_some(token),
+            scale,
             queued_email,
         })
     })
 }
 
+impl Outcome {
+    /// The stored name (see `db::idempotency::outcome`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Issued => idempotency::outcome::ISSUED,
+            Self::Suppressed => idempotency::outcome::SUPPRESSED,
+        }
+    }
+}
+
 /// Why an email to `email` must not be sent now: suppressed, or surveyed too recently.
 fn check_recipient(
     conn: &mut AnyConnection,
-    workspace_id: &str,
+    workspace_id: &WorkspaceId,
     email: &EmailAddress,
     survey: &surveys::Survey,
     now: NaiveDateTime,
@@ -212,12 +238,14 @@ fn check_recipient(
     Ok(None)
 }
 
+/// Rebuilds the first outcome under a key from the invitation it created. Its links are
+/// derived again from the id, and checked against the stored hash: after a change of
+/// `SECRET_KEY` they would be dead, so the replay answers 409 instead of serving them.
 fn replay(
     conn: &mut AnyConnection,
     first: idempotency::Record,
     idem: &Idempotency,
-    workspace_id: &str,
-    links: &Links,
+    workspace_id: &WorkspaceId,
     server_key: &ServerKey,
 ) -> Result<Created, ApiError> {
     if first.request_hash != idem.request_hash {
@@ -227,43 +255,40 @@ fn replay(
         )
         .into());
     }
-    let mut view: InvitationView =
-        serde_json::from_str(&first.response_body).map_err(ApiError::internal)?;
-    // An issued invitation's links are rebuilt from its id; a suppressed one had none.
-    if first.status_code == 201 {
-        let survey = surveys::find(conn, workspace_id, &view.survey_id)?;
-        let (_, scale) = kind_and_scale(&survey)?;
-        let token = server_key.derive_token(&view.id);
-        view = with_links(view, &token, scale.points(), links);
-    }
+    let invitation = invitations::find(conn, workspace_id, &first.invitation_id)?;
+    let properties = invitations::properties_of_one(conn, &invitation.id)?;
+    let survey = surveys::find(conn, workspace_id, &invitation.survey_id)?;
+    let (_, scale) = survey.kind_and_scale()?;
+    let outcome = if first.outcome == idempotency::outcome::SUPPRESSED {
+        Outcome::Suppressed
+    } else {
+        Outcome::Issued
+    };
+    let token = match outcome {
+        Outcome::Suppressed => None,
+        Outcome::Issued => {
+            let token = server_key.derive_token(invitation.id.as_str());
+            if token.hash() != invitation.token_hash {
+                return Err(ApiError::Conflict(
+                    "this Idempotency-Key's invitation was issued under a different SECRET_KEY, \
+                     so its links cannot be shown again; send the request with a new key"
+                        .into(),
+                ));
+            }
+            Some(token)
+        }
+    };
     Ok(Created {
-        status: u16::try_from(first.status_code).unwrap_or(200),
-        view,
+        outcome,
+        invitation,
+        properties,
+        token,
+        scale,
         queued_email: false,
     })
 }
 
-/// Adds the page and one-click links for `token` to a view.
-fn with_links(
-    mut view: InvitationView,
-    token: &SurveyToken,
-    points: impl Iterator<Item = i32>,
-    links: &Links,
-) -> InvitationView {
-    let token = token.as_str();
-    view.url = Some(links.survey(token));
-    view.rating_urls = Some(
-        points
-            .map(|score| RatingUrl {
-                score,
-                url: links.rating(token, score),
-            })
-            .collect(),
-    );
-    view
-}
-
 /// Fingerprints a request for idempotency: the survey it targets and its canonical JSON body.
-pub fn fingerprint(survey_id: &str, body: &serde_json::Value) -> String {
+pub fn fingerprint(survey_id: &SurveyId, body: &serde_json::Value) -> String {
     crate::domain::secret::sha256_hex(&format!("{survey_id}\n{body}"))
 }

@@ -10,13 +10,16 @@ pub mod domain;
 pub mod error;
 pub mod extract;
 pub mod invite;
+pub mod keyfile;
 pub mod links;
 pub mod mail;
 pub mod pages;
+pub mod respond;
 pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod templates;
 pub mod validation;
 pub mod views;
 

@@ -19,7 +19,7 @@ impl Links {
         format!("{}/r/{token}", self.base.as_str().trim_end_matches('/'))
     }
 
-    /// The unsubscribe page for the recipient of `token`: `PUBLIC_URL/u/{token}`.
+    /// The unsubscribe page for an unsubscribe token: `PUBLIC_URL/u/{token}`.
     pub fn unsubscribe(&self, token: &str) -> String {
         format!("{}/u/{token}", self.base.as_str().trim_end_matches('/'))
     }

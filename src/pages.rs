@@ -6,26 +6,11 @@ use std::sync::OnceLock;
 use minijinja::{context, Environment};
 use serde::Serialize;
 
+use crate::domain::answer::MAX_COMMENT_CHARS;
 use crate::domain::kind::{Scale, SurveyKind};
-
-/// Longest comment accepted, in characters.
-pub const MAX_COMMENT_CHARS: usize = 5_000;
+use crate::templates::builtin_environment;
 
 const CSS: &str = include_str!("../templates/base.css");
-
-/// An environment holding compiled-in templates; names ending in `.html` auto-escape.
-/// A template that does not compile is a build defect, caught by the tests.
-pub(crate) fn builtin_environment(
-    templates: &[(&'static str, &'static str)],
-) -> Environment<'static> {
-    let mut env = Environment::new();
-    for (name, source) in templates {
-        if let Err(err) = env.add_template(name, source) {
-            panic!("built-in template {name} does not compile: {err}");
-        }
-    }
-    env
-}
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -69,6 +54,8 @@ pub struct AnswerPage<'a> {
     pub answered: Option<i32>,
     /// The recorded comment, if any.
     pub comment: Option<&'a str>,
+    /// The CSP nonce that lets the page's own script run.
+    pub nonce: &'a str,
 }
 
 /// Renders the survey page.
@@ -117,6 +104,7 @@ pub fn answer(page: &AnswerPage<'_>) -> Result<String, minijinja::Error> {
         answered_label => page.answered.map(describe),
         comment => page.comment,
         max_comment => MAX_COMMENT_CHARS,
+        nonce => page.nonce,
     })
 }
 
@@ -132,6 +120,7 @@ pub fn message(title: &str, message: &str) -> String {
 }
 
 /// Renders the unsubscribe page: a confirmation button, or the confirmation itself.
+/// `email` is shown as given: pass it masked.
 pub fn unsubscribe(token: &str, email: &str, done: bool) -> String {
     env()
         .get_template("unsubscribe.html")

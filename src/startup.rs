@@ -4,19 +4,19 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::http::header;
 use actix_web::middleware::Logger;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use tokio::sync::{watch, Notify};
-
-use secrecy::ExposeSecret;
 
 use crate::config::{parse_public_url, Settings};
 use crate::db::{self, DbPool};
 use crate::domain::secret::ServerKey;
 use crate::error::ApiError;
 use crate::extract::MAX_JSON_BYTES;
+use crate::keyfile;
 use crate::links::Links;
 use crate::mail::worker::Worker;
 use crate::mail::Mailer;
@@ -57,30 +57,20 @@ impl AppHandle {
 impl Application {
     /// Connects to the database, runs migrations and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let database_url = settings.database_url.clone();
-        let pool_size = settings.pool_size;
-        let secret_key = settings.secret_key.clone();
-        let (pool, server_key) = tokio::task::spawn_blocking(move || -> anyhow::Result<(DbPool, ServerKey)> {
-            let pool = db::connect(&database_url, pool_size)?;
-            db::run_migrations(&pool)?;
-            let server_key = match secret_key {
-                Some(secret) => ServerKey::from_secret(secret.expose_secret()),
-                None => {
-                    tracing::warn!(
-                        "SECRET_KEY is not set: using a key kept in the database. Set SECRET_KEY so that \
-                         a copy of the database alone cannot rebuild the links of queued emails"
-                    );
-                    let mut conn = pool.get().context("cannot check out a connection")?;
-                    let stored = db::secrets::link_key(&mut conn, ServerKey::generate_secret)
-                        .map_err(|e| anyhow::anyhow!("{e:?}"))
-                        .context("cannot load the server key")?;
-                    ServerKey::from_secret(&stored)
-                }
-            };
-            Ok((pool, server_key))
-        })
-        .await
-        .context("database start-up task failed")??;
+        let db_settings = settings.clone();
+        let (pool, server_key) =
+            tokio::task::spawn_blocking(move || -> anyhow::Result<(DbPool, ServerKey)> {
+                let options = db::PoolOptions {
+                    size: db_settings.pool_size,
+                    sqlite_busy_timeout_ms: db_settings.sqlite_busy_timeout_ms,
+                };
+                let pool = db::connect(&db_settings.database_url, options)?;
+                db::run_migrations(&pool)?;
+                let server_key = keyfile::load(&db_settings, &pool)?;
+                Ok((pool, server_key))
+            })
+            .await
+            .context("database start-up task failed")??;
         let listener = TcpListener::bind(&settings.listen_addr)
             .with_context(|| format!("cannot bind LISTEN_ADDR {}", settings.listen_addr))?;
         let addr = listener
@@ -176,6 +166,21 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
+            // API answers carry workspace data (recipients, comments): no cache may keep them.
+            .wrap_fn(|req, srv| {
+                let private = req.path().starts_with("/v1/");
+                let response = srv.call(req);
+                async move {
+                    let mut response = response.await?;
+                    if private {
+                        response.headers_mut().insert(
+                            header::CACHE_CONTROL,
+                            header::HeaderValue::from_static("no-store"),
+                        );
+                    }
+                    Ok(response)
+                }
+            })
             // Our own access log: paths only, with survey tokens redacted.
             .wrap(
                 Logger::new("%{request}xi %s %b %Dms").custom_request_replace("request", |req| {

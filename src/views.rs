@@ -4,16 +4,18 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::ser::SerializeMap;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
 use crate::db::invitations::Invitation;
-use crate::db::responses::Response;
+use crate::db::responses::{Event, Response};
 use crate::db::surveys::Survey;
 use crate::db::{from_stored, stats::Counts};
-use crate::domain::kind::{Scale, SurveyKind};
+use crate::domain::kind::Scale;
 use crate::domain::scoring::{self, Distribution};
+use crate::domain::secret::SurveyToken;
 use crate::domain::throttle::Throttle;
 use crate::error::ApiError;
+use crate::links::Links;
 
 /// A page of a list: `{"data": [...], "next_cursor": …}`.
 #[derive(Debug, Serialize)]
@@ -72,23 +74,12 @@ pub struct SurveyView {
     pub created_at: DateTime<Utc>,
 }
 
-/// Reads a stored survey's kind and scale, which were validated when it was created.
-pub fn kind_and_scale(s: &Survey) -> Result<(SurveyKind, Scale), ApiError> {
-    let kind = SurveyKind::parse(&s.kind).map_err(|_| corrupt("kind", &s.id))?;
-    let scale = Scale::parse(&s.scale).ok_or_else(|| corrupt("scale", &s.id))?;
-    Ok((kind, scale))
-}
-
-fn corrupt(what: &str, id: &str) -> ApiError {
-    ApiError::internal(anyhow::anyhow!("stored survey {id} has an unknown {what}"))
-}
-
 impl SurveyView {
     /// Maps a stored survey.
     pub fn from_row(s: Survey) -> Result<Self, ApiError> {
-        let (_, scale) = kind_and_scale(&s)?;
+        let (_, scale) = s.kind_and_scale()?;
         Ok(Self {
-            id: s.id,
+            id: s.id.into(),
             name: s.name,
             kind: s.kind,
             scale: scale.into(),
@@ -104,7 +95,7 @@ impl SurveyView {
 }
 
 /// Who an invitation is for.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub struct RecipientView {
     /// Email address.
     pub email: Option<String>,
@@ -128,7 +119,7 @@ impl RecipientView {
 }
 
 /// One one-click link.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub struct RatingUrl {
     /// The score it selects.
     pub score: i32,
@@ -137,7 +128,7 @@ pub struct RatingUrl {
 }
 
 /// An invitation as served. Links appear only when it is created: the token is not stored.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize)]
 pub struct InvitationView {
     /// Its id.
     pub id: String,
@@ -183,8 +174,8 @@ impl InvitationView {
     pub fn from_row(inv: Invitation, properties: BTreeMap<String, String>) -> Self {
         Self {
             recipient: RecipientView::of(&inv),
-            id: inv.id,
-            survey_id: inv.survey_id,
+            id: inv.id.into(),
+            survey_id: inv.survey_id.into(),
             channel: inv.channel,
             status: inv.status,
             reason: inv.status_reason,
@@ -198,6 +189,22 @@ impl InvitationView {
             expires_at: inv.expires_at.map(from_stored),
             created_at: from_stored(inv.created_at),
         }
+    }
+
+    /// Adds the page and one-click links for `token` (shown only when it is issued).
+    pub fn with_links(mut self, token: &SurveyToken, scale: Scale, links: &Links) -> Self {
+        let token = token.as_str();
+        self.url = Some(links.survey(token));
+        self.rating_urls = Some(
+            scale
+                .points()
+                .map(|score| RatingUrl {
+                    score,
+                    url: links.rating(token, score),
+                })
+                .collect(),
+        );
+        self
     }
 }
 
@@ -234,9 +241,9 @@ impl ResponseView {
     /// Maps a stored response, its invitation and the invitation's properties.
     pub fn from_row(r: Response, inv: &Invitation, properties: BTreeMap<String, String>) -> Self {
         Self {
-            id: r.id,
-            invitation_id: r.invitation_id,
-            survey_id: r.survey_id,
+            id: r.id.into(),
+            invitation_id: r.invitation_id.into(),
+            survey_id: r.survey_id.into(),
             score: r.score,
             comment: r.comment,
             suspect: r.suspect,
@@ -246,6 +253,40 @@ impl ResponseView {
             invited_at: from_stored(inv.created_at),
             created_at: from_stored(r.created_at),
             updated_at: from_stored(r.updated_at),
+        }
+    }
+}
+
+/// A response with its history of changes, as served by `GET /v1/responses/{id}`.
+#[derive(Debug, Serialize)]
+pub struct ResponseDetailView {
+    /// The response, as in lists.
+    #[serde(flatten)]
+    pub response: ResponseView,
+    /// Every change, oldest first.
+    pub history: Vec<HistoryEntryView>,
+}
+
+/// One change of an answer.
+#[derive(Debug, Serialize)]
+pub struct HistoryEntryView {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// `created`, `score` or `comment`.
+    pub change: String,
+    /// The score after the change.
+    pub score: i32,
+    /// The comment after the change.
+    pub comment: Option<String>,
+}
+
+impl From<Event> for HistoryEntryView {
+    fn from(e: Event) -> Self {
+        Self {
+            at: from_stored(e.at),
+            change: e.change,
+            score: e.score,
+            comment: e.comment,
         }
     }
 }
@@ -315,7 +356,7 @@ impl StatsView {
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
     ) -> Result<Self, ApiError> {
-        let (kind, scale) = kind_and_scale(survey)?;
+        let (kind, scale) = survey.kind_and_scale()?;
         let mut distribution = Distribution::new(scale);
         for (score, n) in counts.by_score {
             distribution.add(score, n);
@@ -323,7 +364,7 @@ impl StatsView {
         let summary = scoring::summarize(kind, &distribution);
         let responses = distribution.total();
         Ok(Self {
-            survey_id: survey.id.clone(),
+            survey_id: survey.id.to_string(),
             kind: kind.as_str(),
             scale: scale.into(),
             from,

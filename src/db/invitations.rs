@@ -8,8 +8,9 @@ use diesel::prelude::*;
 use super::schema::{invitation_properties, invitations, surveys};
 use super::surveys::Survey;
 use super::AnyConnection;
+use super::{DbError, DbResult};
+use crate::domain::ids::{InvitationId, SurveyId, WorkspaceId};
 use crate::domain::properties::Properties;
-use crate::error::ApiError;
 
 /// Invitation status names, as stored and served.
 pub mod status {
@@ -32,11 +33,14 @@ pub mod status {
 #[diesel(table_name = invitations)]
 pub struct Invitation {
     /// Its id.
-    pub id: String,
+    #[diesel(deserialize_as = String)]
+    pub id: InvitationId,
     /// The owning workspace.
-    pub workspace_id: String,
+    #[diesel(deserialize_as = String)]
+    pub workspace_id: WorkspaceId,
     /// The survey it asks.
-    pub survey_id: String,
+    #[diesel(deserialize_as = String)]
+    pub survey_id: SurveyId,
     /// SHA-256 of the link token.
     pub token_hash: String,
     /// `link` or `email`.
@@ -65,6 +69,16 @@ pub struct Invitation {
     pub sent_at: Option<NaiveDateTime>,
     /// For email: the last delivery error.
     pub last_error: Option<String>,
+    /// For email: SHA-256 of the unsubscribe token (bound to that purpose, unlike the
+    /// survey token).
+    pub unsubscribe_hash: Option<String>,
+}
+
+impl Invitation {
+    /// Whether it counts as issued (it was not failed or suppressed).
+    pub fn is_issued(&self) -> bool {
+        !status::NOT_ISSUED.contains(&self.status.as_str())
+    }
 }
 
 /// An invitation to insert.
@@ -101,6 +115,8 @@ pub struct NewInvitation<'a> {
     pub eligible_at: Option<NaiveDateTime>,
     /// When an email is due.
     pub send_at: Option<NaiveDateTime>,
+    /// Hash of the unsubscribe token (email only).
+    pub unsubscribe_hash: Option<&'a str>,
 }
 
 /// Inserts an invitation and its properties; call inside a write transaction.
@@ -108,7 +124,7 @@ pub fn insert(
     conn: &mut AnyConnection,
     new: &NewInvitation<'_>,
     properties: &Properties,
-) -> Result<Invitation, ApiError> {
+) -> DbResult<Invitation> {
     {
         diesel::insert_into(invitations::table)
             .values(new)
@@ -134,37 +150,37 @@ pub fn insert(
 /// The invitation `id` if it belongs to `workspace_id`.
 pub fn find(
     conn: &mut AnyConnection,
-    workspace_id: &str,
-    id: &str,
-) -> Result<Invitation, ApiError> {
+    workspace_id: &WorkspaceId,
+    id: &InvitationId,
+) -> DbResult<Invitation> {
     invitations::table
-        .filter(invitations::workspace_id.eq(workspace_id))
-        .filter(invitations::id.eq(id))
+        .filter(invitations::workspace_id.eq(workspace_id.as_str()))
+        .filter(invitations::id.eq(id.as_str()))
         .select(Invitation::as_select())
         .first(conn)
         .optional()?
-        .ok_or(ApiError::NotFound("invitation"))
+        .ok_or(DbError::NotFound("invitation"))
 }
 
 /// The invitation `id` with its survey, whatever the workspace (for the email worker).
-pub fn with_survey(conn: &mut AnyConnection, id: &str) -> QueryResult<(Invitation, Survey)> {
-    invitations::table
+pub fn with_survey(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<(Invitation, Survey)> {
+    Ok(invitations::table
         .inner_join(surveys::table)
-        .filter(invitations::id.eq(id))
+        .filter(invitations::id.eq(id.as_str()))
         .select((Invitation::as_select(), Survey::as_select()))
-        .first(conn)
+        .first(conn)?)
 }
 
 /// The latest issued invitation to `recipient_key` in the workspace created at or after
 /// `since`: what the throttle counts.
 pub fn last_issued_to(
     conn: &mut AnyConnection,
-    workspace_id: &str,
+    workspace_id: &WorkspaceId,
     recipient_key: &str,
     since: NaiveDateTime,
 ) -> QueryResult<Option<NaiveDateTime>> {
     invitations::table
-        .filter(invitations::workspace_id.eq(workspace_id))
+        .filter(invitations::workspace_id.eq(workspace_id.as_str()))
         .filter(invitations::recipient_key.eq(recipient_key))
         .filter(invitations::created_at.ge(since))
         .filter(invitations::status.ne_all(status::NOT_ISSUED))
@@ -178,7 +194,7 @@ pub fn last_issued_to(
 pub fn find_by_token_hash(
     conn: &mut AnyConnection,
     token_hash: &str,
-) -> Result<Option<(Invitation, Survey)>, ApiError> {
+) -> DbResult<Option<(Invitation, Survey)>> {
     Ok(invitations::table
         .inner_join(surveys::table)
         .filter(invitations::token_hash.eq(token_hash))
@@ -187,11 +203,24 @@ pub fn find_by_token_hash(
         .optional()?)
 }
 
+/// The invitation whose unsubscribe token has this hash, if any.
+pub fn find_by_unsubscribe_hash(
+    conn: &mut AnyConnection,
+    hash: &str,
+) -> DbResult<Option<Invitation>> {
+    Ok(invitations::table
+        .filter(invitations::unsubscribe_hash.eq(hash))
+        .select(Invitation::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// The properties of each of `ids` (at most one page of invitations).
 pub fn properties_of(
     conn: &mut AnyConnection,
-    ids: &[String],
-) -> Result<HashMap<String, BTreeMap<String, String>>, ApiError> {
+    ids: &[&InvitationId],
+) -> DbResult<HashMap<InvitationId, BTreeMap<String, String>>> {
+    let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
     let rows: Vec<(String, String, String)> = invitation_properties::table
         .filter(invitation_properties::invitation_id.eq_any(ids))
         .select((
@@ -200,9 +229,11 @@ pub fn properties_of(
             invitation_properties::value,
         ))
         .load(conn)?;
-    let mut map: HashMap<String, BTreeMap<String, String>> = HashMap::new();
+    let mut map: HashMap<InvitationId, BTreeMap<String, String>> = HashMap::new();
     for (id, key, value) in rows {
-        map.entry(id).or_default().insert(key, value);
+        map.entry(InvitationId::from(id))
+            .or_default()
+            .insert(key, value);
     }
     Ok(map)
 }
@@ -210,9 +241,7 @@ pub fn properties_of(
 /// The properties of one invitation.
 pub fn properties_of_one(
     conn: &mut AnyConnection,
-    id: &str,
-) -> Result<BTreeMap<String, String>, ApiError> {
-    Ok(properties_of(conn, &[id.to_owned()])?
-        .remove(id)
-        .unwrap_or_default())
+    id: &InvitationId,
+) -> DbResult<BTreeMap<String, String>> {
+    Ok(properties_of(conn, &[id])?.remove(id).unwrap_or_default())
 }

@@ -4,6 +4,7 @@
 //! (migrations, connection set-up, and the few statements Diesel cannot express portably).
 
 mod connection;
+pub mod error;
 pub mod idempotency;
 pub mod invitations;
 pub mod maintenance;
@@ -32,9 +33,9 @@ use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::DatabaseUrl;
-use crate::error::ApiError;
 
 pub use connection::AnyConnection;
+pub use error::{DbError, DbResult};
 
 /// The shared r2d2 pool of [`AnyConnection`]s.
 pub type DbPool = Pool<ConnectionManager<AnyConnection>>;
@@ -45,9 +46,6 @@ pub type DbConn = PooledConnection<ConnectionManager<AnyConnection>>;
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// How long a writer waits for SQLite's lock before giving up with "database is locked".
-const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
-
 /// Arbitrary constant naming the Postgres advisory lock that serialises migrations
 /// when several instances start at once.
 const MIGRATION_LOCK_KEY: i64 = 0x5c0e_4ee9;
@@ -55,15 +53,17 @@ const MIGRATION_LOCK_KEY: i64 = 0x5c0e_4ee9;
 /// Sets up every new SQLite connection: WAL so readers never block the writer,
 /// a busy timeout so concurrent writers queue instead of failing, and enforced foreign keys.
 #[derive(Debug)]
-struct SqliteSetup;
+struct SqliteSetup {
+    busy_timeout_ms: u32,
+}
 
 impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteSetup {
     fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
         if let AnyConnection::Sqlite(conn) = conn {
             // WAL itself is set once in `connect`: it is a property of the file.
             conn.batch_execute(&format!(
-                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
-                 PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                "PRAGMA busy_timeout = {}; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                self.busy_timeout_ms
             ))
             .map_err(diesel::r2d2::Error::QueryError)?;
         }
@@ -71,8 +71,18 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteSetup {
     }
 }
 
+/// How the pool is sized and how long SQLite writers wait for the lock.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    /// Connections kept in the pool.
+    pub size: u32,
+    /// How long an SQLite writer waits for the write lock before the request answers 503.
+    pub sqlite_busy_timeout_ms: u32,
+}
+
 /// Opens a pool for `url`, reporting the real cause when the database cannot be reached.
-pub fn connect(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<DbPool> {
+pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> anyhow::Result<DbPool> {
+    let busy_timeout_ms = options.sqlite_busy_timeout_ms;
     let raw = url.connection_string();
     match url {
         DatabaseUrl::Postgres(_) => {
@@ -86,15 +96,18 @@ pub fn connect(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<DbPool> {
             let mut conn = SqliteConnection::establish(raw)
                 .with_context(|| format!("cannot open SQLite database {}", url.redacted()))?;
             conn.batch_execute(&format!(
-                "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL;"
+                "PRAGMA busy_timeout = {busy_timeout_ms}; PRAGMA journal_mode = WAL;"
             ))
             .with_context(|| format!("cannot switch {} to WAL mode", url.redacted()))?;
         }
     }
     Pool::builder()
-        .max_size(pool_size)
+        .max_size(options.size)
         .connection_timeout(Duration::from_secs(10))
-        .connection_customizer(Box::new(SqliteSetup))
+        // No `SELECT 1` before every checkout: a broken connection fails its query, which
+        // answers 503 or 500, and r2d2 replaces connections that report themselves broken.
+        .test_on_check_out(false)
+        .connection_customizer(Box::new(SqliteSetup { busy_timeout_ms }))
         .build(ConnectionManager::<AnyConnection>::new(raw))
         .with_context(|| format!("cannot open database {}", url.redacted()))
 }
@@ -176,18 +189,21 @@ pub fn snapshot_reads(conn: &mut AnyConnection) -> Result<(), diesel::result::Er
     Ok(())
 }
 
-/// Runs blocking database work on actix's blocking thread pool and maps its errors.
-pub async fn run<T, F>(pool: &DbPool, work: F) -> Result<T, ApiError>
+/// Runs blocking database work on the blocking thread pool, so no async worker thread ever
+/// waits on the database. `E` is the caller's error type (the HTTP layer's `ApiError`).
+pub async fn run<T, E, F>(pool: &DbPool, work: F) -> Result<T, E>
 where
-    F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&mut AnyConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
+    E: From<DbError> + Send + 'static,
 {
     let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get()?;
+    tokio::task::spawn_blocking(move || {
+        let mut conn = pool.get().map_err(DbError::from)?;
         work(&mut conn)
     })
-    .await?
+    .await
+    .map_err(|e| DbError::Panicked(e.to_string()))?
 }
 
 /// The current time as stored: UTC, truncated to microseconds so both backends keep it exactly.

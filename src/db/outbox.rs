@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::invitations::status;
 use super::schema::{invitations, outbox};
 use super::AnyConnection;
+use crate::domain::ids::InvitationId;
 
 /// Outbox row states.
 pub mod state {
@@ -26,7 +27,7 @@ pub mod state {
 /// Queues the email for `invitation_id`; call inside the invitation's transaction.
 pub fn enqueue(
     conn: &mut AnyConnection,
-    invitation_id: &str,
+    invitation_id: &InvitationId,
     due: NaiveDateTime,
     now: NaiveDateTime,
     message_domain: &str,
@@ -35,7 +36,7 @@ pub fn enqueue(
     diesel::insert_into(outbox::table)
         .values((
             outbox::id.eq(&id),
-            outbox::invitation_id.eq(invitation_id),
+            outbox::invitation_id.eq(invitation_id.as_str()),
             outbox::state.eq(state::PENDING),
             outbox::attempts.eq(0),
             outbox::next_attempt_at.eq(due),
@@ -54,8 +55,8 @@ pub struct Claimed {
     #[diesel(sql_type = Text)]
     pub id: String,
     /// The invitation to email.
-    #[diesel(sql_type = Text)]
-    pub invitation_id: String,
+    #[diesel(sql_type = Text, deserialize_as = String)]
+    pub invitation_id: InvitationId,
     /// Attempts so far, this one included.
     #[diesel(sql_type = Integer)]
     pub attempts: i32,
@@ -109,7 +110,7 @@ pub fn mark_sent(conn: &mut AnyConnection, row: &Claimed, now: NaiveDateTime) ->
         if !finish(conn, row, state::SENT, None, now)? {
             return Ok(());
         }
-        diesel::update(invitations::table.find(&row.invitation_id))
+        diesel::update(invitations::table.find(row.invitation_id.as_str()))
             .set((
                 invitations::sent_at.eq(now),
                 invitations::last_error.eq(None::<String>),
@@ -118,7 +119,7 @@ pub fn mark_sent(conn: &mut AnyConnection, row: &Claimed, now: NaiveDateTime) ->
         // An answer may already have arrived; never move a status backwards.
         diesel::update(
             invitations::table
-                .find(&row.invitation_id)
+                .find(row.invitation_id.as_str())
                 .filter(invitations::status.eq(status::QUEUED)),
         )
         .set(invitations::status.eq(status::SENT))
@@ -146,7 +147,7 @@ pub fn retry_later(
         if owned == 0 {
             return Ok(());
         }
-        diesel::update(invitations::table.find(&row.invitation_id))
+        diesel::update(invitations::table.find(row.invitation_id.as_str()))
             .set(invitations::last_error.eq(error))
             .execute(conn)?;
         Ok(())
@@ -164,13 +165,13 @@ pub fn give_up(
         if !finish(conn, row, state::FAILED, Some(error), now)? {
             return Ok(());
         }
-        diesel::update(invitations::table.find(&row.invitation_id))
+        diesel::update(invitations::table.find(row.invitation_id.as_str()))
             .set(invitations::last_error.eq(error))
             .execute(conn)?;
         // Someone may have answered through the link the API returned; keep that answer.
         diesel::update(
             invitations::table
-                .find(&row.invitation_id)
+                .find(row.invitation_id.as_str())
                 .filter(invitations::status.eq(status::QUEUED)),
         )
         .set(invitations::status.eq(status::FAILED))
@@ -192,7 +193,7 @@ pub fn cancel(
         }
         diesel::update(
             invitations::table
-                .find(&row.invitation_id)
+                .find(row.invitation_id.as_str())
                 .filter(invitations::status.eq(status::QUEUED)),
         )
         .set((

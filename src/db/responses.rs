@@ -1,28 +1,29 @@
-//! Responses: recording an answer to a link (at most one response per invitation) and listing them.
+//! Responses (at most one per invitation) and their history of changes.
+//! The rules for applying an answer live in `domain::answer`; this module only stores.
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use uuid::Uuid;
 
 use super::invitations::{status, Invitation};
-use super::schema::{invitations, responses};
-use super::{now, AnyConnection};
+use super::schema::{invitations, response_events, responses};
+use super::{AnyConnection, DbError, DbResult};
+use crate::domain::answer::{Change, Recorded};
+use crate::domain::ids::{InvitationId, ResponseId, SurveyId, WorkspaceId};
 use crate::domain::page::PageRequest;
-use crate::domain::scanner::{self, PreviousAnswer};
-use crate::domain::score::Score;
-use crate::domain::Invalid;
-use crate::error::ApiError;
 
 /// A stored response.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = responses)]
 pub struct Response {
     /// Its id.
-    pub id: String,
+    #[diesel(deserialize_as = String)]
+    pub id: ResponseId,
     /// The invitation answered.
-    pub invitation_id: String,
+    #[diesel(deserialize_as = String)]
+    pub invitation_id: InvitationId,
     /// The survey answered.
-    pub survey_id: String,
+    #[diesel(deserialize_as = String)]
+    pub survey_id: SurveyId,
     /// The latest score.
     pub score: i32,
     /// The latest comment.
@@ -45,143 +46,156 @@ pub struct Response {
     pub auto_sent: bool,
 }
 
-/// One answer as it arrives from the public page.
-#[derive(Debug)]
-pub struct Answer<'a> {
-    /// The score, if the post carries one (a comment-only post may not).
-    pub score: Option<Score>,
-    /// The comment, if any; replaces the previous one.
-    pub comment: Option<&'a str>,
-    /// The client's user agent, for scanner detection.
-    pub user_agent: Option<&'a str>,
-    /// Whether the page's script sent it on its own.
-    pub auto: bool,
+impl Response {
+    /// The state that the answer rules work on.
+    pub fn recorded(&self) -> Recorded {
+        Recorded {
+            score: self.score,
+            comment: self.comment.clone(),
+            suspect: self.suspect,
+            suspect_reason: self.suspect_reason.clone(),
+            auto_sent: self.auto_sent,
+            score_changed_at: self.score_changed_at,
+        }
+    }
 }
 
-/// Records `answer` for `invitation`: the first answer creates the response,
-/// later ones replace the score or the comment. Returns the response and whether it is new.
-pub fn record(
+/// One entry of a response's history: its state right after a change.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = response_events)]
+pub struct Event {
+    /// `created`, `score` or `comment` (see [`Change`]).
+    pub change: String,
+    /// The score after the change.
+    pub score: i32,
+    /// The comment after the change.
+    pub comment: Option<String>,
+    /// Whether the answer looked automated after the change.
+    pub suspect: bool,
+    /// When.
+    pub at: NaiveDateTime,
+}
+
+/// Whether a link can take an answer right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// Issued, not expired: the invitation is now marked responded and its row is locked.
+    Live,
+    /// Its `expires_at` has passed.
+    Expired,
+    /// Failed, suppressed, or gone.
+    NotIssued,
+}
+
+/// Marks `invitation` responded if it can still be answered at `at`. Call first in the
+/// answer's write transaction: the write takes the invitation's row lock (Postgres) or the
+/// database's write lock (SQLite) before anything is read, so concurrent answers to one link
+/// queue here instead of racing, and a concurrent cancellation or expiry wins.
+pub fn mark_responded_if_live(
     conn: &mut AnyConnection,
-    invitation: &Invitation,
-    answer: &Answer<'_>,
-) -> Result<(Response, bool), ApiError> {
-    super::write_transaction(conn, |conn| {
-        let at = now();
-        // The first statement writes, so it takes the invitation's row lock (Postgres) or the
-        // database write lock (SQLite) before anything is read: concurrent answers to one link
-        // queue here instead of racing, and SQLite never has to upgrade a read lock.
-        // It also re-checks, under that lock, that the link is still live: a concurrent
-        // cancellation or an expiry a moment ago must win.
-        let live = diesel::update(
-            invitations::table
-                .find(&invitation.id)
-                .filter(invitations::status.ne_all(status::NOT_ISSUED))
-                .filter(
-                    invitations::expires_at
-                        .is_null()
-                        .or(invitations::expires_at.gt(at)),
-                ),
-        )
-        .set(invitations::status.eq(status::RESPONDED))
-        .execute(conn)?;
-        if live == 0 {
-            let expired = invitations::table
-                .find(&invitation.id)
-                .select(invitations::expires_at)
-                .first::<Option<NaiveDateTime>>(conn)?
-                .is_some_and(|e| e <= at);
-            return Err(if expired {
-                ApiError::Gone
-            } else {
-                ApiError::NotFound("survey link")
-            });
-        }
-        let existing = responses::table
-            .filter(responses::invitation_id.eq(&invitation.id))
-            .select(Response::as_select())
-            .first(conn)
-            .optional()?;
-        let ua = answer.user_agent.map(|u| truncate(u, 512));
-        let id = match existing {
-            None => {
-                let score = answer
-                    .score
-                    .ok_or_else(|| Invalid::new("score", "is required for the first answer"))?
-                    .value();
-                let suspect = scanner::assess(ua.as_deref(), None, score, answer.auto, at);
-                let id = Uuid::now_v7().to_string();
-                diesel::insert_into(responses::table)
-                    .values((
-                        responses::id.eq(&id),
-                        responses::invitation_id.eq(&invitation.id),
-                        responses::survey_id.eq(&invitation.survey_id),
-                        responses::score.eq(score),
-                        responses::comment.eq(answer.comment),
-                        responses::suspect.eq(suspect.is_some()),
-                        responses::suspect_reason.eq(suspect.map(|r| r.as_str())),
-                        responses::user_agent.eq(&ua),
-                        responses::answer_count.eq(1),
-                        responses::created_at.eq(at),
-                        responses::updated_at.eq(at),
-                        responses::score_changed_at.eq(at),
-                        responses::auto_sent.eq(answer.auto),
-                    ))
-                    .execute(conn)?;
-                return Ok((find(conn, &id)?, true));
-            }
-            Some(prev) => {
-                let score = answer.score.map_or(prev.score, Score::value);
-                let (suspect, reason) = match answer.score {
-                    // A comment alone says nothing new about who is answering.
-                    None => (prev.suspect, prev.suspect_reason.clone()),
-                    Some(_) => {
-                        let previous = PreviousAnswer {
-                            score: prev.score,
-                            score_changed_at: prev.score_changed_at,
-                            suspect: prev.suspect,
-                            auto: prev.auto_sent,
-                        };
-                        let r =
-                            scanner::assess(ua.as_deref(), Some(previous), score, answer.auto, at);
-                        (r.is_some(), r.map(|r| r.as_str().to_owned()))
-                    }
-                };
-                let changed_at = if score == prev.score {
-                    prev.score_changed_at
-                } else {
-                    at
-                };
-                diesel::update(responses::table.find(&prev.id))
-                    .set((
-                        responses::score.eq(score),
-                        responses::comment.eq(answer.comment.or(prev.comment.as_deref())),
-                        responses::suspect.eq(suspect),
-                        responses::suspect_reason.eq(reason),
-                        responses::user_agent.eq(&ua),
-                        responses::answer_count.eq(prev.answer_count.saturating_add(1)),
-                        responses::updated_at.eq(at),
-                        responses::score_changed_at.eq(changed_at),
-                        responses::auto_sent.eq(if answer.score.is_some() {
-                            answer.auto
-                        } else {
-                            prev.auto_sent
-                        }),
-                    ))
-                    .execute(conn)?;
-                prev.id
-            }
-        };
-        Ok((find(conn, &id)?, false))
+    invitation: &InvitationId,
+    at: NaiveDateTime,
+) -> DbResult<Liveness> {
+    let live = diesel::update(
+        invitations::table
+            .find(invitation.as_str())
+            .filter(invitations::status.ne_all(status::NOT_ISSUED))
+            .filter(
+                invitations::expires_at
+                    .is_null()
+                    .or(invitations::expires_at.gt(at)),
+            ),
+    )
+    .set(invitations::status.eq(status::RESPONDED))
+    .execute(conn)?;
+    if live > 0 {
+        return Ok(Liveness::Live);
+    }
+    let expires_at = invitations::table
+        .find(invitation.as_str())
+        .select(invitations::expires_at)
+        .first::<Option<NaiveDateTime>>(conn)
+        .optional()?;
+    Ok(match expires_at {
+        Some(Some(e)) if e <= at => Liveness::Expired,
+        _ => Liveness::NotIssued,
     })
 }
 
-/// The response answering `invitation_id`, if any.
+/// Stores the new state of the answer to `invitation` and one history entry per change.
+/// `existing` is the response already recorded, if any. Returns the stored response.
+pub fn save(
+    conn: &mut AnyConnection,
+    invitation: &Invitation,
+    existing: Option<&Response>,
+    state: &Recorded,
+    changes: &[Change],
+    user_agent: Option<&str>,
+    at: NaiveDateTime,
+) -> DbResult<Response> {
+    let id = match existing {
+        None => {
+            let id = ResponseId::generate();
+            diesel::insert_into(responses::table)
+                .values((
+                    responses::id.eq(id.as_str()),
+                    responses::invitation_id.eq(invitation.id.as_str()),
+                    responses::survey_id.eq(invitation.survey_id.as_str()),
+                    responses::score.eq(state.score),
+                    responses::comment.eq(&state.comment),
+                    responses::suspect.eq(state.suspect),
+                    responses::suspect_reason.eq(&state.suspect_reason),
+                    responses::user_agent.eq(user_agent),
+                    responses::answer_count.eq(1),
+                    responses::created_at.eq(at),
+                    responses::updated_at.eq(at),
+                    responses::score_changed_at.eq(state.score_changed_at),
+                    responses::auto_sent.eq(state.auto_sent),
+                ))
+                .execute(conn)?;
+            id
+        }
+        Some(prev) => {
+            diesel::update(responses::table.find(prev.id.as_str()))
+                .set((
+                    responses::score.eq(state.score),
+                    responses::comment.eq(&state.comment),
+                    responses::suspect.eq(state.suspect),
+                    responses::suspect_reason.eq(&state.suspect_reason),
+                    responses::user_agent.eq(user_agent),
+                    responses::answer_count.eq(prev.answer_count.saturating_add(1)),
+                    responses::updated_at.eq(at),
+                    responses::score_changed_at.eq(state.score_changed_at),
+                    responses::auto_sent.eq(state.auto_sent),
+                ))
+                .execute(conn)?;
+            prev.id.clone()
+        }
+    };
+    for change in changes {
+        diesel::insert_into(response_events::table)
+            .values((
+                // Time-ordered, so the history reads back in the order it happened.
+                response_events::id.eq(ResponseId::generate().as_str()),
+                response_events::response_id.eq(id.as_str()),
+                response_events::change.eq(change.as_str()),
+                response_events::score.eq(state.score),
+                response_events::comment.eq(&state.comment),
+                response_events::suspect.eq(state.suspect),
+                response_events::at.eq(at),
+            ))
+            .execute(conn)?;
+    }
+    find(conn, &id)
+}
+
+/// The response answering `invitation`, if any.
 pub fn for_invitation(
     conn: &mut AnyConnection,
-    invitation_id: &str,
-) -> Result<Option<Response>, ApiError> {
+    invitation: &InvitationId,
+) -> DbResult<Option<Response>> {
     Ok(responses::table
-        .filter(responses::invitation_id.eq(invitation_id))
+        .filter(responses::invitation_id.eq(invitation.as_str()))
         .select(Response::as_select())
         .first(conn)
         .optional()?)
@@ -193,12 +207,12 @@ pub type ResponseWithInvitation = (Response, Invitation);
 /// One page of a survey's responses (the survey must already be known to be the caller's).
 pub fn list(
     conn: &mut AnyConnection,
-    survey_id: &str,
+    survey_id: &SurveyId,
     page: &PageRequest,
-) -> Result<Vec<ResponseWithInvitation>, ApiError> {
+) -> DbResult<Vec<ResponseWithInvitation>> {
     let mut query = responses::table
         .inner_join(invitations::table)
-        .filter(responses::survey_id.eq(survey_id))
+        .filter(responses::survey_id.eq(survey_id.as_str()))
         .select((Response::as_select(), Invitation::as_select()))
         .order(responses::id.asc())
         .limit(page.fetch_limit())
@@ -209,13 +223,41 @@ pub fn list(
     Ok(query.load(conn)?)
 }
 
-fn find(conn: &mut AnyConnection, id: &str) -> Result<Response, ApiError> {
-    Ok(responses::table
-        .find(id)
-        .select(Response::as_select())
-        .first(conn)?)
+/// The response `id` with its invitation, if it belongs to `workspace_id`.
+pub fn find_in_workspace(
+    conn: &mut AnyConnection,
+    workspace_id: &WorkspaceId,
+    id: &ResponseId,
+) -> DbResult<ResponseWithInvitation> {
+    responses::table
+        .inner_join(invitations::table)
+        .filter(responses::id.eq(id.as_str()))
+        .filter(invitations::workspace_id.eq(workspace_id.as_str()))
+        .select((Response::as_select(), Invitation::as_select()))
+        .first(conn)
+        .optional()?
+        .ok_or(DbError::NotFound("response"))
 }
 
-fn truncate(text: &str, max_chars: usize) -> String {
-    text.chars().take(max_chars).collect()
+/// Most history entries served for one response; an answer changed more often than this
+/// is shown with its latest entries.
+pub const MAX_HISTORY: i64 = 200;
+
+/// The history of response `id`, oldest first (at most [`MAX_HISTORY`] latest entries).
+pub fn history(conn: &mut AnyConnection, id: &ResponseId) -> DbResult<Vec<Event>> {
+    let mut latest: Vec<Event> = response_events::table
+        .filter(response_events::response_id.eq(id.as_str()))
+        .order(response_events::id.desc())
+        .limit(MAX_HISTORY)
+        .select(Event::as_select())
+        .load(conn)?;
+    latest.reverse();
+    Ok(latest)
+}
+
+fn find(conn: &mut AnyConnection, id: &ResponseId) -> DbResult<Response> {
+    Ok(responses::table
+        .find(id.as_str())
+        .select(Response::as_select())
+        .first(conn)?)
 }

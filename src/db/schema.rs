@@ -53,6 +53,7 @@ diesel::table! {
         send_at -> Nullable<Timestamp>,
         sent_at -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
+        unsubscribe_hash -> Nullable<Text>,
     }
 }
 
@@ -79,6 +80,18 @@ diesel::table! {
         updated_at -> Timestamp,
         score_changed_at -> Timestamp,
         auto_sent -> Bool,
+    }
+}
+
+diesel::table! {
+    response_events (id) {
+        id -> Text,
+        response_id -> Text,
+        change -> Text,
+        score -> Integer,
+        comment -> Nullable<Text>,
+        suspect -> Bool,
+        at -> Timestamp,
     }
 }
 
@@ -113,9 +126,9 @@ diesel::table! {
         workspace_id -> Text,
         key_hash -> Text,
         request_hash -> Text,
-        status_code -> Integer,
-        response_body -> Text,
         created_at -> Timestamp,
+        invitation_id -> Text,
+        outcome -> Text,
     }
 }
 
@@ -133,6 +146,7 @@ diesel::joinable!(invitations -> surveys (survey_id));
 diesel::joinable!(invitation_properties -> invitations (invitation_id));
 diesel::joinable!(responses -> invitations (invitation_id));
 diesel::joinable!(outbox -> invitations (invitation_id));
+diesel::joinable!(response_events -> responses (response_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     workspaces,
@@ -141,6 +155,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     invitation_properties,
     responses,
+    response_events,
     outbox,
     suppressions,
     idempotency_keys,

@@ -7,7 +7,8 @@ use diesel::prelude::*;
 use super::invitations::status;
 use super::schema::{invitations, responses};
 use super::AnyConnection;
-use crate::error::ApiError;
+use super::DbResult;
+use crate::domain::ids::SurveyId;
 
 /// Invitations created in `[from, to)`; an open end is unbounded.
 #[derive(Debug, Clone, Copy, Default)]
@@ -42,16 +43,12 @@ pub struct Counts {
 }
 
 /// Counts invitations and trusted answers for `survey_id` in `window`, from one snapshot.
-pub fn counts(
-    conn: &mut AnyConnection,
-    survey_id: &str,
-    window: Window,
-) -> Result<Counts, ApiError> {
+pub fn counts(conn: &mut AnyConnection, survey_id: &SurveyId, window: Window) -> DbResult<Counts> {
     let (from, to) = window.bounds();
     conn.transaction(|conn| {
         super::snapshot_reads(conn)?;
         let invitations: i64 = invitations::table
-            .filter(invitations::survey_id.eq(survey_id))
+            .filter(invitations::survey_id.eq(survey_id.as_str()))
             .filter(invitations::status.ne_all(status::NOT_ISSUED))
             .filter(invitations::created_at.ge(from))
             .filter(invitations::created_at.lt(to))
@@ -59,7 +56,7 @@ pub fn counts(
             .get_result(conn)?;
         let answered = responses::table
             .inner_join(invitations::table)
-            .filter(invitations::survey_id.eq(survey_id))
+            .filter(invitations::survey_id.eq(survey_id.as_str()))
             .filter(invitations::status.ne_all(status::NOT_ISSUED))
             .filter(invitations::created_at.ge(from))
             .filter(invitations::created_at.lt(to));

@@ -5,8 +5,9 @@ use diesel::prelude::*;
 
 use super::schema::suppressions;
 use super::AnyConnection;
+use super::{DbError, DbResult};
+use crate::domain::ids::WorkspaceId;
 use crate::domain::page::PageRequest;
-use crate::error::ApiError;
 
 /// Why an address is suppressed.
 pub mod reason {
@@ -25,7 +26,8 @@ pub mod reason {
 #[diesel(table_name = suppressions)]
 pub struct Suppression {
     /// The workspace.
-    pub workspace_id: String,
+    #[diesel(deserialize_as = String)]
+    pub workspace_id: WorkspaceId,
     /// The lower-cased address.
     pub email: String,
     /// See [`reason`].
@@ -39,11 +41,11 @@ pub struct Suppression {
 /// The suppression of `email` (lower-cased) in the workspace, if any.
 pub fn find(
     conn: &mut AnyConnection,
-    workspace_id: &str,
+    workspace_id: &WorkspaceId,
     email: &str,
 ) -> QueryResult<Option<Suppression>> {
     suppressions::table
-        .find((workspace_id, email))
+        .find((workspace_id.as_str(), email))
         .select(Suppression::as_select())
         .first(conn)
         .optional()
@@ -52,12 +54,12 @@ pub fn find(
 /// Adds `email` unless it is already listed; returns the entry and whether it is new.
 pub fn add(
     conn: &mut AnyConnection,
-    workspace_id: &str,
+    workspace_id: &WorkspaceId,
     email: &str,
     why: &str,
     detail: Option<&str>,
     now: NaiveDateTime,
-) -> Result<(Suppression, bool), ApiError> {
+) -> DbResult<(Suppression, bool)> {
     super::write_transaction(conn, |conn| {
         super::lock_key(conn, &format!("recipient:{workspace_id}:{email}"))?;
         if let Some(existing) = find(conn, workspace_id, email)? {
@@ -65,32 +67,37 @@ pub fn add(
         }
         diesel::insert_into(suppressions::table)
             .values((
-                suppressions::workspace_id.eq(workspace_id),
+                suppressions::workspace_id.eq(workspace_id.as_str()),
                 suppressions::email.eq(email),
                 suppressions::reason.eq(why),
                 suppressions::detail.eq(detail),
                 suppressions::created_at.eq(now),
             ))
             .execute(conn)?;
-        let created = find(conn, workspace_id, email)?.ok_or(ApiError::NotFound("suppression"))?;
+        let created = find(conn, workspace_id, email)?.ok_or(DbError::NotFound("suppression"))?;
         Ok((created, true))
     })
 }
 
 /// Removes `email`; returns whether it was listed.
-pub fn remove(conn: &mut AnyConnection, workspace_id: &str, email: &str) -> QueryResult<bool> {
-    let n = diesel::delete(suppressions::table.find((workspace_id, email))).execute(conn)?;
+pub fn remove(
+    conn: &mut AnyConnection,
+    workspace_id: &WorkspaceId,
+    email: &str,
+) -> QueryResult<bool> {
+    let n =
+        diesel::delete(suppressions::table.find((workspace_id.as_str(), email))).execute(conn)?;
     Ok(n > 0)
 }
 
 /// One page of the list, by address.
 pub fn list(
     conn: &mut AnyConnection,
-    workspace_id: &str,
+    workspace_id: &WorkspaceId,
     page: &PageRequest,
 ) -> QueryResult<Vec<Suppression>> {
     let mut query = suppressions::table
-        .filter(suppressions::workspace_id.eq(workspace_id))
+        .filter(suppressions::workspace_id.eq(workspace_id.as_str()))
         .select(Suppression::as_select())
         .order(suppressions::email.asc())
         .limit(page.fetch_limit())

@@ -5,17 +5,21 @@ use diesel::prelude::*;
 
 use super::schema::surveys;
 use super::AnyConnection;
+use super::{DbError, DbResult};
+use crate::domain::ids::{SurveyId, WorkspaceId};
+use crate::domain::kind::{Scale, SurveyKind};
 use crate::domain::page::PageRequest;
-use crate::error::ApiError;
 
 /// A stored survey.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = surveys)]
 pub struct Survey {
     /// Its id.
-    pub id: String,
+    #[diesel(deserialize_as = String)]
+    pub id: SurveyId,
     /// The owning workspace.
-    pub workspace_id: String,
+    #[diesel(deserialize_as = String)]
+    pub workspace_id: WorkspaceId,
     /// Display name.
     pub name: String,
     /// `csat`, `nps`, `ces` or `esat`.
@@ -36,6 +40,17 @@ pub struct Survey {
     pub email_sender_name: Option<String>,
     /// Do not email one recipient more than once in this many days (`None` → default).
     pub throttle_days: Option<i32>,
+}
+
+impl Survey {
+    /// The stored kind and scale, which were validated when the survey was created.
+    pub fn kind_and_scale(&self) -> DbResult<(SurveyKind, Scale)> {
+        let corrupt =
+            |what: &str| DbError::Corrupt(format!("survey {} has an unknown {what}", self.id));
+        let kind = SurveyKind::parse(&self.kind).map_err(|_| corrupt("kind"))?;
+        let scale = Scale::parse(&self.scale).ok_or_else(|| corrupt("scale"))?;
+        Ok((kind, scale))
+    }
 }
 
 /// A survey to insert.
@@ -69,7 +84,7 @@ pub struct NewSurvey<'a> {
 }
 
 /// Inserts a survey and reads it back.
-pub fn insert(conn: &mut AnyConnection, new: &NewSurvey<'_>) -> Result<Survey, ApiError> {
+pub fn insert(conn: &mut AnyConnection, new: &NewSurvey<'_>) -> DbResult<Survey> {
     super::write_transaction(conn, |conn| {
         diesel::insert_into(surveys::table)
             .values(new)
@@ -82,24 +97,28 @@ pub fn insert(conn: &mut AnyConnection, new: &NewSurvey<'_>) -> Result<Survey, A
 }
 
 /// The survey `id` if it belongs to `workspace_id`.
-pub fn find(conn: &mut AnyConnection, workspace_id: &str, id: &str) -> Result<Survey, ApiError> {
+pub fn find(
+    conn: &mut AnyConnection,
+    workspace_id: &WorkspaceId,
+    id: &SurveyId,
+) -> DbResult<Survey> {
     surveys::table
-        .filter(surveys::workspace_id.eq(workspace_id))
-        .filter(surveys::id.eq(id))
+        .filter(surveys::workspace_id.eq(workspace_id.as_str()))
+        .filter(surveys::id.eq(id.as_str()))
         .select(Survey::as_select())
         .first(conn)
         .optional()?
-        .ok_or(ApiError::NotFound("survey"))
+        .ok_or(DbError::NotFound("survey"))
 }
 
 /// One page of the workspace's surveys, oldest first.
 pub fn list(
     conn: &mut AnyConnection,
-    workspace_id: &str,
+    workspace_id: &WorkspaceId,
     page: &PageRequest,
-) -> Result<Vec<Survey>, ApiError> {
+) -> DbResult<Vec<Survey>> {
     let mut query = surveys::table
-        .filter(surveys::workspace_id.eq(workspace_id))
+        .filter(surveys::workspace_id.eq(workspace_id.as_str()))
         .select(Survey::as_select())
         .order(surveys::id.asc())
         .limit(page.fetch_limit())

@@ -5,11 +5,11 @@ use uuid::Uuid;
 
 use super::schema::{api_keys, workspaces};
 use super::{now, AnyConnection};
+use super::{DbError, DbResult};
 use crate::domain::secret::ApiKey;
-use crate::error::ApiError;
 
 /// The workspace id that owns the key with this hash, if any.
-pub fn find_by_key_hash(conn: &mut AnyConnection, hash: &str) -> Result<Option<String>, ApiError> {
+pub fn find_by_key_hash(conn: &mut AnyConnection, hash: &str) -> DbResult<Option<String>> {
     Ok(api_keys::table
         .filter(api_keys::key_hash.eq(hash))
         .select(api_keys::workspace_id)
@@ -19,7 +19,7 @@ pub fn find_by_key_hash(conn: &mut AnyConnection, hash: &str) -> Result<Option<S
 
 /// Creates the workspace `name` if it does not exist and a new API key for it.
 /// Returns the key, which is stored only as a hash and cannot be shown again.
-pub fn create_api_key(conn: &mut AnyConnection, name: &str) -> Result<ApiKey, ApiError> {
+pub fn create_api_key(conn: &mut AnyConnection, name: &str) -> DbResult<ApiKey> {
     let key = ApiKey::generate();
     super::write_transaction(conn, |conn| {
         super::lock_key(conn, &format!("workspace:{name}"))?;
@@ -51,7 +51,7 @@ pub fn create_api_key(conn: &mut AnyConnection, name: &str) -> Result<ApiKey, Ap
                 api_keys::created_at.eq(at),
             ))
             .execute(conn)?;
-        Ok::<_, ApiError>(())
+        Ok::<_, DbError>(())
     })?;
     Ok(key)
 }

@@ -33,6 +33,18 @@ impl EmailAddress {
     }
 }
 
+/// An address shown to whoever holds a link: enough for its owner to recognise it, too
+/// little for anyone else to learn it (`a***@example.com`).
+pub fn mask(address: &str) -> String {
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -49,5 +61,12 @@ mod tests {
             "recipient.email"
         );
         assert!(EmailAddress::parse("email", &format!("{}@x.io", "a".repeat(260))).is_err());
+    }
+
+    #[test]
+    fn masked_addresses_keep_only_the_first_letter_and_the_domain() {
+        assert_eq!(mask("ana.lopez@example.com"), "a***@example.com");
+        assert_eq!(mask("x@y.z"), "x***@y.z");
+        assert_eq!(mask("broken"), "***");
     }
 }

@@ -1,7 +1,9 @@
 //! Domain types, validated when they are parsed, and the pure scoring maths. No I/O here.
 
+pub mod answer;
 pub mod backoff;
 pub mod email;
+pub mod ids;
 pub mod kind;
 pub mod page;
 pub mod properties;
@@ -9,6 +11,7 @@ pub mod scanner;
 pub mod score;
 pub mod scoring;
 pub mod secret;
+pub mod text;
 pub mod throttle;
 
 /// A value that broke a rule, naming the request field it came from.

@@ -78,7 +78,7 @@ impl ApiKey {
 
 /// The server's own secret. It derives the link tokens of emailed and idempotent
 /// invitations from their ids, so the outbox and a replayed request can rebuild the links
-/// while no token is ever stored, and it keys the hashes of idempotency keys.
+/// while no token is ever stored.
 #[derive(Clone)]
 pub struct ServerKey([u8; 32]);
 
@@ -116,16 +116,15 @@ impl ServerKey {
         SurveyToken(URL_SAFE_NO_PAD.encode(&mac[..TOKEN_BYTES]))
     }
 
-    /// The stored form of an `Idempotency-Key`, scoped to a workspace.
-    pub fn idempotency_hash(&self, workspace_id: &str, key: &IdempotencyKey) -> String {
-        self.mac(&["idempotency-key", workspace_id, &key.0])
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+    /// The unsubscribe token of emailed invitation `invitation_id`. It is bound to that
+    /// purpose: the survey token cannot unsubscribe, and this one cannot answer.
+    pub fn derive_unsubscribe_token(&self, invitation_id: &str) -> SurveyToken {
+        let mac = self.mac(&["unsubscribe-token", invitation_id]);
+        SurveyToken(URL_SAFE_NO_PAD.encode(&mac[..TOKEN_BYTES]))
     }
 }
 
-/// A client's `Idempotency-Key` (stored only as [`ServerKey::idempotency_hash`]).
+/// A client's `Idempotency-Key` (stored only as [`IdempotencyKey::hash`]).
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey(String);
 
@@ -135,6 +134,13 @@ impl IdempotencyKey {
         let ok = (1..=255).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic());
         ok.then(|| Self(raw.to_owned()))
     }
+
+    /// The stored form, scoped to a workspace. It does not depend on the server key, so
+    /// a retried request is recognised even after `SECRET_KEY` changed (and then refused,
+    /// since its links cannot be rebuilt) rather than issuing a second invitation.
+    pub fn hash(&self, workspace_id: &str) -> String {
+        sha256_hex(&format!("idempotency-key\0{workspace_id}\0{}", self.0))
+    }
 }
 
 /// SHA-256 of `text`, hex-encoded.
@@ -143,7 +149,8 @@ pub fn sha256_hex(text: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn random_text(bytes: usize) -> String {
+/// `bytes` random bytes from the operating system's CSPRNG, as URL-safe base64.
+pub fn random_text(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
@@ -175,11 +182,11 @@ mod tests {
             ServerKey::from_secret("another key entirely, also long").derive_token("inv-1")
         );
         assert_eq!(SurveyToken::parse(a.as_str()), Some(a.clone()));
+        let unsubscribe = key.derive_unsubscribe_token("inv-1");
+        assert_ne!(unsubscribe, a, "each purpose has its own token");
+        assert_eq!(unsubscribe, key.derive_unsubscribe_token("inv-1"));
         let idem = IdempotencyKey::parse("ticket-4211-closed").unwrap();
-        assert_ne!(
-            key.idempotency_hash("ws1", &idem),
-            key.idempotency_hash("ws2", &idem)
-        );
+        assert_ne!(idem.hash("ws1"), idem.hash("ws2"));
         assert!(IdempotencyKey::parse("").is_none());
         assert!(IdempotencyKey::parse("has space").is_none());
     }

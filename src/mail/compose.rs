@@ -15,7 +15,6 @@ use crate::db::surveys::Survey;
 use crate::domain::kind::{Scale, SurveyKind};
 use crate::domain::Invalid;
 use crate::links::Links;
-use crate::views::kind_and_scale;
 
 /// Instructions one survey template may run: plenty for substitutions and short loops,
 /// far too few for a template written to stall the service.
@@ -31,7 +30,7 @@ fn user_env() -> Environment<'static> {
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
-        crate::pages::builtin_environment(&[
+        crate::templates::builtin_environment(&[
             ("email.html", include_str!("../../templates/email.html")),
             ("email.txt", include_str!("../../templates/email.txt")),
         ])
@@ -87,15 +86,17 @@ pub struct Rendered {
     pub unsubscribe_url: String,
 }
 
-/// Renders the email for `invitation` of `survey`, whose link token is `token`.
+/// Renders the email for `invitation` of `survey`, whose link token is `token` and whose
+/// unsubscribe link carries the separate `unsubscribe_token`.
 pub fn render(
     survey: &Survey,
     invitation: &Invitation,
     properties: &BTreeMap<String, String>,
     token: &str,
+    unsubscribe_token: &str,
     links: &Links,
 ) -> anyhow::Result<Rendered> {
-    let (kind, scale) = kind_and_scale(survey).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (kind, scale) = survey.kind_and_scale()?;
     // Properties are reachable as `properties.x` and, for short templates, as plain `x`;
     // the reserved names win over a property of the same name.
     let mut vars: BTreeMap<String, Value> = properties
@@ -145,7 +146,7 @@ pub fn render(
         (SurveyKind::Ces, _) => "agreement",
         (SurveyKind::Esat, _) => "points",
     };
-    let unsubscribe_url = links.unsubscribe(token);
+    let unsubscribe_url = links.unsubscribe(unsubscribe_token);
     // The templates put links in `href` unescaped (`|safe`): we build them ourselves from a
     // parsed PUBLIC_URL and a base64url token, and escaping `/` as `&#x2f;` confuses the link
     // checkers and click trackers that read raw HTML.

@@ -65,6 +65,10 @@ impl Worker {
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, "email worker started");
         while !*stop.borrow() {
+            // Every send of this round must finish well inside the lease, or another worker
+            // could take the email over and send it too: half the lease, counted from before
+            // the claim, bounds the whole attempt (look-ups, connect, TLS, DATA).
+            let deadline = tokio::time::Instant::now() + self.settings.lease / 2;
             let claimed = match self.claim().await {
                 Ok(rows) => rows,
                 Err(err) => {
@@ -80,7 +84,10 @@ impl Worker {
                 }
                 continue;
             }
-            futures_util::future::join_all(claimed.into_iter().map(|row| self.deliver(row))).await;
+            futures_util::future::join_all(
+                claimed.into_iter().map(|row| self.deliver(row, deadline)),
+            )
+            .await;
         }
         tracing::info!(worker = %self.id, "email worker stopped");
     }
@@ -97,11 +104,17 @@ impl Worker {
         .await
     }
 
-    async fn deliver(&self, row: Claimed) {
-        let outcome = self
-            .attempt(&row)
-            .await
-            .unwrap_or_else(|err| Outcome::Retry(format!("{err:#}")));
+    async fn deliver(&self, row: Claimed, deadline: tokio::time::Instant) {
+        let outcome = match tokio::time::timeout_at(deadline, self.attempt(&row)).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(err)) => Outcome::Retry(format!("{err:#}")),
+            // Dropping the attempt closes its SMTP connection before the end of DATA, so the
+            // server discards the message; the next attempt sends it whole.
+            Err(_) => Outcome::Retry(format!(
+                "the send did not finish within {} s (half the outbox lease)",
+                (self.settings.lease / 2).as_secs_f64()
+            )),
+        };
         let attempts = u32::try_from(row.attempts).unwrap_or(u32::MAX);
         let outcome = match outcome {
             Outcome::Retry(error) if attempts >= self.settings.max_attempts => Outcome::Fail(error),
@@ -144,8 +157,7 @@ impl Worker {
         let (invitation, survey, properties, suppressed) = blocking(move || {
             let mut conn = pool.get()?;
             let (invitation, survey) = invitations::with_survey(&mut conn, &invitation_id)?;
-            let properties = invitations::properties_of_one(&mut conn, &invitation.id)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let properties = invitations::properties_of_one(&mut conn, &invitation.id)?;
             let suppressed = match &invitation.recipient_key {
                 Some(key) => {
                     suppressions::find(&mut conn, &invitation.workspace_id, key)?.map(|s| s.reason)
@@ -166,25 +178,34 @@ impl Worker {
                 "the invitation has no recipient address".to_owned(),
             ));
         };
-        let token = self.server_key.derive_token(&invitation.id);
+        let token = self.server_key.derive_token(invitation.id.as_str());
         if token.hash() != invitation.token_hash {
             return Ok(Outcome::Fail(
                 "SECRET_KEY changed since this email was queued, so its links cannot be rebuilt"
                     .to_owned(),
             ));
         }
-        let token = token.as_str();
-        let message = compose::render(&survey, &invitation, &properties, token, &self.links)
-            .and_then(|rendered| {
-                compose::message(
-                    rendered,
-                    self.mailer.from(),
-                    survey.email_sender_name.as_deref(),
-                    to,
-                    invitation.recipient_name.as_deref(),
-                    &row.message_id,
-                )
-            });
+        let unsubscribe = self
+            .server_key
+            .derive_unsubscribe_token(invitation.id.as_str());
+        let message = compose::render(
+            &survey,
+            &invitation,
+            &properties,
+            token.as_str(),
+            unsubscribe.as_str(),
+            &self.links,
+        )
+        .and_then(|rendered| {
+            compose::message(
+                rendered,
+                self.mailer.from(),
+                survey.email_sender_name.as_deref(),
+                to,
+                invitation.recipient_name.as_deref(),
+                &row.message_id,
+            )
+        });
         let message = match message {
             Ok(m) => m,
             Err(err) => return Ok(Outcome::Fail(format!("could not build the email: {err:#}"))),

@@ -12,12 +12,13 @@ use validator::Validate;
 
 use crate::db;
 use crate::domain::email::EmailAddress;
+use crate::domain::ids::{InvitationId, SurveyId};
 use crate::domain::properties::Properties;
 use crate::domain::secret::IdempotencyKey;
 use crate::domain::Invalid;
 use crate::error::ApiError;
 use crate::extract::{from_value, Json, Workspace};
-use crate::invite::{self, Channel, Idempotency, InvitationRequest, Issuer};
+use crate::invite::{self, Channel, Idempotency, InvitationRequest, Issuer, Outcome};
 use crate::state::AppState;
 use crate::validation::check;
 use crate::views::InvitationView;
@@ -183,14 +184,13 @@ pub async fn create(
     req: HttpRequest,
     Json(raw): Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let survey_id = survey_id.into_inner().to_string();
+    let survey_id = SurveyId::from(survey_id.into_inner());
     let idem = idempotency_key(&req)?.map(|key| Idempotency {
         key,
         request_hash: invite::fingerprint(&survey_id, &raw),
     });
     let request = from_value::<CreateInvitation>(raw)?.parse(state.email_enabled)?;
     let issuer = Issuer {
-        links: state.links.clone(),
         message_domain: state.message_domain.clone(),
         server_key: state.server_key.clone(),
     };
@@ -201,8 +201,16 @@ pub async fn create(
     if created.queued_email {
         state.outbox_wake.notify_one();
     }
-    let status = StatusCode::from_u16(created.status).map_err(ApiError::internal)?;
-    Ok(HttpResponse::build(status).json(created.view))
+    let status = match created.outcome {
+        Outcome::Issued => StatusCode::CREATED,
+        Outcome::Suppressed => StatusCode::OK,
+    };
+    let view = InvitationView::from_row(created.invitation, created.properties);
+    let view = match &created.token {
+        Some(token) => view.with_links(token, created.scale, &state.links),
+        None => view,
+    };
+    Ok(HttpResponse::build(status).json(view))
 }
 
 /// `GET /v1/invitations/{id}`: status and delivery details (links are shown only at creation).
@@ -211,11 +219,11 @@ pub async fn show(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner().to_string();
+    let id = InvitationId::from(id.into_inner());
     let view = db::run(&state.pool, move |conn| {
         let invitation = db::invitations::find(conn, &ws.id, &id)?;
         let properties = db::invitations::properties_of_one(conn, &invitation.id)?;
-        Ok(InvitationView::from_row(invitation, properties))
+        Ok::<_, ApiError>(InvitationView::from_row(invitation, properties))
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

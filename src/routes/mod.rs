@@ -1,7 +1,8 @@
 //! The route table: the only place a path is named.
 
-pub(crate) mod answer;
+mod answer;
 mod health;
+mod html;
 mod invitations;
 mod responses;
 mod spec;
@@ -39,6 +40,7 @@ route_table! {
     POST "/v1/surveys/{id}/invitations" => invitations::create,
     GET  "/v1/surveys/{id}/responses" => responses::list,
     GET  "/v1/surveys/{id}/stats" => stats::show,
+    GET  "/v1/responses/{id}" => responses::show,
     GET  "/v1/invitations/{id}" => invitations::show,
     GET  "/v1/suppressions" => suppressions::list,
     POST "/v1/suppressions" => suppressions::create,

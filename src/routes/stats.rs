@@ -6,6 +6,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::db::{self, stats::Window, to_stored};
+use crate::domain::ids::SurveyId;
 use crate::domain::Invalid;
 use crate::error::ApiError;
 use crate::extract::Workspace;
@@ -52,11 +53,11 @@ pub async fn show(
         from: from.map(to_stored),
         to: to.map(to_stored),
     };
-    let id = id.into_inner().to_string();
+    let id = SurveyId::from(id.into_inner());
     let (survey, counts) = db::run(&state.pool, move |conn| {
         let survey = db::surveys::find(conn, &ws.id, &id)?;
         let counts = db::stats::counts(conn, &survey.id, window)?;
-        Ok((survey, counts))
+        Ok::<_, ApiError>((survey, counts))
     })
     .await?;
     Ok(HttpResponse::Ok().json(StatsView::compute(&survey, counts, from, to)?))

@@ -119,7 +119,7 @@ pub async fn list(
     let page = query.page()?;
     let (rows, next_cursor) = db::run(&state.pool, move |conn| {
         let rows = suppressions::list(conn, &ws.id, &page)?;
-        Ok(page.finish(rows, |s| &s.email))
+        Ok::<_, ApiError>(page.finish(rows, |s| &s.email))
     })
     .await?;
     let data = rows.into_iter().map(SuppressionView::from).collect();
@@ -136,7 +136,7 @@ pub async fn delete(
         .map_err(|_| ApiError::NotFound("suppression"))?
         .key();
     let removed = db::run(&state.pool, move |conn| {
-        Ok(suppressions::remove(conn, &ws.id, &email)?)
+        Ok::<_, ApiError>(suppressions::remove(conn, &ws.id, &email)?)
     })
     .await?;
     if removed {

@@ -6,6 +6,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::db::{self, now, surveys::NewSurvey};
+use crate::domain::ids::SurveyId;
 use crate::domain::kind::SurveyKind;
 use crate::domain::throttle::Throttle;
 use crate::error::ApiError;
@@ -52,12 +53,12 @@ pub async fn create(
     }
     let throttle = body.throttle_days.map(Throttle::parse).transpose()?;
     let survey = db::run(&state.pool, move |conn| {
-        let id = Uuid::now_v7().to_string();
+        let id = SurveyId::generate();
         db::surveys::insert(
             conn,
             &NewSurvey {
-                id: &id,
-                workspace_id: &ws.id,
+                id: id.as_str(),
+                workspace_id: ws.id.as_str(),
                 name: body.name.trim(),
                 kind: kind.as_str(),
                 scale: scale.as_str(),
@@ -73,6 +74,7 @@ pub async fn create(
                 throttle_days: throttle.map(Throttle::days),
             },
         )
+        .map_err(ApiError::from)
     })
     .await?;
     Ok(HttpResponse::Created().json(SurveyView::from_row(survey)?))
@@ -87,7 +89,7 @@ pub async fn list(
     let page = query.page()?;
     let (rows, next_cursor) = db::run(&state.pool, move |conn| {
         let rows = db::surveys::list(conn, &ws.id, &page)?;
-        Ok(page.finish(rows, |s| &s.id))
+        Ok::<_, ApiError>(page.finish(rows, |s| s.id.as_str()))
     })
     .await?;
     let data = rows
@@ -103,9 +105,9 @@ pub async fn show(
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner().to_string();
+    let id = SurveyId::from(id.into_inner());
     let survey = db::run(&state.pool, move |conn| {
-        db::surveys::find(conn, &ws.id, &id)
+        db::surveys::find(conn, &ws.id, &id).map_err(ApiError::from)
     })
     .await?;
     Ok(HttpResponse::Ok().json(SurveyView::from_row(survey)?))

@@ -65,6 +65,7 @@ async fn a_rating_link_shows_an_accessible_self_contained_page_with_its_score_ch
         .starts_with("text/html"));
     assert_eq!(res.headers()["referrer-policy"], "no-referrer");
     assert_eq!(res.headers()["cache-control"], "no-store");
+    let csp = res.headers()["content-security-policy"].clone();
     let html = res.text().await.unwrap();
     assert!(html.contains("<html lang=\"en\">"));
     assert!(
@@ -82,6 +83,15 @@ async fn a_rating_link_shows_an_accessible_self_contained_page_with_its_score_ch
         "eleven choices and a send button"
     );
     assert!(html.contains("<noscript>"), "works without script");
+    // Only the page's own script may run: its nonce, not 'unsafe-inline'.
+    let csp = csp.to_str().unwrap().to_owned();
+    let nonce = regex::Regex::new(r"script-src 'nonce-([A-Za-z0-9_-]{16,})'")
+        .unwrap()
+        .captures(&csp)
+        .unwrap_or_else(|| panic!("no script nonce in {csp}"))[1]
+        .to_owned();
+    assert!(!csp.contains("script-src 'unsafe-inline'"), "{csp}");
+    assert!(html.contains(&format!(r#"<script nonce="{nonce}">"#)));
     for external in ["src=\"http", "href=\"http", "@import", "url("] {
         assert!(
             !html.contains(external),
@@ -434,4 +444,151 @@ async fn an_integration_posting_from_an_http_library_is_counted() {
         ),
         (json!(1), json!(0))
     );
+}
+
+#[tokio::test]
+async fn every_change_of_an_answer_is_kept_in_its_history_and_an_empty_comment_clears_it() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("nps").await;
+    let url = app.link(&survey).await;
+    let post = |body: Value| app.answer(&url, body);
+    assert_eq!(
+        post(json!({"score": 9, "comment": "Quick"})).await.status(),
+        201
+    );
+    app.age_answer(&url);
+    assert_eq!(post(json!({"score": 3})).await.status(), 200);
+    app.age_answer(&url);
+    assert_eq!(
+        post(json!({"comment": "Slow after all"})).await.status(),
+        200
+    );
+    assert_eq!(post(json!({"score": 3})).await.status(), 200, "a repeat");
+    let cleared = post(json!({"comment": ""})).await;
+    assert_eq!(cleared.status(), 200);
+    assert_eq!(
+        cleared.json::<Value>().await.unwrap()["comment"],
+        Value::Null
+    );
+    let listed = responses(&app, &survey).await;
+    assert_eq!(listed[0]["comment"], Value::Null);
+    let id = listed[0]["id"].as_str().unwrap();
+    let detail: Value = app
+        .get(&format!("/v1/responses/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(detail["id"], listed[0]["id"]);
+    let history: Vec<(String, i64, Value)> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert!(e["at"].as_str().is_some());
+            (
+                e["change"].as_str().unwrap().to_owned(),
+                e["score"].as_i64().unwrap(),
+                e["comment"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            ("created".into(), 9, json!("Quick")),
+            ("score".into(), 3, json!("Quick")),
+            ("comment".into(), 3, json!("Slow after all")),
+            ("comment".into(), 3, Value::Null),
+        ],
+        "oldest first; the repeat changed nothing"
+    );
+    assert_eq!(app.count("response_events"), 4);
+}
+
+#[tokio::test]
+async fn control_characters_are_refused_naming_the_field_on_either_backend() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("csat").await;
+    let url = app.link(&survey).await;
+    let res = app
+        .answer(&url, json!({"score": 5, "comment": "nul \u{0} here"}))
+        .await;
+    assert_eq!(
+        assert_error(res, 422, "invalid_field").await["error"]["field"],
+        "comment"
+    );
+    let res = app
+        .answer_form(&url, &[("score", "5"), ("comment", "bell \u{7}")])
+        .await;
+    assert_eq!(
+        res.status(),
+        422,
+        "the form gets a page saying what is wrong"
+    );
+    assert_eq!(app.count("responses"), 0, "nothing is stored");
+    for (body, field) in [
+        (json!({"name": "a\u{0}b", "kind": "nps"}), "name"),
+        (
+            json!({"name": "ok", "kind": "nps", "question": "q\u{1b}?"}),
+            "question",
+        ),
+        (
+            json!({"name": "ok", "kind": "nps", "email_subject": "#{{ x }}\u{0}"}),
+            "email_subject",
+        ),
+    ] {
+        let res = app.post("/v1/surveys", &body).await;
+        assert_eq!(
+            assert_error(res, 422, "invalid_field").await["error"]["field"],
+            field
+        );
+    }
+    for (body, field) in [
+        (
+            json!({"properties": {"agent": "b\u{0}o"}}),
+            "properties.agent",
+        ),
+        (json!({"recipient": {"name": "\u{0}"}}), "recipient.name"),
+    ] {
+        let res = app
+            .post(&format!("/v1/surveys/{survey}/invitations"), &body)
+            .await;
+        assert_eq!(
+            assert_error(res, 422, "invalid_field").await["error"]["field"],
+            field
+        );
+    }
+    assert_eq!((app.count("surveys"), app.count("invitations")), (1, 1));
+    // Tabs and line breaks are fine.
+    let res = app
+        .answer(
+            &url,
+            json!({"score": 5, "comment": "line one\nline two\ttabbed"}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+}
+
+#[tokio::test]
+async fn an_sqlite_database_still_locked_after_the_busy_timeout_answers_503_with_retry_after() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let app = crate::helpers::spawn_app_with(&[("SQLITE_BUSY_TIMEOUT_MS", "200")]).await;
+    let Some(path) = app.db.url().strip_prefix("sqlite://") else {
+        // PostgreSQL has no busy timeout: writers wait on row locks instead.
+        return;
+    };
+    let survey = app.survey_of("nps").await;
+    let url = app.link(&survey).await;
+    let mut holder = diesel::SqliteConnection::establish(path).unwrap();
+    holder.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let res = app.answer(&url, json!({"score": 9})).await;
+    assert_eq!(res.headers()["retry-after"], "1");
+    assert_error(res, 503, "unavailable").await;
+    let form = app.answer_form(&url, &[("score", "9")]).await;
+    assert_eq!(form.status(), 503);
+    assert_eq!(form.headers()["retry-after"], "1");
+    holder.batch_execute("ROLLBACK").unwrap();
+    assert_eq!(app.answer(&url, json!({"score": 9})).await.status(), 201);
 }

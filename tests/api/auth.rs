@@ -83,14 +83,49 @@ async fn another_workspace_sees_none_of_our_data_and_can_write_none_to_it() {
     let url = app.link(&survey).await;
     assert_eq!(app.answer(&url, json!({"score": 9})).await.status(), 201);
     let other = app.other_workspace_key("intruder");
+    let invitation = app.invite(&survey, json!({"channel": "link"})).await;
+    let invitation = invitation["id"].as_str().unwrap().to_owned();
+    let responses: serde_json::Value = app
+        .get(&format!("/v1/surveys/{survey}/responses"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = responses["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get(&format!("/v1/responses/{response}")).await.status(),
+        200
+    );
+    assert_eq!(
+        app.get(&format!("/v1/invitations/{invitation}"))
+            .await
+            .status(),
+        200
+    );
 
     for path in [
         format!("/v1/surveys/{survey}"),
         format!("/v1/surveys/{survey}/stats"),
         format!("/v1/surveys/{survey}/responses"),
+        format!("/v1/invitations/{invitation}"),
+        format!("/v1/responses/{response}"),
     ] {
         assert_error(app.get_as(&path, &other).await, 404, "not_found").await;
     }
+    // Suppressions are per workspace: ours cannot be deleted or seen from another.
+    let added = app
+        .post("/v1/suppressions", &json!({"email": "ours@example.com"}))
+        .await;
+    assert_eq!(added.status(), 201);
+    let res = app
+        .client
+        .delete(format!("{}/v1/suppressions/ours@example.com", app.address))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_error(res, 404, "not_found").await;
+    assert_eq!(app.count("suppressions"), 1);
     let res = app
         .post_as(
             &format!("/v1/surveys/{survey}/invitations"),
@@ -99,7 +134,7 @@ async fn another_workspace_sees_none_of_our_data_and_can_write_none_to_it() {
         )
         .await;
     assert_error(res, 404, "not_found").await;
-    assert_eq!(app.count("invitations"), 1);
+    assert_eq!(app.count("invitations"), 2);
 
     let listed: serde_json::Value = app
         .get_as("/v1/surveys", &other)
@@ -138,4 +173,38 @@ async fn healthz_checks_the_database_and_the_spec_is_served() {
 async fn unknown_routes_answer_a_json_404() {
     let app = spawn_app().await;
     assert_error(app.get("/v1/nothing-here").await, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = spawn_app().await;
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let res = app
+            .client
+            .get(format!("{}/v1/surveys", app.address))
+            .header("Authorization", format!("{scheme} {}", app.api_key))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn api_answers_are_never_cached() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("csat").await;
+    let created = app
+        .post(
+            &format!("/v1/surveys/{survey}/invitations"),
+            &json!({"channel": "link", "recipient": {"email": "ana@example.com"}}),
+        )
+        .await;
+    let missing = app
+        .get("/v1/invitations/00000000-0000-7000-8000-000000000000")
+        .await;
+    let listed = app.get(&format!("/v1/surveys/{survey}/responses")).await;
+    for res in [created, missing, listed] {
+        assert_eq!(res.headers()["cache-control"], "no-store", "{}", res.url());
+    }
 }

@@ -66,6 +66,24 @@ impl TestDb {
             TestDb::Sqlite { url, .. } | TestDb::Postgres { url, .. } => url,
         }
     }
+
+    /// The server key file instances on this database use unless told otherwise.
+    pub fn key_file(&self) -> std::path::PathBuf {
+        key_file_for(self.url())
+    }
+}
+
+/// The key file of the database at `url`: the service's own default beside an SQLite file;
+/// for Postgres, one file per test database, so that its instances share a key as production
+/// instances must (the service's default, `./scorekeeper.key`, would be shared by every test).
+pub fn key_file_for(url: &str) -> std::path::PathBuf {
+    match url.strip_prefix("sqlite://") {
+        Some(path) => format!("{path}.key").into(),
+        None => {
+            let name = url.rsplit('/').next().unwrap_or("db");
+            std::env::temp_dir().join(format!("{name}.key"))
+        }
+    }
 }
 
 impl Drop for TestDb {
@@ -74,6 +92,7 @@ impl Drop for TestDb {
             admin_url, name, ..
         } = self
         {
+            let _ = std::fs::remove_file(key_file_for(&format!("postgres:///{name}")));
             if let Ok(mut admin) = PgConnection::establish(admin_url) {
                 let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                     .execute(&mut admin);
@@ -100,6 +119,13 @@ pub async fn spawn_instance(database_url: &str, extra: &[(&str, &str)]) -> Insta
         ("LISTEN_ADDR".into(), "127.0.0.1:0".into()),
         ("DATABASE_POOL_SIZE".into(), "4".into()),
     ];
+    let sets_key = extra
+        .iter()
+        .any(|(k, _)| *k == "SECRET_KEY" || *k == "SECRET_KEY_FILE");
+    if database_url.starts_with("postgres") && !sets_key {
+        let file = key_file_for(database_url);
+        vars.push(("SECRET_KEY_FILE".into(), file.display().to_string()));
+    }
     vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let settings = Settings::from_lookup(|name| {
         vars.iter()
@@ -205,6 +231,9 @@ impl TestApp {
             "responses" => schema::responses::table.count().get_result(conn),
             "outbox" => schema::outbox::table.count().get_result(conn),
             "suppressions" => schema::suppressions::table.count().get_result(conn),
+            "response_events" => schema::response_events::table.count().get_result(conn),
+            "server_secrets" => schema::server_secrets::table.count().get_result(conn),
+            "idempotency_keys" => schema::idempotency_keys::table.count().get_result(conn),
             other => panic!("unknown table {other}"),
         }
         .expect("count")

@@ -54,11 +54,27 @@ impl SmtpSink {
 
     /// Starts a sink on `port`, waiting until it listens.
     pub fn start_on(port: u16) -> Self {
+        Self::spawn(port, &[])
+    }
+
+    /// Starts a slow sink: its first `transactions` answer MAIL, RCPT and DATA `delay` late.
+    pub fn start_slow(transactions: u32, delay: Duration) -> Self {
+        let args = [
+            "--slow-first".to_owned(),
+            transactions.to_string(),
+            "--delay".to_owned(),
+            delay.as_secs_f64().to_string(),
+        ];
+        Self::spawn(free_port(), &args)
+    }
+
+    fn spawn(port: u16, extra: &[String]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
         let mut child = Command::new("python3")
             .args([script, "--port", &port.to_string(), "--dir"])
             .arg(dir.path())
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -4,8 +4,11 @@
 Listens on 127.0.0.1:PORT and writes each accepted message to DIR as <uuid>.eml
 (written to a temp name, fsynced, then renamed, so readers never see half a file).
 Recipients whose local part starts with "reject" get a permanent 550, and those
-starting with "tempfail" a transient 451. Prints READY once it is listening.
+starting with "tempfail" a transient 451. With --slow-first N --delay S, the first N mail
+transactions answer MAIL, RCPT and DATA each S seconds late (a slow server, within any one
+command's timeout but not within a short lease). Prints READY once it is listening.
 """
+import asyncio
 import argparse
 import os
 import signal
@@ -16,10 +19,25 @@ from aiosmtpd.controller import Controller
 
 
 class Sink:
-    def __init__(self, out):
+    def __init__(self, out, slow_first=0, delay=0.0):
         self.out = out
+        self.slow_left = slow_first
+        self.delay = delay
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        session.slow = self.slow_left > 0
+        self.slow_left -= 1
+        await self.lag(session)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def lag(self, session):
+        if getattr(session, "slow", False):
+            await asyncio.sleep(self.delay)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        await self.lag(session)
         local = address.split("@")[0].lower()
         if local.startswith("reject"):
             return "550 5.1.1 No such user here"
@@ -29,6 +47,7 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        await self.lag(session)
         name = uuid.uuid4().hex
         tmp = os.path.join(self.out, f".{name}.tmp")
         content = envelope.original_content or envelope.content
@@ -46,9 +65,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--dir", required=True)
+    parser.add_argument("--slow-first", type=int, default=0)
+    parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
     os.makedirs(args.dir, exist_ok=True)
-    controller = Controller(Sink(args.dir), hostname="127.0.0.1", port=args.port)
+    sink = Sink(args.dir, args.slow_first, args.delay)
+    controller = Controller(sink, hostname="127.0.0.1", port=args.port)
     controller.start()
     print("READY", flush=True)
     done = threading.Event()

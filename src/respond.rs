@@ -1,0 +1,70 @@
+//! Answering a survey link: resolving its token and recording an answer under the rules of
+//! `domain::answer`, in one write transaction.
+
+use crate::db::invitations::Invitation;
+use crate::db::responses::{self, Liveness, Response};
+use crate::db::surveys::Survey;
+use crate::db::{self, AnyConnection};
+use crate::domain::answer::{self, Answer};
+use crate::domain::secret::SurveyToken;
+use crate::error::ApiError;
+
+/// The invitation behind `token` and its survey, whether or not it can still be answered.
+/// Anything that is not a known token → 404.
+pub fn find_any(conn: &mut AnyConnection, token: &str) -> Result<(Invitation, Survey), ApiError> {
+    let token = SurveyToken::parse(token).ok_or(ApiError::NotFound("survey link"))?;
+    db::invitations::find_by_token_hash(conn, &token.hash())?
+        .ok_or(ApiError::NotFound("survey link"))
+}
+
+/// The invitation behind `token` if it can be answered: unknown or never issued → 404,
+/// expired → 410.
+pub fn find_live(conn: &mut AnyConnection, token: &str) -> Result<(Invitation, Survey), ApiError> {
+    let (invitation, survey) = find_any(conn, token)?;
+    if !invitation.is_issued() {
+        return Err(ApiError::NotFound("survey link"));
+    }
+    if invitation.expires_at.is_some_and(|at| at <= db::now()) {
+        return Err(ApiError::Gone);
+    }
+    Ok((invitation, survey))
+}
+
+/// The live link behind `token` with its recorded answer, if any (what the page shows).
+pub fn page_state(
+    conn: &mut AnyConnection,
+    token: &str,
+) -> Result<(Invitation, Survey, Option<Response>), ApiError> {
+    let (invitation, survey) = find_live(conn, token)?;
+    let response = responses::for_invitation(conn, &invitation.id)?;
+    Ok((invitation, survey, response))
+}
+
+/// Records `answer` for `invitation`. Returns the stored response and whether it is new.
+pub fn record(
+    conn: &mut AnyConnection,
+    invitation: &Invitation,
+    answer: &Answer,
+) -> Result<(Response, bool), ApiError> {
+    db::write_transaction(conn, |conn| {
+        let at = db::now();
+        match responses::mark_responded_if_live(conn, &invitation.id, at)? {
+            Liveness::Live => {}
+            Liveness::Expired => return Err(ApiError::Gone),
+            Liveness::NotIssued => return Err(ApiError::NotFound("survey link")),
+        }
+        let existing = responses::for_invitation(conn, &invitation.id)?;
+        let recorded = existing.as_ref().map(Response::recorded);
+        let applied = answer::apply(recorded.as_ref(), answer, at)?;
+        let response = responses::save(
+            conn,
+            invitation,
+            existing.as_ref(),
+            &applied.state,
+            &applied.changes,
+            answer.user_agent.as_deref(),
+            at,
+        )?;
+        Ok((response, existing.is_none()))
+    })
+}

@@ -1,0 +1,85 @@
+//! What every public HTML page shares: its security headers, and errors shown as pages.
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::error::ApiError;
+use crate::pages;
+
+/// A rendered page and the nonce its inline script carries, if it has one.
+#[derive(Debug)]
+pub struct Page {
+    /// The HTML.
+    pub html: String,
+    /// The CSP nonce of the page's script; `None` allows no script at all.
+    pub script_nonce: Option<String>,
+}
+
+impl Page {
+    /// A page without script.
+    pub fn static_html(html: String) -> Self {
+        Self {
+            html,
+            script_nonce: None,
+        }
+    }
+}
+
+/// Wraps a page with the headers every public page carries.
+pub fn respond(status: StatusCode, page: Page) -> HttpResponse {
+    let script_src = match &page.script_nonce {
+        Some(nonce) => format!("'nonce-{nonce}'"),
+        None => "'none'".to_owned(),
+    };
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; script-src {script_src}; \
+         connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    );
+    let mut response = HttpResponse::build(status);
+    response
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        // The token is in the URL: never leak it to another site.
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header(("X-Robots-Tag", "noindex, nofollow"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
+    if let Ok(csp) = HeaderValue::from_str(&csp) {
+        response.insert_header((header::CONTENT_SECURITY_POLICY, csp));
+    }
+    response.body(page.html)
+}
+
+/// Renders an error as a page for a person.
+pub fn error(err: &ApiError) -> HttpResponse {
+    let status = err.status_code();
+    if status.is_server_error() {
+        // Logs the cause.
+        let _ = err.error_response();
+    }
+    let (title, message) = match err {
+        ApiError::NotFound(_) => (
+            "Link not found",
+            "This link is not valid. Please check that you copied the whole link.".to_owned(),
+        ),
+        ApiError::Gone => (
+            "Survey closed",
+            "This survey link has expired. Thank you all the same.".to_owned(),
+        ),
+        ApiError::Invalid(_)
+        | ApiError::MalformedBody(_)
+        | ApiError::BadRequest(_)
+        | ApiError::PayloadTooLarge(_) => ("Please check your answer", err.to_string()),
+        _ => (
+            "Something went wrong",
+            "We could not record your answer just now. Please try again in a minute.".to_owned(),
+        ),
+    };
+    let mut response = respond(status, Page::static_html(pages::message(title, &message)));
+    if let ApiError::Unavailable(_) = err {
+        if let Ok(v) = HeaderValue::from_str(&crate::error::RETRY_AFTER_SECS.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    response
+}
