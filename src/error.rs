@@ -167,3 +167,27 @@ impl From<diesel::result::Error> for ApiError {
         DbError::from(err).into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_conditions_map_to_their_statuses_and_503_says_when_to_retry() {
+        let busy = ApiError::from(DbError::Busy("database is locked".into()));
+        let response = busy.error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+        let conflict = ApiError::from(DbError::Conflict("UNIQUE constraint failed".into()));
+        assert_eq!(conflict.status_code(), StatusCode::CONFLICT);
+        assert!(
+            !conflict.to_string().contains("UNIQUE"),
+            "no SQL in the message"
+        );
+        let missing = ApiError::from(DbError::NotFound("survey"));
+        assert_eq!(missing.status_code(), StatusCode::NOT_FOUND);
+        let corrupt = ApiError::from(DbError::Corrupt("survey x has an unknown kind".into()));
+        assert_eq!(corrupt.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(corrupt.body().error.message, "internal error");
+    }
+}
