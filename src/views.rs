@@ -11,7 +11,7 @@ use crate::db::responses::{Event, Response};
 use crate::db::surveys::Survey;
 use crate::db::{from_stored, stats::Counts};
 use crate::domain::kind::Scale;
-use crate::domain::scoring::{self, Distribution};
+use crate::domain::scoring::{self, Distribution, Rule};
 use crate::domain::secret::SurveyToken;
 use crate::domain::throttle::Throttle;
 use crate::error::ApiError;
@@ -326,10 +326,16 @@ pub struct StatsView {
     pub response_rate: f64,
     /// The headline score.
     pub score: Option<f64>,
-    /// Half-width of its 95% confidence interval.
+    /// Its 95% confidence interval `[lo, hi]`, by the method `rule.interval` names.
+    pub confidence_interval: Option<[f64; 2]>,
+    /// Half the width of `confidence_interval`.
     pub margin_of_error: Option<f64>,
-    /// Confidence level of `margin_of_error`.
+    /// Confidence level of the interval.
     pub confidence_level: f64,
+    /// Fewer answers than the documented minimum (30): read the score with care.
+    pub low_sample: bool,
+    /// How the score was made.
+    pub rule: RuleView,
     /// Answers per scale point.
     pub distribution: DistributionView,
     /// Responses left out because they look automated.
@@ -346,6 +352,45 @@ pub struct StatsView {
     /// CES only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agree_percent: Option<f64>,
+    /// With `compare=previous_period`: the window before this one and the change since.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<ComparisonView>,
+}
+
+/// The rule that made a score: `{"metric": "nps", "promoters": "9-10", …, "interval": …}`.
+#[derive(Debug)]
+pub struct RuleView(pub Rule);
+
+impl Serialize for RuleView {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let rule = &self.0;
+        let mut map = serializer.serialize_map(Some(rule.bands.len() + 4))?;
+        map.serialize_entry("metric", rule.metric)?;
+        map.serialize_entry("score", rule.score)?;
+        for (band, range) in &rule.bands {
+            map.serialize_entry(band, range)?;
+        }
+        map.serialize_entry("interval", rule.interval)?;
+        map.serialize_entry("higher_is_better", &rule.higher_is_better)?;
+        map.end()
+    }
+}
+
+/// A window compared with the one before it.
+#[derive(Debug, Serialize)]
+pub struct ComparisonView {
+    /// Start of the previous window (inclusive).
+    pub from: DateTime<Utc>,
+    /// End of the previous window (exclusive): this window's start.
+    pub to: DateTime<Utc>,
+    /// Responses in the previous window.
+    pub responses: u64,
+    /// The previous window's score.
+    pub score: Option<f64>,
+    /// This window's score minus the previous one's.
+    pub change: Option<f64>,
+    /// Whether the change is significant at 95%.
+    pub significant: Option<bool>,
 }
 
 impl StatsView {
@@ -357,10 +402,7 @@ impl StatsView {
         to: Option<DateTime<Utc>>,
     ) -> Result<Self, ApiError> {
         let (kind, scale) = survey.kind_and_scale()?;
-        let mut distribution = Distribution::new(scale);
-        for (score, n) in counts.by_score {
-            distribution.add(score, n);
-        }
+        let distribution = counts.distribution(scale);
         let summary = scoring::summarize(kind, &distribution);
         let responses = distribution.total();
         Ok(Self {
@@ -373,14 +415,41 @@ impl StatsView {
             responses,
             response_rate: scoring::response_rate(responses, counts.invitations),
             score: summary.score,
-            margin_of_error: summary.margin_of_error,
+            confidence_interval: summary.interval.map(|i| [i.lo, i.hi]),
+            margin_of_error: summary.interval.map(|i| i.margin()),
             confidence_level: 0.95,
+            low_sample: summary.low_sample,
+            rule: RuleView(summary.rule),
             distribution: DistributionView(distribution),
             suspect_responses: counts.suspect,
             promoters: summary.nps.map(|g| g.promoters),
             passives: summary.nps.map(|g| g.passives),
             detractors: summary.nps.map(|g| g.detractors),
             agree_percent: summary.agree_percent,
+            comparison: None,
         })
+    }
+
+    /// Adds the comparison with the previous window `[from, to)`, whose counts are `before`.
+    pub fn with_comparison(
+        mut self,
+        survey: &Survey,
+        now: &Counts,
+        before: Counts,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Self, ApiError> {
+        let (kind, scale) = survey.kind_and_scale()?;
+        let (this, previous) = (now.distribution(scale), before.distribution(scale));
+        let change = scoring::compare(kind, &previous, &this);
+        self.comparison = Some(ComparisonView {
+            from,
+            to,
+            responses: previous.total(),
+            score: scoring::summarize(kind, &previous).score,
+            change: change.map(|c| c.change),
+            significant: change.map(|c| c.significant),
+        });
+        Ok(self)
     }
 }

@@ -9,6 +9,8 @@ use super::schema::{invitations, responses};
 use super::AnyConnection;
 use super::DbResult;
 use crate::domain::ids::SurveyId;
+use crate::domain::kind::Scale;
+use crate::domain::scoring::Distribution;
 
 /// Invitations created in `[from, to)`; an open end is unbounded.
 #[derive(Debug, Clone, Copy, Default)]
@@ -40,6 +42,17 @@ pub struct Counts {
     pub suspect: u64,
     /// Trusted responses per score.
     pub by_score: Vec<(i32, u64)>,
+}
+
+impl Counts {
+    /// The trusted answers as a distribution over `scale`.
+    pub fn distribution(&self, scale: Scale) -> Distribution {
+        let mut d = Distribution::new(scale);
+        for &(score, n) in &self.by_score {
+            d.add(score, n);
+        }
+        d
+    }
 }
 
 /// Counts invitations and trusted answers for `survey_id` in `window`, from one snapshot.

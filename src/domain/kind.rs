@@ -152,7 +152,7 @@ impl Scale {
     }
 
     /// Every answer on the scale, lowest first.
-    pub fn points(self) -> impl Iterator<Item = i32> {
+    pub fn points(self) -> impl Iterator<Item = i32> + Clone {
         self.min()..=self.max()
     }
 

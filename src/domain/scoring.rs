@@ -1,10 +1,9 @@
-//! Pure scoring maths: answer distributions, headline scores per kind, response rates
-//! and 95% margins of error. No I/O; everything here is unit- and property-tested.
+//! Pure scoring maths: answer distributions, headline scores per kind with their intervals
+//! and rule, response rates and changes. No I/O; everything here is unit- and property-tested.
 
 use super::kind::{Scale, SurveyKind};
-
-/// z for a two-sided 95% interval under the normal approximation.
-const Z_95: f64 = 1.959_963_984_540_054;
+use super::stats::intervals::{self, Interval, Moments, LOW_SAMPLE_BELOW};
+use super::stats::significance::{self, Change};
 
 /// How many answers each point of a scale received.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +49,7 @@ impl Distribution {
     }
 
     /// `(score, count)` for every point of the scale, zeros included, lowest first.
-    pub fn points(&self) -> impl Iterator<Item = (i32, u64)> + '_ {
+    pub fn points(&self) -> impl Iterator<Item = (i32, u64)> + Clone + '_ {
         self.scale.points().zip(self.counts.iter().copied())
     }
 
@@ -90,12 +89,65 @@ pub struct NpsGroups {
 pub struct Summary {
     /// The headline score: NPS (−100..100), CSAT/ESAT percent satisfied, or the CES mean.
     pub score: Option<f64>,
-    /// Half-width of the 95% interval around `score`, in the score's own units.
-    pub margin_of_error: Option<f64>,
+    /// Its 95% confidence interval, by the method the [`Rule`] names.
+    pub interval: Option<Interval>,
+    /// Fewer answers than [`LOW_SAMPLE_BELOW`].
+    pub low_sample: bool,
     /// NPS only: promoters, passives and detractors.
     pub nps: Option<NpsGroups>,
     /// CES only: percent who agreed (≥ 5 on 1–7, ≥ 4 on 1–5).
     pub agree_percent: Option<f64>,
+    /// How the score was made.
+    pub rule: Rule,
+}
+
+/// The rule that made a score, served with it so that no client has to guess.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    /// `nps`, `csat`, `esat` or `ces`.
+    pub metric: &'static str,
+    /// What the score is: `net_percent`, `percent` or `mean`.
+    pub score: &'static str,
+    /// The bands that count, e.g. `("promoters", "9-10")` or `("satisfied", "4-5")`.
+    pub bands: Vec<(&'static str, &'static str)>,
+    /// The interval method: `adjusted-wald`, `wilson` or `t`.
+    pub interval: &'static str,
+    /// Whether a higher score is better.
+    pub higher_is_better: bool,
+}
+
+/// The rule for a survey of `kind` on `scale`.
+pub fn rule(kind: SurveyKind, scale: Scale) -> Rule {
+    let satisfied = if scale == Scale::Thumbs { "1" } else { "4-5" };
+    let (score, bands, interval) = match kind {
+        SurveyKind::Nps => (
+            "net_percent",
+            vec![
+                ("promoters", "9-10"),
+                ("passives", "7-8"),
+                ("detractors", "0-6"),
+            ],
+            "adjusted-wald",
+        ),
+        SurveyKind::Csat | SurveyKind::Esat => {
+            ("percent", vec![("satisfied", satisfied)], "wilson")
+        }
+        SurveyKind::Ces => {
+            let agree = if scale == Scale::OneToSeven {
+                "5-7"
+            } else {
+                "4-5"
+            };
+            ("mean", vec![("agree", agree)], "t")
+        }
+    };
+    Rule {
+        metric: kind.as_str(),
+        score,
+        bands,
+        interval,
+        higher_is_better: true,
+    }
 }
 
 /// Splits a 0–10 distribution into NPS groups.
@@ -107,56 +159,71 @@ pub fn nps_groups(d: &Distribution) -> NpsGroups {
     }
 }
 
-/// NPS = 100 × (promoters − detractors) / answers, with its 95% margin of error.
-pub fn nps(d: &Distribution) -> Option<(f64, f64)> {
-    let n = d.total();
-    if n == 0 {
-        return None;
-    }
-    let g = nps_groups(d);
-    let p = g.promoters as f64 / n as f64;
-    let q = g.detractors as f64 / n as f64;
-    // Each answer contributes +1, 0 or −1; the variance of that mean is (p + q − (p − q)²) / n.
-    let variance = (p + q - (p - q).powi(2)).max(0.0);
-    Some((100.0 * (p - q), 100.0 * Z_95 * (variance / n as f64).sqrt()))
+/// A score and its 95% interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Headline {
+    /// The score.
+    pub score: f64,
+    /// Its interval.
+    pub interval: Interval,
 }
 
-/// The share, in percent, of answers that count as satisfied, with its 95% margin of error.
-/// On 1–5 that is 4 or 5; on thumbs it is up.
-pub fn percent_satisfied(d: &Distribution) -> Option<(f64, f64)> {
+/// NPS = 100 × (promoters − detractors) / answers, with its adjusted-Wald interval.
+pub fn nps(d: &Distribution) -> Option<Headline> {
+    let n = d.total();
+    let g = nps_groups(d);
+    let interval = intervals::nps_interval(g.promoters, g.detractors, n)?;
+    let score = 100.0 * (g.promoters as f64 - g.detractors as f64) / n as f64;
+    Some(Headline { score, interval })
+}
+
+/// The answers that count as satisfied: 4 or 5 on 1–5, up on thumbs.
+fn satisfied(d: &Distribution) -> u64 {
     let threshold = match d.scale() {
         Scale::Thumbs => 1,
         _ => 4,
     };
-    proportion(d.count_between(threshold, d.scale().max()), d.total())
+    d.count_between(threshold, d.scale().max())
 }
 
-/// The mean answer, with the 95% margin of error of the mean (`None` below two answers).
-pub fn mean(d: &Distribution) -> Option<(f64, Option<f64>)> {
-    let n = d.total();
-    if n == 0 {
-        return None;
-    }
-    let sum: f64 = d.points().map(|(s, c)| s as f64 * c as f64).sum();
-    let mean = sum / n as f64;
-    if n < 2 {
-        return Some((mean, None));
-    }
-    let squares: f64 = d
-        .points()
-        .map(|(s, c)| c as f64 * (s as f64 - mean).powi(2))
-        .sum();
-    let sd = (squares / (n - 1) as f64).sqrt();
-    Some((mean, Some(Z_95 * sd / (n as f64).sqrt())))
+/// The share, in percent, of answers that count as satisfied, with its Wilson interval.
+pub fn percent_satisfied(d: &Distribution) -> Option<Headline> {
+    let (hits, n) = (satisfied(d), d.total());
+    let interval = intervals::wilson_percent(hits, n)?;
+    Some(Headline {
+        score: 100.0 * hits as f64 / n as f64,
+        interval,
+    })
 }
 
-/// CES agreement: percent of answers at or above "somewhat agree" (5 on 1–7, 4 on 1–5).
-pub fn ces_agree_percent(d: &Distribution) -> Option<f64> {
+/// The answers' moments.
+fn moments(d: &Distribution) -> Option<Moments> {
+    Moments::from_counts(d.points())
+}
+
+/// The mean answer, with its t interval.
+pub fn mean(d: &Distribution) -> Option<Headline> {
+    let m = moments(d)?;
+    let scale = d.scale();
+    Some(Headline {
+        score: m.mean,
+        interval: intervals::mean_interval(m, f64::from(scale.min()), f64::from(scale.max())),
+    })
+}
+
+/// CES agreement: the answers at or above "somewhat agree" (5 on 1–7, 4 on 1–5).
+fn agreed(d: &Distribution) -> u64 {
     let threshold = match d.scale() {
         Scale::OneToSeven => 5,
         _ => 4,
     };
-    proportion(d.count_between(threshold, d.scale().max()), d.total()).map(|(p, _)| p)
+    d.count_between(threshold, d.scale().max())
+}
+
+/// CES agreement in percent.
+pub fn ces_agree_percent(d: &Distribution) -> Option<f64> {
+    let n = d.total();
+    (n > 0).then(|| 100.0 * agreed(d) as f64 / n as f64)
 }
 
 /// `responses / invitations`, or 0 when nothing was sent.
@@ -170,44 +237,42 @@ pub fn response_rate(responses: u64, invitations: u64) -> f64 {
 
 /// The headline figures for a survey of `kind` whose answers are `d`.
 pub fn summarize(kind: SurveyKind, d: &Distribution) -> Summary {
-    match kind {
-        SurveyKind::Nps => {
-            let headline = nps(d);
-            Summary {
-                score: headline.map(|(s, _)| s),
-                margin_of_error: headline.map(|(_, m)| m),
-                nps: Some(nps_groups(d)),
-                agree_percent: None,
-            }
-        }
-        SurveyKind::Csat | SurveyKind::Esat => {
-            let headline = percent_satisfied(d);
-            Summary {
-                score: headline.map(|(s, _)| s),
-                margin_of_error: headline.map(|(_, m)| m),
-                nps: None,
-                agree_percent: None,
-            }
-        }
-        SurveyKind::Ces => {
-            let headline = mean(d);
-            Summary {
-                score: headline.map(|(s, _)| s),
-                margin_of_error: headline.and_then(|(_, m)| m),
-                nps: None,
-                agree_percent: ces_agree_percent(d),
-            }
-        }
+    let headline = match kind {
+        SurveyKind::Nps => nps(d),
+        SurveyKind::Csat | SurveyKind::Esat => percent_satisfied(d),
+        SurveyKind::Ces => mean(d),
+    };
+    Summary {
+        score: headline.map(|h| h.score),
+        interval: headline.map(|h| h.interval),
+        low_sample: d.total() < LOW_SAMPLE_BELOW,
+        nps: (kind == SurveyKind::Nps).then(|| nps_groups(d)),
+        agree_percent: if kind == SurveyKind::Ces {
+            ces_agree_percent(d)
+        } else {
+            None
+        },
+        rule: rule(kind, d.scale()),
     }
 }
 
-/// A percentage `hits / n` and its 95% margin of error (normal approximation).
-fn proportion(hits: u64, n: u64) -> Option<(f64, f64)> {
-    if n == 0 {
-        return None;
+/// How the score of `after` differs from that of `before`, and whether that is significant
+/// at 95% (`None` unless both have answers).
+pub fn compare(kind: SurveyKind, before: &Distribution, after: &Distribution) -> Option<Change> {
+    match kind {
+        SurveyKind::Nps => {
+            let groups = |d: &Distribution| {
+                let g = nps_groups(d);
+                (g.promoters, g.detractors, d.total())
+            };
+            significance::nps(groups(before), groups(after))
+        }
+        SurveyKind::Csat | SurveyKind::Esat => significance::proportions(
+            (satisfied(before), before.total()),
+            (satisfied(after), after.total()),
+        ),
+        SurveyKind::Ces => significance::means(moments(before), moments(after)),
     }
-    let p = hits as f64 / n as f64;
-    Some((100.0 * p, 100.0 * Z_95 * (p * (1.0 - p) / n as f64).sqrt()))
 }
 
 #[cfg(test)]
@@ -227,9 +292,9 @@ mod tests {
     fn nps_of_the_textbook_example() {
         // 5 promoters, 3 passives, 2 detractors → 30.
         let d = dist(Scale::ZeroToTen, &[10, 9, 9, 10, 9, 7, 8, 8, 6, 0]);
-        let (score, moe) = nps(&d).unwrap();
-        assert!((score - 30.0).abs() < 1e-9);
-        assert!(moe > 0.0);
+        let h = nps(&d).unwrap();
+        assert!((h.score - 30.0).abs() < 1e-9);
+        assert!(h.interval.margin() > 0.0);
         assert_eq!(
             nps_groups(&d),
             NpsGroups {
@@ -253,9 +318,9 @@ mod tests {
     #[test]
     fn csat_counts_four_and_five_and_thumbs_counts_ups() {
         let d = dist(Scale::OneToFive, &[5, 4, 3, 1]);
-        assert_eq!(percent_satisfied(&d).unwrap().0, 50.0);
+        assert_eq!(percent_satisfied(&d).unwrap().score, 50.0);
         let d = dist(Scale::Thumbs, &[1, 1, 1, 0]);
-        assert_eq!(percent_satisfied(&d).unwrap().0, 75.0);
+        assert_eq!(percent_satisfied(&d).unwrap().score, 75.0);
     }
 
     #[test]
@@ -269,19 +334,52 @@ mod tests {
     }
 
     #[test]
-    fn unanimous_answers_have_no_uncertainty() {
+    fn unanimous_answers_still_have_an_honest_interval() {
         let d = dist(Scale::ZeroToTen, &[10; 20]);
-        assert_eq!(nps(&d).unwrap(), (100.0, 0.0));
-        assert_eq!(mean(&d).unwrap(), (10.0, Some(0.0)));
-        assert_eq!(mean(&dist(Scale::OneToSeven, &[3])).unwrap(), (3.0, None));
+        let h = nps(&d).unwrap();
+        assert_eq!(h.score, 100.0);
+        assert!(h.interval.margin() > 5.0, "{h:?}");
+        let one = summarize(SurveyKind::Nps, &dist(Scale::ZeroToTen, &[9]));
+        assert_eq!(one.score, Some(100.0));
+        assert!(
+            one.interval.unwrap().margin() > 70.0,
+            "one answer is no certainty"
+        );
+        assert!(one.low_sample);
+        let m = mean(&dist(Scale::OneToSeven, &[3])).unwrap();
+        assert_eq!((m.interval.lo, m.interval.hi), (1.0, 7.0));
     }
 
     #[test]
-    fn margin_of_error_matches_the_closed_form_for_a_proportion() {
-        // p = 0.5, n = 100 → 1.96 × 0.05 = 9.8 points.
-        let answers: Vec<i32> = (0..100).map(|i| if i % 2 == 0 { 5 } else { 1 }).collect();
-        let (_, moe) = percent_satisfied(&dist(Scale::OneToFive, &answers)).unwrap();
-        assert!((moe - 9.799_819_9).abs() < 1e-6, "{moe}");
+    fn the_rule_names_the_bands_and_the_interval_method() {
+        let r = rule(SurveyKind::Nps, Scale::ZeroToTen);
+        assert_eq!(r.interval, "adjusted-wald");
+        assert_eq!(r.bands[0], ("promoters", "9-10"));
+        assert_eq!(
+            rule(SurveyKind::Csat, Scale::Thumbs).bands,
+            vec![("satisfied", "1")]
+        );
+        assert_eq!(rule(SurveyKind::Esat, Scale::OneToFive).interval, "wilson");
+        assert_eq!(
+            rule(SurveyKind::Ces, Scale::OneToSeven).bands,
+            vec![("agree", "5-7")]
+        );
+    }
+
+    #[test]
+    fn a_planted_change_between_two_periods_is_significant() {
+        let before = dist(Scale::OneToFive, &[[5; 80].as_slice(), &[1; 20]].concat());
+        let after = dist(Scale::OneToFive, &[[5; 50].as_slice(), &[1; 50]].concat());
+        let change = compare(SurveyKind::Csat, &before, &after).unwrap();
+        assert!((change.change + 30.0).abs() < 1e-9 && change.significant);
+        let same = compare(SurveyKind::Csat, &before, &before).unwrap();
+        assert!(!same.significant);
+        assert!(compare(
+            SurveyKind::Nps,
+            &Distribution::new(Scale::ZeroToTen),
+            &dist(Scale::ZeroToTen, &[9])
+        )
+        .is_none());
     }
 
     fn scale_and_answers() -> impl Strategy<Value = (Scale, Vec<i32>, Vec<i32>)> {
@@ -304,17 +402,17 @@ mod tests {
     proptest! {
         #[test]
         fn nps_always_lies_within_minus_100_and_100(answers in proptest::collection::vec(0..=10i32, 1..500)) {
-            let (score, moe) = nps(&dist(Scale::ZeroToTen, &answers)).unwrap();
-            prop_assert!((-100.0..=100.0).contains(&score));
-            prop_assert!((0.0..=200.0).contains(&moe));
+            let h = nps(&dist(Scale::ZeroToTen, &answers)).unwrap();
+            prop_assert!((-100.0..=100.0).contains(&h.score));
+            prop_assert!(h.interval.lo >= -100.0 && h.interval.hi <= 100.0 && h.interval.margin() > 0.0);
         }
 
         #[test]
         fn percentages_lie_within_0_and_100_and_means_within_the_scale((scale, a, _b) in scale_and_answers()) {
             let d = dist(scale, &a);
-            if let Some((p, _)) = percent_satisfied(&d) { prop_assert!((0.0..=100.0).contains(&p)); }
-            if let Some((m, _)) = mean(&d) {
-                prop_assert!(m >= scale.min() as f64 - 1e-9 && m <= scale.max() as f64 + 1e-9);
+            if let Some(p) = percent_satisfied(&d) { prop_assert!((0.0..=100.0).contains(&p.score)); }
+            if let Some(m) = mean(&d) {
+                prop_assert!(m.score >= scale.min() as f64 - 1e-9 && m.score <= scale.max() as f64 + 1e-9);
             }
         }
 

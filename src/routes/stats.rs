@@ -18,6 +18,7 @@ use crate::views::StatsView;
 pub struct StatsQuery {
     from: Option<String>,
     to: Option<String>,
+    compare: Option<String>,
 }
 
 fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, Invalid> {
@@ -35,7 +36,7 @@ fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, I
         .transpose()
 }
 
-/// `GET /v1/surveys/{id}/stats?from=…&to=…`.
+/// `GET /v1/surveys/{id}/stats?from=…&to=…[&compare=previous_period]`.
 pub async fn show(
     ws: Workspace,
     state: web::Data<AppState>,
@@ -43,7 +44,21 @@ pub async fn show(
     query: web::Query<StatsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let from = parse_time("from", query.from.as_deref())?;
-    let to = parse_time("to", query.to.as_deref())?;
+    let mut to = parse_time("to", query.to.as_deref())?;
+    let previous = match query.compare.as_deref() {
+        None | Some("") => None,
+        Some("previous_period") => {
+            let from = from.ok_or_else(|| {
+                Invalid::new(
+                    "compare",
+                    "previous_period needs a window: give from (and to)",
+                )
+            })?;
+            let end = *to.get_or_insert_with(Utc::now);
+            Some((from - (end - from), from))
+        }
+        Some(_) => return Err(Invalid::new("compare", "must be previous_period").into()),
+    };
     if let (Some(f), Some(t)) = (from, to) {
         if f >= t {
             return Err(Invalid::new("to", "must be later than from").into());
@@ -54,11 +69,27 @@ pub async fn show(
         to: to.map(to_stored),
     };
     let id = SurveyId::from(id.into_inner());
-    let (survey, counts) = db::run(&state.pool, move |conn| {
+    let (survey, counts, before) = db::run(&state.pool, move |conn| {
         let survey = db::surveys::find(conn, &ws.id, &id)?;
         let counts = db::stats::counts(conn, &survey.id, window)?;
-        Ok::<_, ApiError>((survey, counts))
+        let before = previous
+            .map(|(from, to)| {
+                let window = Window {
+                    from: Some(to_stored(from)),
+                    to: Some(to_stored(to)),
+                };
+                db::stats::counts(conn, &survey.id, window)
+            })
+            .transpose()?;
+        Ok::<_, ApiError>((survey, counts, before))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(StatsView::compute(&survey, counts, from, to)?))
+    let view = StatsView::compute(&survey, counts.clone(), from, to)?;
+    let view = match (before, previous) {
+        (Some(before), Some((prev_from, prev_to))) => {
+            view.with_comparison(&survey, &counts, before, prev_from, prev_to)?
+        }
+        _ => view,
+    };
+    Ok(HttpResponse::Ok().json(view))
 }

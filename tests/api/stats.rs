@@ -59,10 +59,43 @@ async fn nps_of_a_random_mix_matches_an_independent_computation() {
             "distribution at {point}"
         );
     }
+    // The adjusted-Wald interval: ¾ of a pseudo-answer on each side, 3 on n.
+    let n_adj = n + 3.0;
+    let (p, d) = ((promoters + 0.75) / n_adj, (detractors + 0.75) / n_adj);
+    let half = 1.959_963_984_540_054 * ((p + d - (p - d).powi(2)) / n_adj).sqrt();
+    let (lo, hi) = (100.0 * (p - d - half), 100.0 * (p - d + half));
+    let interval = &stats["confidence_interval"];
+    assert!(close(&interval[0], lo.max(-100.0)), "{interval} vs {lo}");
+    assert!(close(&interval[1], hi.min(100.0)), "{interval} vs {hi}");
     let moe = stats["margin_of_error"].as_f64().unwrap();
-    let (p, d) = (promoters / n, detractors / n);
-    let expected_moe = 100.0 * 1.959_963_984_540_054 * ((p + d - (p - d).powi(2)) / n).sqrt();
-    assert!((moe - expected_moe).abs() < 1e-6);
+    assert!((moe - (hi.min(100.0) - lo.max(-100.0)) / 2.0).abs() < 1e-6);
+    assert_eq!(stats["low_sample"], false);
+    assert_eq!(
+        stats["rule"],
+        json!({"metric": "nps", "score": "net_percent", "promoters": "9-10", "passives": "7-8",
+               "detractors": "0-6", "interval": "adjusted-wald", "higher_is_better": true})
+    );
+}
+
+#[tokio::test]
+async fn one_answer_gives_a_wide_interval_and_a_low_sample_flag() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("nps").await;
+    answer_all(&app, &survey, &[9], 0).await;
+    let stats = app.stats(&survey).await;
+    assert_eq!(stats["score"], 100.0);
+    assert_eq!(stats["low_sample"], true);
+    assert!(stats["margin_of_error"].as_f64().unwrap() > 70.0, "{stats}");
+    let csat = app.survey_of("csat").await;
+    answer_all(&app, &csat, &[5, 4, 4, 5, 4, 5, 4], 0).await;
+    let stats = app.stats(&csat).await;
+    assert_eq!(stats["score"], 100.0);
+    assert_eq!(stats["rule"]["interval"], "wilson");
+    assert!(
+        stats["confidence_interval"][0].as_f64().unwrap() < 70.0,
+        "{stats}"
+    );
+    assert_eq!(stats["confidence_interval"][1], 100.0);
 }
 
 #[tokio::test]
@@ -181,9 +214,60 @@ async fn bad_windows_are_422_naming_the_parameter() {
         ("?from=yesterday", "from"),
         ("?to=2026-13-01T00:00:00Z", "to"),
         ("?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z", "to"),
+        ("?compare=previous_period", "compare"),
+        ("?from=2026-02-01T00:00:00Z&compare=last_year", "compare"),
     ] {
         let res = app.get(&format!("/v1/surveys/{survey}/stats{query}")).await;
         let err = assert_error(res, 422, "invalid_field").await;
         assert_eq!(err["error"]["field"], field);
     }
+}
+
+#[tokio::test]
+async fn a_window_compared_with_the_one_before_says_whether_the_change_is_real() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("csat").await;
+    // January: 40 of 50 satisfied (80%). February: 15 of 50 (30%): a real drop.
+    let month = |m: u32| {
+        chrono::NaiveDate::from_ymd_opt(2026, m, 10)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap()
+    };
+    for (m, satisfied) in [(1, 40), (2, 15)] {
+        for i in 0..50 {
+            let inv = app.invite(&survey, json!({})).await;
+            let score = if i < satisfied { 5 } else { 2 };
+            let res = app
+                .answer(inv["url"].as_str().unwrap(), json!({"score": score}))
+                .await;
+            assert_eq!(res.status(), 201);
+            diesel::update(invitations::table.find(inv["id"].as_str().unwrap()))
+                .set(invitations::created_at.eq(month(m)))
+                .execute(&mut *app.conn())
+                .unwrap();
+        }
+    }
+    let feb = app
+        .stats_query(
+            &survey,
+            "?from=2026-02-01T00:00:00Z&to=2026-03-01T00:00:00Z&compare=previous_period",
+        )
+        .await;
+    let cmp = &feb["comparison"];
+    assert_eq!(cmp["from"], "2026-01-04T00:00:00Z", "the 28 days before");
+    assert_eq!(cmp["to"], "2026-02-01T00:00:00Z");
+    assert_eq!(cmp["responses"], 50);
+    assert!(close(&cmp["score"], 80.0));
+    assert!(close(&cmp["change"], -50.0));
+    assert_eq!(cmp["significant"], true);
+    // The same window against an empty one before it: nothing to compare with.
+    let jan = app
+        .stats_query(
+            &survey,
+            "?from=2025-12-01T00:00:00Z&to=2026-01-01T00:00:00Z&compare=previous_period",
+        )
+        .await;
+    assert_eq!(jan["comparison"]["change"], Value::Null);
+    assert_eq!(jan["comparison"]["significant"], Value::Null);
 }

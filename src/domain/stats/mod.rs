@@ -1,0 +1,5 @@
+//! Statistics on scores: confidence intervals and significance of change. Pure maths,
+//! unit- and property-tested; the scores themselves are in `domain::scoring`.
+
+pub mod intervals;
+pub mod significance;
