@@ -6,12 +6,15 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::db::invitations::{self, status, Invitation, NewInvitation};
-use crate::db::{self, idempotency, outbox, suppressions, surveys, to_stored, AnyConnection};
+use crate::db::{
+    self, idempotency, outbox, rollups, suppressions, surveys, to_stored, AnyConnection,
+};
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::{InvitationId, SurveyId, WorkspaceId};
 use crate::domain::kind::Scale;
 use crate::domain::properties::Properties;
 use crate::domain::secret::{IdempotencyKey, ServerKey, SurveyToken};
+use crate::domain::stats::tally::Tally;
 use crate::domain::throttle::Throttle;
 use crate::domain::Invalid;
 use crate::error::ApiError;
@@ -177,6 +180,20 @@ pub fn create(
         } else {
             Outcome::Issued
         };
+        if outcome == Outcome::Issued {
+            let segments = survey.segments();
+            let cell = rollups::Cell {
+                survey_id: survey.id.clone(),
+                at: now,
+                dims: req
+                    .properties
+                    .iter()
+                    .filter(|(k, _)| segments.contains(k))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+            };
+            rollups::apply(conn, &cell, &Tally::issued(1))?;
+        }
         let queued_email = outcome == Outcome::Issued && req.channel == Channel::Email;
         if queued_email {
             outbox::enqueue(conn, &id, send_at.unwrap_or(now), now, message_domain)?;

@@ -14,6 +14,7 @@ pub mod keyfile;
 pub mod links;
 pub mod mail;
 pub mod pages;
+pub mod reports;
 pub mod respond;
 pub mod routes;
 pub mod startup;

@@ -4,9 +4,10 @@
 use crate::db::invitations::Invitation;
 use crate::db::responses::{self, Liveness, Response};
 use crate::db::surveys::Survey;
-use crate::db::{self, AnyConnection};
+use crate::db::{self, rollups, AnyConnection};
 use crate::domain::answer::{self, Answer};
 use crate::domain::secret::SurveyToken;
+use crate::domain::stats::tally::Tally;
 use crate::error::ApiError;
 
 /// The invitation behind `token` and its survey, whether or not it can still be answered.
@@ -65,6 +66,15 @@ pub fn record(
             answer.user_agent.as_deref(),
             at,
         )?;
+        // The rollups move with the answer: the old score (or flag) out, the new one in.
+        let mut delta = Tally::answer(applied.state.score, applied.state.suspect, 1);
+        if let Some(old) = &recorded {
+            delta += -Tally::answer(old.score, old.suspect, 1);
+        }
+        if !delta.is_zero() {
+            let cell = rollups::cell_of(conn, &invitation.id)?;
+            rollups::apply(conn, &cell, &delta)?;
+        }
         Ok((response, existing.is_none()))
     })
 }

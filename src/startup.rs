@@ -66,6 +66,13 @@ impl Application {
                 };
                 let pool = db::connect(&db_settings.database_url, options)?;
                 db::run_migrations(&pool)?;
+                let mut conn = pool.get().context("cannot check out a connection")?;
+                let rolled = db::rollups::backfill_once(&mut conn)
+                    .context("cannot roll up the existing answers")?;
+                if rolled > 0 {
+                    tracing::info!(invitations = rolled, "rolled up existing answers for stats");
+                }
+                drop(conn);
                 let server_key = keyfile::load(&db_settings, &pool)?;
                 Ok((pool, server_key))
             })

@@ -3,15 +3,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
+use crate::db::from_stored;
 use crate::db::invitations::Invitation;
 use crate::db::responses::{Event, Response};
 use crate::db::surveys::Survey;
-use crate::db::{from_stored, stats::Counts};
 use crate::domain::kind::Scale;
-use crate::domain::scoring::{self, Distribution, Rule};
+
 use crate::domain::secret::SurveyToken;
 use crate::domain::throttle::Throttle;
 use crate::error::ApiError;
@@ -70,6 +69,8 @@ pub struct SurveyView {
     pub email_sender_name: Option<String>,
     /// Days before one recipient may be emailed again (0 = no limit).
     pub throttle_days: i32,
+    /// The properties its stats rollups keep, for `group_by` and `filter`.
+    pub segment_by: Vec<String>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -78,6 +79,7 @@ impl SurveyView {
     /// Maps a stored survey.
     pub fn from_row(s: Survey) -> Result<Self, ApiError> {
         let (_, scale) = s.kind_and_scale()?;
+        let segment_by = s.segments().keys().to_vec();
         Ok(Self {
             id: s.id.into(),
             name: s.name,
@@ -89,6 +91,7 @@ impl SurveyView {
             email_intro: s.email_intro,
             email_sender_name: s.email_sender_name,
             throttle_days: Throttle::from_stored(s.throttle_days).days(),
+            segment_by,
             created_at: from_stored(s.created_at),
         })
     }
@@ -288,168 +291,5 @@ impl From<Event> for HistoryEntryView {
             score: e.score,
             comment: e.comment,
         }
-    }
-}
-
-/// A distribution served as `{"<score>": count}` in scale order, zeros included.
-#[derive(Debug)]
-pub struct DistributionView(pub Distribution);
-
-impl Serialize for DistributionView {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.0.scale().point_count()))?;
-        for (score, count) in self.0.points() {
-            map.serialize_entry(&score.to_string(), &count)?;
-        }
-        map.end()
-    }
-}
-
-/// Survey stats as served.
-#[derive(Debug, Serialize)]
-pub struct StatsView {
-    /// The survey.
-    pub survey_id: String,
-    /// Its kind.
-    pub kind: &'static str,
-    /// Its scale.
-    pub scale: ScaleView,
-    /// Window start (inclusive), if any.
-    pub from: Option<DateTime<Utc>>,
-    /// Window end (exclusive), if any.
-    pub to: Option<DateTime<Utc>>,
-    /// Invitations issued in the window.
-    pub invitations: u64,
-    /// Of those, how many have a trusted response.
-    pub responses: u64,
-    /// `responses / invitations`.
-    pub response_rate: f64,
-    /// The headline score.
-    pub score: Option<f64>,
-    /// Its 95% confidence interval `[lo, hi]`, by the method `rule.interval` names.
-    pub confidence_interval: Option<[f64; 2]>,
-    /// Half the width of `confidence_interval`.
-    pub margin_of_error: Option<f64>,
-    /// Confidence level of the interval.
-    pub confidence_level: f64,
-    /// Fewer answers than the documented minimum (30): read the score with care.
-    pub low_sample: bool,
-    /// How the score was made.
-    pub rule: RuleView,
-    /// Answers per scale point.
-    pub distribution: DistributionView,
-    /// Responses left out because they look automated.
-    pub suspect_responses: u64,
-    /// NPS only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub promoters: Option<u64>,
-    /// NPS only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub passives: Option<u64>,
-    /// NPS only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detractors: Option<u64>,
-    /// CES only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub agree_percent: Option<f64>,
-    /// With `compare=previous_period`: the window before this one and the change since.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub comparison: Option<ComparisonView>,
-}
-
-/// The rule that made a score: `{"metric": "nps", "promoters": "9-10", …, "interval": …}`.
-#[derive(Debug)]
-pub struct RuleView(pub Rule);
-
-impl Serialize for RuleView {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let rule = &self.0;
-        let mut map = serializer.serialize_map(Some(rule.bands.len() + 4))?;
-        map.serialize_entry("metric", rule.metric)?;
-        map.serialize_entry("score", rule.score)?;
-        for (band, range) in &rule.bands {
-            map.serialize_entry(band, range)?;
-        }
-        map.serialize_entry("interval", rule.interval)?;
-        map.serialize_entry("higher_is_better", &rule.higher_is_better)?;
-        map.end()
-    }
-}
-
-/// A window compared with the one before it.
-#[derive(Debug, Serialize)]
-pub struct ComparisonView {
-    /// Start of the previous window (inclusive).
-    pub from: DateTime<Utc>,
-    /// End of the previous window (exclusive): this window's start.
-    pub to: DateTime<Utc>,
-    /// Responses in the previous window.
-    pub responses: u64,
-    /// The previous window's score.
-    pub score: Option<f64>,
-    /// This window's score minus the previous one's.
-    pub change: Option<f64>,
-    /// Whether the change is significant at 95%.
-    pub significant: Option<bool>,
-}
-
-impl StatsView {
-    /// Scores the raw counts for `survey`.
-    pub fn compute(
-        survey: &Survey,
-        counts: Counts,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
-    ) -> Result<Self, ApiError> {
-        let (kind, scale) = survey.kind_and_scale()?;
-        let distribution = counts.distribution(scale);
-        let summary = scoring::summarize(kind, &distribution);
-        let responses = distribution.total();
-        Ok(Self {
-            survey_id: survey.id.to_string(),
-            kind: kind.as_str(),
-            scale: scale.into(),
-            from,
-            to,
-            invitations: counts.invitations,
-            responses,
-            response_rate: scoring::response_rate(responses, counts.invitations),
-            score: summary.score,
-            confidence_interval: summary.interval.map(|i| [i.lo, i.hi]),
-            margin_of_error: summary.interval.map(|i| i.margin()),
-            confidence_level: 0.95,
-            low_sample: summary.low_sample,
-            rule: RuleView(summary.rule),
-            distribution: DistributionView(distribution),
-            suspect_responses: counts.suspect,
-            promoters: summary.nps.map(|g| g.promoters),
-            passives: summary.nps.map(|g| g.passives),
-            detractors: summary.nps.map(|g| g.detractors),
-            agree_percent: summary.agree_percent,
-            comparison: None,
-        })
-    }
-
-    /// Adds the comparison with the previous window `[from, to)`, whose counts are `before`.
-    pub fn with_comparison(
-        mut self,
-        survey: &Survey,
-        now: &Counts,
-        before: Counts,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Self, ApiError> {
-        let (kind, scale) = survey.kind_and_scale()?;
-        let (this, previous) = (now.distribution(scale), before.distribution(scale));
-        let change = scoring::compare(kind, &previous, &this);
-        self.comparison = Some(ComparisonView {
-            from,
-            to,
-            responses: previous.total(),
-            score: scoring::summarize(kind, &previous).score,
-            change: change.map(|c| c.change),
-            significant: change.map(|c| c.significant),
-        });
-        Ok(self)
     }
 }

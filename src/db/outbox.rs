@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 use super::invitations::status;
 use super::schema::{invitations, outbox};
-use super::AnyConnection;
+use super::{rollups, AnyConnection, DbResult};
 use crate::domain::ids::InvitationId;
+use crate::domain::stats::tally::Tally;
 
 /// Outbox row states.
 pub mod state {
@@ -105,7 +106,7 @@ pub fn claim(
 }
 
 /// Records that the SMTP server accepted the message.
-pub fn mark_sent(conn: &mut AnyConnection, row: &Claimed, now: NaiveDateTime) -> QueryResult<()> {
+pub fn mark_sent(conn: &mut AnyConnection, row: &Claimed, now: NaiveDateTime) -> DbResult<()> {
     super::write_transaction(conn, |conn| {
         if !finish(conn, row, state::SENT, None, now)? {
             return Ok(());
@@ -134,7 +135,7 @@ pub fn retry_later(
     row: &Claimed,
     error: &str,
     next_at: NaiveDateTime,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     super::write_transaction(conn, |conn| {
         let owned = diesel::update(still_claimed(row))
             .set((
@@ -160,7 +161,7 @@ pub fn give_up(
     row: &Claimed,
     error: &str,
     now: NaiveDateTime,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     super::write_transaction(conn, |conn| {
         if !finish(conn, row, state::FAILED, Some(error), now)? {
             return Ok(());
@@ -169,14 +170,14 @@ pub fn give_up(
             .set(invitations::last_error.eq(error))
             .execute(conn)?;
         // Someone may have answered through the link the API returned; keep that answer.
-        diesel::update(
+        let unissued = diesel::update(
             invitations::table
                 .find(row.invitation_id.as_str())
                 .filter(invitations::status.eq(status::QUEUED)),
         )
         .set(invitations::status.eq(status::FAILED))
         .execute(conn)?;
-        Ok(())
+        leave_the_denominator(conn, row, unissued)
     })
 }
 
@@ -186,12 +187,12 @@ pub fn cancel(
     row: &Claimed,
     reason: &str,
     now: NaiveDateTime,
-) -> QueryResult<()> {
+) -> DbResult<()> {
     super::write_transaction(conn, |conn| {
         if !finish(conn, row, state::CANCELLED, None, now)? {
             return Ok(());
         }
-        diesel::update(
+        let unissued = diesel::update(
             invitations::table
                 .find(row.invitation_id.as_str())
                 .filter(invitations::status.eq(status::QUEUED)),
@@ -201,8 +202,18 @@ pub fn cancel(
             invitations::status_reason.eq(reason),
         ))
         .execute(conn)?;
-        Ok(())
+        leave_the_denominator(conn, row, unissued)
     })
+}
+
+/// A failed or cancelled email's invitation no longer counts as issued: take it out of the
+/// rollups in the same transaction (`changed` is how many invitations changed status).
+fn leave_the_denominator(conn: &mut AnyConnection, row: &Claimed, changed: usize) -> DbResult<()> {
+    if changed > 0 {
+        let cell = rollups::cell_of(conn, &row.invitation_id)?;
+        rollups::apply(conn, &cell, &-Tally::issued(1))?;
+    }
+    Ok(())
 }
 
 /// The query for one outbox row, narrowed to the worker that claimed it.

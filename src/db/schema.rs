@@ -31,6 +31,7 @@ diesel::table! {
         email_intro -> Nullable<Text>,
         email_sender_name -> Nullable<Text>,
         throttle_days -> Nullable<Integer>,
+        segment_by -> Nullable<Text>,
     }
 }
 
@@ -140,6 +141,57 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rollup_days (survey_id, dim, value, at) {
+        survey_id -> Text,
+        dim -> Text,
+        value -> Text,
+        at -> Timestamp,
+        issued -> BigInt,
+        suspect -> BigInt,
+        s0 -> BigInt,
+        s1 -> BigInt,
+        s2 -> BigInt,
+        s3 -> BigInt,
+        s4 -> BigInt,
+        s5 -> BigInt,
+        s6 -> BigInt,
+        s7 -> BigInt,
+        s8 -> BigInt,
+        s9 -> BigInt,
+        s10 -> BigInt,
+    }
+}
+
+diesel::table! {
+    rollup_quarters (survey_id, dim, value, at) {
+        survey_id -> Text,
+        dim -> Text,
+        value -> Text,
+        at -> Timestamp,
+        issued -> BigInt,
+        suspect -> BigInt,
+        s0 -> BigInt,
+        s1 -> BigInt,
+        s2 -> BigInt,
+        s3 -> BigInt,
+        s4 -> BigInt,
+        s5 -> BigInt,
+        s6 -> BigInt,
+        s7 -> BigInt,
+        s8 -> BigInt,
+        s9 -> BigInt,
+        s10 -> BigInt,
+    }
+}
+
+diesel::table! {
+    rollup_state (name) {
+        name -> Text,
+        done_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(api_keys -> workspaces (workspace_id));
 diesel::joinable!(surveys -> workspaces (workspace_id));
 diesel::joinable!(invitations -> surveys (survey_id));
@@ -160,4 +212,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     suppressions,
     idempotency_keys,
     server_secrets,
+    rollup_days,
+    rollup_quarters,
+    rollup_state,
 );

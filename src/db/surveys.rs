@@ -9,6 +9,7 @@ use super::{DbError, DbResult};
 use crate::domain::ids::{SurveyId, WorkspaceId};
 use crate::domain::kind::{Scale, SurveyKind};
 use crate::domain::page::PageRequest;
+use crate::domain::segments::SegmentBy;
 
 /// A stored survey.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -40,9 +41,16 @@ pub struct Survey {
     pub email_sender_name: Option<String>,
     /// Do not email one recipient more than once in this many days (`None` → default).
     pub throttle_days: Option<i32>,
+    /// The properties its stats are segmented by, comma-separated (`None` → the default).
+    pub segment_by: Option<String>,
 }
 
 impl Survey {
+    /// The properties its stats are segmented by.
+    pub fn segments(&self) -> SegmentBy {
+        SegmentBy::from_stored(self.segment_by.as_deref())
+    }
+
     /// The stored kind and scale, which were validated when the survey was created.
     pub fn kind_and_scale(&self) -> DbResult<(SurveyKind, Scale)> {
         let corrupt =
@@ -81,6 +89,8 @@ pub struct NewSurvey<'a> {
     pub email_sender_name: Option<&'a str>,
     /// Throttle window in days.
     pub throttle_days: Option<i32>,
+    /// Segments, comma-separated.
+    pub segment_by: Option<&'a str>,
 }
 
 /// Inserts a survey and reads it back.
@@ -127,4 +137,24 @@ pub fn list(
         query = query.filter(surveys::id.gt(after.clone()));
     }
     Ok(query.load(conn)?)
+}
+
+/// Most surveys one workspace-wide stats call combines.
+pub const MAX_COMBINED: i64 = 1_000;
+
+/// The workspace's surveys of `kind` on `scale` (at most [`MAX_COMBINED`]).
+pub fn of_kind(
+    conn: &mut AnyConnection,
+    workspace_id: &WorkspaceId,
+    kind: SurveyKind,
+    scale: Scale,
+) -> DbResult<Vec<Survey>> {
+    Ok(surveys::table
+        .filter(surveys::workspace_id.eq(workspace_id.as_str()))
+        .filter(surveys::kind.eq(kind.as_str()))
+        .filter(surveys::scale.eq(scale.as_str()))
+        .order(surveys::id.asc())
+        .limit(MAX_COMBINED)
+        .select(Survey::as_select())
+        .load(conn)?)
 }

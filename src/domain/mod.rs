@@ -11,6 +11,7 @@ pub mod scanner;
 pub mod score;
 pub mod scoring;
 pub mod secret;
+pub mod segments;
 pub mod stats;
 pub mod text;
 pub mod throttle;

@@ -12,6 +12,23 @@ pub const MAX_KEY_CHARS: usize = 64;
 /// Longest property value, in characters.
 pub const MAX_VALUE_CHARS: usize = 500;
 
+/// Checks a property key: 1 to [`MAX_KEY_CHARS`] letters, digits, `_`, `-` or `.`.
+pub fn check_key(field: &str, key: &str) -> Result<(), Invalid> {
+    let ok = !key.is_empty()
+        && key.chars().count() <= MAX_KEY_CHARS
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Invalid::new(
+            field,
+            format!("keys are 1 to {MAX_KEY_CHARS} letters, digits, '_', '-' or '.'"),
+        ))
+    }
+}
+
 /// Validated properties, in key order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Properties(BTreeMap<String, String>);
@@ -27,17 +44,7 @@ impl Properties {
         }
         for (key, value) in &raw {
             let field = format!("properties.{key}");
-            let key_ok = !key.is_empty()
-                && key.chars().count() <= MAX_KEY_CHARS
-                && key
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-            if !key_ok {
-                return Err(Invalid::new(
-                    field,
-                    format!("keys are 1 to {MAX_KEY_CHARS} letters, digits, '_', '-' or '.'"),
-                ));
-            }
+            check_key(&field, key)?;
             if value.chars().count() > MAX_VALUE_CHARS {
                 return Err(Invalid::new(
                     field,

@@ -41,6 +41,7 @@ route_table! {
     GET  "/v1/surveys/{id}/responses" => responses::list,
     GET  "/v1/surveys/{id}/stats" => stats::show,
     GET  "/v1/responses/{id}" => responses::show,
+    GET  "/v1/stats" => stats::workspace,
     GET  "/v1/invitations/{id}" => invitations::show,
     GET  "/v1/suppressions" => suppressions::list,
     POST "/v1/suppressions" => suppressions::create,

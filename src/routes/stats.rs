@@ -1,95 +1,207 @@
-//! `GET /v1/surveys/{id}/stats`: headline score, response rate and distribution.
+//! `GET /v1/surveys/{id}/stats` and `GET /v1/stats`: headline scores with intervals, trends,
+//! groups and filters, answered by `reports`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::db::{self, stats::Window, to_stored};
+use crate::db::{self, surveys::Survey};
 use crate::domain::ids::SurveyId;
+use crate::domain::kind::SurveyKind;
+use crate::domain::properties::check_key;
+use crate::domain::segments::SegmentBy;
+use crate::domain::stats::buckets::{self, Interval};
 use crate::domain::Invalid;
 use crate::error::ApiError;
 use crate::extract::Workspace;
+use crate::reports::view::{Context, StatsView};
+use crate::reports::{self, Request};
 use crate::state::AppState;
-use crate::views::StatsView;
 
-/// Query of the stats endpoint; both ends optional.
-#[derive(Debug, Deserialize)]
-pub struct StatsQuery {
-    from: Option<String>,
-    to: Option<String>,
-    compare: Option<String>,
+/// Most `filter[…]` parameters one call may carry.
+const MAX_FILTERS: usize = 5;
+
+/// The parsed query of a stats call.
+#[derive(Debug, Default)]
+struct StatsQuery {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    compare: bool,
+    interval: Option<Interval>,
+    tz: Option<String>,
+    group_by: Option<String>,
+    filters: Vec<(String, String)>,
+    kind: Option<String>,
+    scale: Option<String>,
 }
 
-fn parse_time(field: &str, raw: Option<&str>) -> Result<Option<DateTime<Utc>>, Invalid> {
-    raw.filter(|r| !r.is_empty())
-        .map(|r| {
-            DateTime::parse_from_rfc3339(r)
-                .map(|t| t.with_timezone(&Utc))
-                .map_err(|_| {
-                    Invalid::new(
-                        field,
-                        "must be an RFC 3339 timestamp, e.g. 2026-01-31T00:00:00Z",
-                    )
-                })
+fn parse_time(field: &str, raw: &str) -> Result<DateTime<Utc>, Invalid> {
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            Invalid::new(
+                field,
+                "must be an RFC 3339 timestamp, e.g. 2026-01-31T00:00:00Z",
+            )
         })
-        .transpose()
 }
 
-/// `GET /v1/surveys/{id}/stats?from=…&to=…[&compare=previous_period]`.
+impl StatsQuery {
+    /// Parses `from`, `to`, `compare`, `interval`, `tz`, `group_by`, `filter[<property>]`
+    /// (and for workspace stats `kind`, `scale`), naming the parameter that is wrong.
+    fn parse(req: &HttpRequest) -> Result<Self, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
+            .map_err(|e| ApiError::BadRequest(format!("query string is not valid: {e}")))?;
+        let mut q = Self::default();
+        for (key, value) in pairs {
+            crate::domain::text::check(&key, &value)?;
+            if value.is_empty() {
+                continue;
+            }
+            match key.as_str() {
+                "from" => q.from = Some(parse_time("from", &value)?),
+                "to" => q.to = Some(parse_time("to", &value)?),
+                "compare" if value == "previous_period" => q.compare = true,
+                "compare" => return Err(Invalid::new("compare", "must be previous_period").into()),
+                "interval" => q.interval = Some(Interval::parse(&value)?),
+                "tz" => q.tz = Some(value),
+                "group_by" => {
+                    check_key("group_by", &value)?;
+                    q.group_by = Some(value);
+                }
+                "kind" => q.kind = Some(value),
+                "scale" => q.scale = Some(value),
+                other => {
+                    let Some(property) = other
+                        .strip_prefix("filter[")
+                        .and_then(|k| k.strip_suffix(']'))
+                    else {
+                        continue;
+                    };
+                    check_key(other, property)?;
+                    if q.filters.len() == MAX_FILTERS {
+                        return Err(
+                            Invalid::new(other, format!("at most {MAX_FILTERS} filters")).into(),
+                        );
+                    }
+                    q.filters.push((property.to_owned(), value));
+                }
+            }
+        }
+        if let (Some(f), Some(t)) = (q.from, q.to) {
+            if f >= t {
+                return Err(Invalid::new("to", "must be later than from").into());
+            }
+        }
+        if q.compare && q.from.is_none() {
+            return Err(Invalid::new(
+                "compare",
+                "previous_period needs a window: give from (and to)",
+            )
+            .into());
+        }
+        Ok(q)
+    }
+}
+
+/// Runs the query over `surveys` (all of `kind` on one scale) and maps it to the view.
+async fn answer(
+    state: &AppState,
+    surveys: Vec<Survey>,
+    query: StatsQuery,
+    survey_id: Option<String>,
+) -> Result<HttpResponse, ApiError> {
+    let combined = survey_id.is_none().then_some(surveys.len());
+    let first = surveys.first().ok_or(ApiError::NotFound("survey"))?;
+    let (kind, scale) = first.kind_and_scale()?;
+    // Rollups answer a segment only if every combined survey keeps it.
+    let common: Vec<String> = first
+        .segments()
+        .keys()
+        .iter()
+        .filter(|k| surveys.iter().all(|s| s.segments().contains(k)))
+        .cloned()
+        .collect();
+    let tz = buckets::parse_tz(query.tz.as_deref())?;
+    let request = Request {
+        segments: SegmentBy::parse(common).unwrap_or_else(|_| SegmentBy::from_stored(Some(""))),
+        surveys: surveys.iter().map(|s| s.id.clone()).collect(),
+        from: query.from,
+        to: query.to,
+        interval: query.interval.map(|i| (i, tz)),
+        group_by: query.group_by.clone(),
+        filters: query.filters.clone(),
+    };
+    let now = Utc::now();
+    let previous = query.compare.then(|| {
+        let from = query.from.unwrap_or(now);
+        let to = query.to.unwrap_or(now);
+        Request {
+            from: Some(from - (to - from)),
+            to: Some(from),
+            interval: None,
+            group_by: None,
+            ..request.clone()
+        }
+    });
+    let (report, before) = db::run(&state.pool, move |conn| {
+        let report = reports::run(conn, &request, now)?;
+        let before = previous.map(|p| reports::run(conn, &p, now)).transpose()?;
+        Ok::<_, ApiError>((report, before))
+    })
+    .await?;
+    let ctx = Context {
+        survey_id,
+        surveys: combined,
+        kind,
+        scale,
+        interval: query.interval.map(|i| (i, tz.name().to_owned())),
+        group_by: query.group_by,
+    };
+    let mut view = StatsView::new(&ctx, &report);
+    if let Some(before) = before {
+        view = view.with_comparison(&ctx, &report, &before);
+    }
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `GET /v1/surveys/{id}/stats`.
 pub async fn show(
     ws: Workspace,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    query: web::Query<StatsQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let from = parse_time("from", query.from.as_deref())?;
-    let mut to = parse_time("to", query.to.as_deref())?;
-    let previous = match query.compare.as_deref() {
-        None | Some("") => None,
-        Some("previous_period") => {
-            let from = from.ok_or_else(|| {
-                Invalid::new(
-                    "compare",
-                    "previous_period needs a window: give from (and to)",
-                )
-            })?;
-            let end = *to.get_or_insert_with(Utc::now);
-            Some((from - (end - from), from))
-        }
-        Some(_) => return Err(Invalid::new("compare", "must be previous_period").into()),
-    };
-    if let (Some(f), Some(t)) = (from, to) {
-        if f >= t {
-            return Err(Invalid::new("to", "must be later than from").into());
-        }
-    }
-    let window = Window {
-        from: from.map(to_stored),
-        to: to.map(to_stored),
-    };
+    let query = StatsQuery::parse(&req)?;
     let id = SurveyId::from(id.into_inner());
-    let (survey, counts, before) = db::run(&state.pool, move |conn| {
-        let survey = db::surveys::find(conn, &ws.id, &id)?;
-        let counts = db::stats::counts(conn, &survey.id, window)?;
-        let before = previous
-            .map(|(from, to)| {
-                let window = Window {
-                    from: Some(to_stored(from)),
-                    to: Some(to_stored(to)),
-                };
-                db::stats::counts(conn, &survey.id, window)
-            })
-            .transpose()?;
-        Ok::<_, ApiError>((survey, counts, before))
+    let survey = db::run(&state.pool, move |conn| {
+        db::surveys::find(conn, &ws.id, &id).map_err(ApiError::from)
     })
     .await?;
-    let view = StatsView::compute(&survey, counts.clone(), from, to)?;
-    let view = match (before, previous) {
-        (Some(before), Some((prev_from, prev_to))) => {
-            view.with_comparison(&survey, &counts, before, prev_from, prev_to)?
-        }
-        _ => view,
-    };
-    Ok(HttpResponse::Ok().json(view))
+    let survey_id = Some(survey.id.to_string());
+    answer(&state, vec![survey], query, survey_id).await
+}
+
+/// `GET /v1/stats?kind=…[&scale=…]`: every survey of one kind and scale in the workspace.
+pub async fn workspace(
+    ws: Workspace,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let query = StatsQuery::parse(&req)?;
+    let kind = SurveyKind::parse(
+        query
+            .kind
+            .as_deref()
+            .ok_or_else(|| Invalid::new("kind", "is required: csat, nps, ces or esat"))?,
+    )?;
+    let scale = kind.scale(query.scale.as_deref())?;
+    let surveys = db::run(&state.pool, move |conn| {
+        db::surveys::of_kind(conn, &ws.id, kind, scale).map_err(ApiError::from)
+    })
+    .await?;
+    if surveys.is_empty() {
+        return Err(ApiError::NotFound("survey of that kind and scale"));
+    }
+    answer(&state, surveys, query, None).await
 }

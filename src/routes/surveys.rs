@@ -8,6 +8,7 @@ use validator::Validate;
 use crate::db::{self, now, surveys::NewSurvey};
 use crate::domain::ids::SurveyId;
 use crate::domain::kind::SurveyKind;
+use crate::domain::segments::SegmentBy;
 use crate::domain::throttle::Throttle;
 use crate::error::ApiError;
 use crate::extract::{Json, ListQuery, Workspace};
@@ -34,6 +35,7 @@ pub struct CreateSurvey {
     #[validate(length(min = 1, max = 100), custom(function = "not_blank"))]
     email_sender_name: Option<String>,
     throttle_days: Option<i64>,
+    segment_by: Option<Vec<String>>,
 }
 
 /// `POST /v1/surveys`.
@@ -52,6 +54,12 @@ pub async fn create(
         compose::check_template("email_intro", intro)?;
     }
     let throttle = body.throttle_days.map(Throttle::parse).transpose()?;
+    let segments = body
+        .segment_by
+        .clone()
+        .map(SegmentBy::parse)
+        .transpose()?
+        .map(|s| s.to_stored());
     let survey = db::run(&state.pool, move |conn| {
         let id = SurveyId::generate();
         db::surveys::insert(
@@ -72,6 +80,7 @@ pub async fn create(
                 email_intro: body.email_intro.as_deref().map(str::trim),
                 email_sender_name: body.email_sender_name.as_deref().map(str::trim),
                 throttle_days: throttle.map(Throttle::days),
+                segment_by: segments.as_deref(),
             },
         )
         .map_err(ApiError::from)

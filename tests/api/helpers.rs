@@ -356,6 +356,22 @@ impl TestApp {
         res.json().await.unwrap()
     }
 
+    /// Moves invitation `id` back to `at` as if it had been created then, and rebuilds its
+    /// survey's stats rollups from the raw rows as the service does after a repair.
+    pub fn backdate(&self, id: &str, at: chrono::NaiveDateTime) {
+        let conn = &mut *self.conn();
+        diesel::update(schema::invitations::table.find(id))
+            .set(schema::invitations::created_at.eq(at))
+            .execute(conn)
+            .unwrap();
+        let survey: String = schema::invitations::table
+            .find(id)
+            .select(schema::invitations::survey_id)
+            .first(conn)
+            .unwrap();
+        scorekeeper::db::rollups::rebuild(conn, &survey.into()).unwrap();
+    }
+
     /// Pretends the latest score of every response to `url` was given long ago,
     /// so that the next answer is outside the rapid-change window.
     pub fn age_answer(&self, url: &str) {

@@ -6,6 +6,7 @@ mod email;
 mod helpers;
 mod invitations;
 mod openapi;
+mod reports;
 mod responses;
 mod smtp;
 mod stats;

@@ -1,8 +1,6 @@
 //! Stats: headline scores per kind against independent computations, rates and windows.
 
-use diesel::prelude::*;
 use rand::{Rng, SeedableRng};
-use scorekeeper::db::schema::invitations;
 use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, spawn_app, TestApp};
@@ -167,10 +165,7 @@ async fn the_window_selects_invitations_by_creation_time() {
         .and_hms_opt(12, 0, 0)
         .unwrap();
     for inv in [&old, &old_unanswered] {
-        diesel::update(invitations::table.find(inv["id"].as_str().unwrap()))
-            .set(invitations::created_at.eq(january))
-            .execute(&mut *app.conn())
-            .unwrap();
+        app.backdate(inv["id"].as_str().unwrap(), january);
     }
     let all = app.stats(&survey).await;
     assert_eq!(
@@ -242,10 +237,7 @@ async fn a_window_compared_with_the_one_before_says_whether_the_change_is_real()
                 .answer(inv["url"].as_str().unwrap(), json!({"score": score}))
                 .await;
             assert_eq!(res.status(), 201);
-            diesel::update(invitations::table.find(inv["id"].as_str().unwrap()))
-                .set(invitations::created_at.eq(month(m)))
-                .execute(&mut *app.conn())
-                .unwrap();
+            app.backdate(inv["id"].as_str().unwrap(), month(m));
         }
     }
     let feb = app

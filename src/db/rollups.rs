@@ -1,0 +1,408 @@
+//! Stats rollups: the counts behind scores by survey, property value and time cell, kept in
+//! the same transaction as each invitation and answer (see the migration for the layout),
+//! and the bounded exact query over raw rows that answers what rollups cannot.
+
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Text, Timestamp};
+
+use super::invitations::{properties_of_one, status};
+use super::schema::{
+    invitation_properties, invitations, responses, rollup_days, rollup_quarters, rollup_state,
+    surveys,
+};
+use super::{AnyConnection, DbError, DbResult};
+use crate::domain::ids::{InvitationId, SurveyId};
+use crate::domain::segments::SegmentBy;
+use crate::domain::stats::tally::{Tally, SCORE_SLOTS};
+
+/// The two cell sizes kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grain {
+    /// Whole UTC days.
+    Day,
+    /// Quarter hours (every time zone's midnight falls on one's edge).
+    Quarter,
+}
+
+impl Grain {
+    /// The length of one cell.
+    pub fn length(self) -> Duration {
+        match self {
+            Self::Day => Duration::days(1),
+            Self::Quarter => Duration::minutes(15),
+        }
+    }
+
+    /// The start of the cell holding `at` (any year: whole seconds, no nanosecond range).
+    pub fn floor(self, at: NaiveDateTime) -> NaiveDateTime {
+        let step = self.length().num_seconds();
+        let secs = at.and_utc().timestamp();
+        DateTime::from_timestamp(secs.div_euclid(step) * step, 0)
+            .map(|t| t.naive_utc())
+            .unwrap_or(at)
+    }
+
+    /// The first cell start at or after `at`.
+    pub fn ceil(self, at: NaiveDateTime) -> NaiveDateTime {
+        let floor = self.floor(at);
+        if floor == at {
+            at
+        } else {
+            floor + self.length()
+        }
+    }
+
+    fn table(self) -> &'static str {
+        match self {
+            Self::Day => "rollup_days",
+            Self::Quarter => "rollup_quarters",
+        }
+    }
+}
+
+/// Where a change counts: the survey, the invitation's creation time, and the values of the
+/// survey's segment properties that the invitation carries.
+#[derive(Debug, Clone)]
+pub struct Cell {
+    /// The survey.
+    pub survey_id: SurveyId,
+    /// The invitation's creation time.
+    pub at: NaiveDateTime,
+    /// `(property, value)` for each segment the invitation carries.
+    pub dims: Vec<(String, String)>,
+}
+
+/// The cell of invitation `id`, reading its survey's segments and its properties.
+pub fn cell_of(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<Cell> {
+    let (survey_id, at, segment_by): (String, NaiveDateTime, Option<String>) = invitations::table
+        .inner_join(surveys::table)
+        .filter(invitations::id.eq(id.as_str()))
+        .select((
+            invitations::survey_id,
+            invitations::created_at,
+            surveys::segment_by,
+        ))
+        .first(conn)?;
+    let segments = SegmentBy::from_stored(segment_by.as_deref());
+    let properties = properties_of_one(conn, id)?;
+    Ok(Cell {
+        survey_id: SurveyId::from(survey_id),
+        at,
+        dims: properties
+            .into_iter()
+            .filter(|(k, _)| segments.contains(k))
+            .collect(),
+    })
+}
+
+/// Adds `delta` to the survey's cells at both grains, overall and per segment value.
+/// Call inside the transaction that makes the change.
+pub fn apply(conn: &mut AnyConnection, cell: &Cell, delta: &Tally) -> DbResult<()> {
+    if delta.is_zero() {
+        return Ok(());
+    }
+    let overall = (String::new(), String::new());
+    for grain in [Grain::Day, Grain::Quarter] {
+        let at = grain.floor(cell.at);
+        for (dim, value) in std::iter::once(&overall).chain(&cell.dims) {
+            upsert(conn, grain, &cell.survey_id, dim, value, at, delta)?;
+        }
+    }
+    Ok(())
+}
+
+/// `INSERT … ON CONFLICT DO UPDATE`, the same statement on both backends but for its
+/// placeholders. The counts are integers written into the statement; the text is bound.
+fn upsert(
+    conn: &mut AnyConnection,
+    grain: Grain,
+    survey_id: &SurveyId,
+    dim: &str,
+    value: &str,
+    at: NaiveDateTime,
+    delta: &Tally,
+) -> DbResult<()> {
+    let table = grain.table();
+    let slots: Vec<String> = (0..SCORE_SLOTS).map(|i| format!("s{i}")).collect();
+    let counts: Vec<String> = [delta.issued, delta.suspect]
+        .iter()
+        .chain(&delta.scores)
+        .map(i64::to_string)
+        .collect();
+    let updates: Vec<String> = ["issued", "suspect"]
+        .iter()
+        .map(|c| c.to_string())
+        .chain(slots.iter().cloned())
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect();
+    let statement = |p: [&str; 4]| {
+        format!(
+            "INSERT INTO {table} (survey_id, dim, value, at, issued, suspect, {slots}) \
+             VALUES ({}, {}, {}, {}, {counts}) \
+             ON CONFLICT (survey_id, dim, value, at) DO UPDATE SET {updates}",
+            p[0],
+            p[1],
+            p[2],
+            p[3],
+            slots = slots.join(", "),
+            counts = counts.join(", "),
+            updates = updates.join(", "),
+        )
+    };
+    match conn {
+        AnyConnection::Sqlite(c) => diesel::sql_query(statement(["?", "?", "?", "?"]))
+            .bind::<Text, _>(survey_id.as_str())
+            .bind::<Text, _>(dim)
+            .bind::<Text, _>(value)
+            .bind::<Timestamp, _>(at)
+            .execute(c)?,
+        AnyConnection::Postgresql(c) => diesel::sql_query(statement(["$1", "$2", "$3", "$4"]))
+            .bind::<Text, _>(survey_id.as_str())
+            .bind::<Text, _>(dim)
+            .bind::<Text, _>(value)
+            .bind::<Timestamp, _>(at)
+            .execute(c)?,
+    };
+    Ok(())
+}
+
+/// One rollup row read back: a property value (`""` overall), a cell start and its tally.
+pub type RollupRow = (String, NaiveDateTime, Tally);
+
+type RawRollup = (
+    String,
+    NaiveDateTime,
+    i64,
+    i64,
+    (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64),
+);
+
+fn to_row((value, at, issued, suspect, s): RawRollup) -> RollupRow {
+    let scores = [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7, s.8, s.9, s.10];
+    (
+        value,
+        at,
+        Tally {
+            issued,
+            suspect,
+            scores,
+        },
+    )
+}
+
+macro_rules! read_grain {
+    ($t:ident, $conn:expr, $surveys:expr, $dim:expr, $value:expr, $from:expr, $to:expr) => {{
+        let mut query = $t::table
+            .filter($t::survey_id.eq_any($surveys))
+            .filter($t::dim.eq($dim))
+            .filter($t::at.ge($from))
+            .filter($t::at.lt($to))
+            .select((
+                $t::value,
+                $t::at,
+                $t::issued,
+                $t::suspect,
+                (
+                    $t::s0,
+                    $t::s1,
+                    $t::s2,
+                    $t::s3,
+                    $t::s4,
+                    $t::s5,
+                    $t::s6,
+                    $t::s7,
+                    $t::s8,
+                    $t::s9,
+                    $t::s10,
+                ),
+            ))
+            .into_boxed();
+        if let Some(value) = $value {
+            query = query.filter($t::value.eq(value));
+        }
+        query.load::<RawRollup>($conn)?
+    }};
+}
+
+/// The rollup rows of `surveys` for segment `dim` (`""` = overall), optionally one `value`,
+/// whose cells start in `[from, to)`.
+pub fn read(
+    conn: &mut AnyConnection,
+    grain: Grain,
+    surveys: &[SurveyId],
+    dim: &str,
+    value: Option<&str>,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> DbResult<Vec<RollupRow>> {
+    let ids: Vec<&str> = surveys.iter().map(SurveyId::as_str).collect();
+    let rows = match grain {
+        Grain::Day => read_grain!(rollup_days, conn, ids, dim, value, from, to),
+        Grain::Quarter => read_grain!(rollup_quarters, conn, ids, dim, value, from, to),
+    };
+    Ok(rows.into_iter().map(to_row).collect())
+}
+
+/// One invitation as the exact path counts it.
+#[derive(Debug, Clone)]
+pub struct RawRow {
+    /// Its creation time.
+    pub at: DateTime<Utc>,
+    /// The value of the grouping property, if grouping and it has one.
+    pub group: Option<String>,
+    /// What it adds: issued, and its answer.
+    pub tally: Tally,
+}
+
+mod aliases {
+    //! The properties table joined a second time, for the grouping property's value.
+    use crate::db::schema::invitation_properties;
+    diesel::alias!(invitation_properties as grouping: GroupingProperty);
+}
+use aliases::grouping;
+
+/// The invitations of `surveys` created in `[from, to)` that carry every `(key, value)` of
+/// `filters`, with the value of `group_by`. At most `limit` are read: `None` when there are
+/// more, so a caller can refuse rather than scan without bound.
+pub fn raw(
+    conn: &mut AnyConnection,
+    surveys: &[SurveyId],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    group_by: Option<&str>,
+    filters: &[(String, String)],
+    limit: i64,
+) -> DbResult<Option<Vec<RawRow>>> {
+    let ids: Vec<&str> = surveys.iter().map(SurveyId::as_str).collect();
+    let key = group_by.unwrap_or("");
+    let mut query = invitations::table
+        .left_join(responses::table)
+        .left_join(
+            grouping.on(grouping
+                .field(invitation_properties::invitation_id)
+                .eq(invitations::id)
+                .and(grouping.field(invitation_properties::key).eq(key))),
+        )
+        .filter(invitations::survey_id.eq_any(ids))
+        .filter(invitations::created_at.ge(from))
+        .filter(invitations::created_at.lt(to))
+        .select((
+            invitations::created_at,
+            invitations::status,
+            responses::score.nullable(),
+            responses::suspect.nullable(),
+            grouping.field(invitation_properties::value).nullable(),
+        ))
+        .limit(limit + 1)
+        .into_boxed();
+    for (k, v) in filters {
+        query = query.filter(
+            invitations::id.eq_any(
+                invitation_properties::table
+                    .filter(invitation_properties::key.eq(k.clone()))
+                    .filter(invitation_properties::value.eq(v.clone()))
+                    .select(invitation_properties::invitation_id),
+            ),
+        );
+    }
+    type Raw = (
+        NaiveDateTime,
+        String,
+        Option<i32>,
+        Option<bool>,
+        Option<String>,
+    );
+    let rows: Vec<Raw> = query.load(conn)?;
+    if rows.len() as i64 > limit {
+        return Ok(None);
+    }
+    Ok(Some(
+        rows.into_iter()
+            .map(|(at, st, score, suspect, group)| {
+                let issued = !status::NOT_ISSUED.contains(&st.as_str());
+                let mut tally = Tally::issued(i64::from(issued));
+                if let (true, Some(score)) = (issued, score) {
+                    tally += Tally::answer(score, suspect.unwrap_or(false), 1);
+                }
+                RawRow {
+                    at: at.and_utc(),
+                    group,
+                    tally,
+                }
+            })
+            .collect(),
+    ))
+}
+
+const BACKFILL: &str = "rollups-v1";
+
+/// Rolls up every existing invitation and answer once, after the migration that created the
+/// rollups, through the same [`apply`] as live changes. Runs in one transaction; a second
+/// instance starting at once waits for it and then finds it done.
+pub fn backfill_once(conn: &mut AnyConnection) -> DbResult<usize> {
+    super::write_transaction(conn, |conn| {
+        super::lock_key(conn, "rollups-backfill")?;
+        let done = rollup_state::table
+            .find(BACKFILL)
+            .select(rollup_state::name)
+            .first::<String>(conn)
+            .optional()?;
+        if done.is_some() {
+            return Ok(0);
+        }
+        let ids: Vec<String> = surveys::table.select(surveys::id).load(conn)?;
+        let mut rolled = 0;
+        for id in ids {
+            rolled += roll_up_survey(conn, &SurveyId::from(id))?;
+        }
+        diesel::insert_into(rollup_state::table)
+            .values((
+                rollup_state::name.eq(BACKFILL),
+                rollup_state::done_at.eq(super::now()),
+            ))
+            .execute(conn)?;
+        Ok::<_, DbError>(rolled)
+    })
+}
+
+/// Rebuilds one survey's rollups from its raw rows (after its segments change, or a repair).
+/// Returns how many invitations were rolled up.
+pub fn rebuild(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<usize> {
+    super::write_transaction(conn, |conn| {
+        diesel::delete(rollup_days::table.filter(rollup_days::survey_id.eq(survey_id.as_str())))
+            .execute(conn)?;
+        diesel::delete(
+            rollup_quarters::table.filter(rollup_quarters::survey_id.eq(survey_id.as_str())),
+        )
+        .execute(conn)?;
+        roll_up_survey(conn, survey_id)
+    })
+}
+
+fn roll_up_survey(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<usize> {
+    let rows: Vec<(String, String, Option<i32>, Option<bool>)> = invitations::table
+        .left_join(responses::table)
+        .filter(invitations::survey_id.eq(survey_id.as_str()))
+        .select((
+            invitations::id,
+            invitations::status,
+            responses::score.nullable(),
+            responses::suspect.nullable(),
+        ))
+        .load(conn)?;
+    let mut rolled = 0;
+    for (id, st, score, suspect) in rows {
+        if status::NOT_ISSUED.contains(&st.as_str()) {
+            continue;
+        }
+        let mut delta = Tally::issued(1);
+        if let Some(score) = score {
+            delta += Tally::answer(score, suspect.unwrap_or(false), 1);
+        }
+        let cell = cell_of(conn, &InvitationId::from(id))?;
+        apply(conn, &cell, &delta)?;
+        rolled += 1;
+    }
+    Ok(rolled)
+}
