@@ -24,6 +24,27 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Import past answers.
+    #[command(subcommand)]
+    Import(ImportCommand),
+}
+
+/// `import` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Load past answers from a CSV file: columns `score`, `created_at`, and optionally
+    /// `comment`, `email`, `name`; every other column is a property. Every row is checked
+    /// first: a bad row is reported with its line number and nothing is imported.
+    Responses {
+        /// The survey to import into.
+        #[arg(long)]
+        survey: uuid::Uuid,
+        /// Import the valid rows and skip the bad ones.
+        #[arg(long)]
+        skip_invalid: bool,
+        /// The CSV file.
+        file: std::path::PathBuf,
+    },
 }
 
 /// `api-key` subcommands.
@@ -45,6 +66,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(settings).await?;
             app.run_until_stopped().await.context("server failed")
         }
+        Command::Import(ImportCommand::Responses {
+            survey,
+            skip_invalid,
+            file,
+        }) => import_responses(settings, survey, skip_invalid, file).await,
         Command::ApiKey(ApiKeyCommand::Create { workspace }) => {
             let name = workspace.trim().to_owned();
             anyhow::ensure!(
@@ -74,4 +100,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn import_responses(
+    settings: Settings,
+    survey: uuid::Uuid,
+    skip_invalid: bool,
+    file: std::path::PathBuf,
+) -> anyhow::Result<()> {
+    let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let options = db::PoolOptions {
+            size: 1,
+            sqlite_busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+        };
+        let pool = db::connect(&settings.database_url, options)?;
+        db::run_migrations(&pool)?;
+        let mut conn = pool.get().context("cannot check out a connection")?;
+        db::rollups::backfill_once(&mut conn).context("cannot roll up existing answers")?;
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} rows imported ({per_sec})")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        let summary = crate::import::run(&mut conn, &survey.into(), &file, skip_invalid, &|done| {
+            bar.set_position(done)
+        });
+        bar.finish_and_clear();
+        summary
+    })
+    .await
+    .context("import task failed")??;
+    for (line, field, message) in &summary.errors {
+        eprintln!("line {line}: {field}: {message}");
+    }
+    if summary.skipped > 0 && !skip_invalid {
+        anyhow::bail!(
+            "{} invalid rows (the first are listed above); nothing was imported. \
+             Fix them, or pass --skip-invalid to import the valid rows only",
+            summary.skipped
+        );
+    }
+    println!(
+        "imported {} rows{}",
+        summary.imported,
+        if summary.skipped > 0 {
+            format!(", skipped {} invalid", summary.skipped)
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
 }

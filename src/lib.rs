@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod import;
 pub mod invite;
 pub mod keyfile;
 pub mod links;

@@ -6,6 +6,7 @@
 mod connection;
 pub mod error;
 pub mod idempotency;
+pub mod import;
 pub mod invitations;
 pub mod maintenance;
 pub mod outbox;

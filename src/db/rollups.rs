@@ -17,7 +17,7 @@ use crate::domain::segments::SegmentBy;
 use crate::domain::stats::tally::{Tally, SCORE_SLOTS};
 
 /// The two cell sizes kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Grain {
     /// Whole UTC days.
     Day,
@@ -112,8 +112,24 @@ pub fn apply(conn: &mut AnyConnection, cell: &Cell, delta: &Tally) -> DbResult<(
     Ok(())
 }
 
-/// `INSERT … ON CONFLICT DO UPDATE`, the same statement on both backends but for its
-/// placeholders. The counts are integers written into the statement; the text is bound.
+/// One cell's change: `(grain, survey, dim, value, cell start, delta)`.
+pub type CellDelta = (Grain, SurveyId, String, String, NaiveDateTime, Tally);
+
+/// Rows per `INSERT … ON CONFLICT` statement (4 bound values each, well under both
+/// backends' limits).
+const UPSERT_BATCH: usize = 500;
+
+/// Applies many cell changes with few statements (the import's path; `apply` is one cell).
+pub fn apply_many(conn: &mut AnyConnection, cells: &[CellDelta]) -> DbResult<()> {
+    for grain in [Grain::Day, Grain::Quarter] {
+        let of_grain: Vec<&CellDelta> = cells.iter().filter(|c| c.0 == grain).collect();
+        for chunk in of_grain.chunks(UPSERT_BATCH) {
+            upsert_rows(conn, grain, chunk)?;
+        }
+    }
+    Ok(())
+}
+
 fn upsert(
     conn: &mut AnyConnection,
     grain: Grain,
@@ -123,46 +139,76 @@ fn upsert(
     at: NaiveDateTime,
     delta: &Tally,
 ) -> DbResult<()> {
+    let cell = (
+        grain,
+        survey_id.clone(),
+        dim.to_owned(),
+        value.to_owned(),
+        at,
+        *delta,
+    );
+    upsert_rows(conn, grain, &[&cell])
+}
+
+/// `INSERT … ON CONFLICT DO UPDATE` of `rows`, the same statement on both backends but for
+/// its placeholders. The counts are integers written into the statement; text is bound.
+fn upsert_rows(conn: &mut AnyConnection, grain: Grain, rows: &[&CellDelta]) -> DbResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     let table = grain.table();
     let slots: Vec<String> = (0..SCORE_SLOTS).map(|i| format!("s{i}")).collect();
-    let counts: Vec<String> = [delta.issued, delta.suspect]
-        .iter()
-        .chain(&delta.scores)
-        .map(i64::to_string)
-        .collect();
     let updates: Vec<String> = ["issued", "suspect"]
         .iter()
         .map(|c| c.to_string())
         .chain(slots.iter().cloned())
         .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
-    let statement = |p: [&str; 4]| {
-        format!(
-            "INSERT INTO {table} (survey_id, dim, value, at, issued, suspect, {slots}) \
-             VALUES ({}, {}, {}, {}, {counts}) \
-             ON CONFLICT (survey_id, dim, value, at) DO UPDATE SET {updates}",
-            p[0],
-            p[1],
-            p[2],
-            p[3],
-            slots = slots.join(", "),
-            counts = counts.join(", "),
-            updates = updates.join(", "),
-        )
-    };
+    let postgres = matches!(conn, AnyConnection::Postgresql(_));
+    let values: Vec<String> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (_, _, _, _, _, delta))| {
+            let p: Vec<String> = (1..=4)
+                .map(|k| {
+                    if postgres {
+                        format!("${}", i * 4 + k)
+                    } else {
+                        "?".to_owned()
+                    }
+                })
+                .collect();
+            let counts: Vec<String> = [delta.issued, delta.suspect]
+                .iter()
+                .chain(&delta.scores)
+                .map(i64::to_string)
+                .collect();
+            format!("({}, {})", p.join(", "), counts.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO {table} (survey_id, dim, value, at, issued, suspect, {}) VALUES {} \
+         ON CONFLICT (survey_id, dim, value, at) DO UPDATE SET {}",
+        slots.join(", "),
+        values.join(", "),
+        updates.join(", "),
+    );
+    macro_rules! bound {
+        ($backend:ty, $c:expr) => {{
+            let mut query = diesel::sql_query(sql).into_boxed::<$backend>();
+            for (_, survey, dim, value, at, _) in rows {
+                query = query
+                    .bind::<Text, _>(survey.as_str().to_owned())
+                    .bind::<Text, _>(dim.clone())
+                    .bind::<Text, _>(value.clone())
+                    .bind::<Timestamp, _>(*at);
+            }
+            query.execute($c)?
+        }};
+    }
     match conn {
-        AnyConnection::Sqlite(c) => diesel::sql_query(statement(["?", "?", "?", "?"]))
-            .bind::<Text, _>(survey_id.as_str())
-            .bind::<Text, _>(dim)
-            .bind::<Text, _>(value)
-            .bind::<Timestamp, _>(at)
-            .execute(c)?,
-        AnyConnection::Postgresql(c) => diesel::sql_query(statement(["$1", "$2", "$3", "$4"]))
-            .bind::<Text, _>(survey_id.as_str())
-            .bind::<Text, _>(dim)
-            .bind::<Text, _>(value)
-            .bind::<Timestamp, _>(at)
-            .execute(c)?,
+        AnyConnection::Sqlite(c) => bound!(diesel::sqlite::Sqlite, c),
+        AnyConnection::Postgresql(c) => bound!(diesel::pg::Pg, c),
     };
     Ok(())
 }

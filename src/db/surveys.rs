@@ -121,6 +121,16 @@ pub fn find(
         .ok_or(DbError::NotFound("survey"))
 }
 
+/// The survey `id` whatever its workspace (for the operator's command line).
+pub fn find_any(conn: &mut AnyConnection, id: &SurveyId) -> DbResult<Survey> {
+    surveys::table
+        .find(id.as_str())
+        .select(Survey::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DbError::NotFound("survey"))
+}
+
 /// One page of the workspace's surveys, oldest first.
 pub fn list(
     conn: &mut AnyConnection,

@@ -4,6 +4,7 @@ mod answering;
 mod auth;
 mod email;
 mod helpers;
+mod import;
 mod invitations;
 mod openapi;
 mod reports;

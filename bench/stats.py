@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""Stats at scale: N answers over 365 days, 50 agents and 5 teams, loaded through
+`scorekeeper import responses`, then the p50 and p99 of
+
+  (a) a 90-day stats call, and
+  (b) a 90-day weekly trend grouped by agent,
+
+through the HTTP API, next to the same questions answered by a naive GROUP BY over the raw
+tables in the same run, on the same database, with the ratio.
+
+usage: bench/stats.py BINARY [ROWS] [sqlite|postgres ...]
+Postgres is the server at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test);
+a database sk_bench_stats is created there and dropped afterwards.
+"""
+import csv
+import http.client
+import json
+import os
+import random
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+
+CALLS = 200
+NAIVE_CALLS = 5
+AGENTS = 50
+TEAMS = 5
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_csv(path, rows, end):
+    rng = random.Random(7)
+    start = end - timedelta(days=365)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["score", "created_at", "agent", "team", "ticket_id"])
+        span = int((end - start).total_seconds()) - 1
+        for i in range(rows):
+            at = start + timedelta(seconds=rng.randrange(span))
+            agent = rng.randrange(AGENTS)
+            w.writerow([rng.choice([10, 10, 9, 9, 9, 8, 7, 6, 3, 0]), at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        f"agent-{agent:02}", f"team-{agent % TEAMS}", f"T{i}"])
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def timed(fn, n):
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+class Api:
+    def __init__(self, port, key):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def call(self, method, path, body=None):
+        self.conn.request(method, path, body=json.dumps(body) if body else None, headers=self.headers)
+        res = self.conn.getresponse()
+        data = res.read()
+        if res.status >= 300:
+            raise RuntimeError(f"{method} {path}: {res.status} {data[:300]!r}")
+        return json.loads(data)
+
+
+def naive_queries(backend):
+    """The two questions as one would first write them: GROUP BY over the raw tables."""
+    if backend == "sqlite":
+        week = "strftime('%Y-%W', i.created_at)"
+        p = "?"
+    else:
+        week = "date_trunc('week', i.created_at)"
+        p = "%s"
+    overall = (
+        f"SELECT r.score, count(*) FROM invitations i JOIN responses r ON r.invitation_id = i.id "
+        f"WHERE i.survey_id = {p} AND i.created_at >= {p} AND i.created_at < {p} AND r.suspect = false "
+        f"GROUP BY r.score"
+    )
+    issued = (
+        f"SELECT count(*) FROM invitations i WHERE i.survey_id = {p} AND i.created_at >= {p} "
+        f"AND i.created_at < {p} AND i.status NOT IN ('failed', 'suppressed')"
+    )
+    weekly = (
+        f"SELECT p.value, {week}, r.score, count(*) FROM invitations i "
+        f"JOIN responses r ON r.invitation_id = i.id "
+        f"JOIN invitation_properties p ON p.invitation_id = i.id AND p.key = 'agent' "
+        f"WHERE i.survey_id = {p} AND i.created_at >= {p} AND i.created_at < {p} AND r.suspect = false "
+        f"GROUP BY p.value, {week}, r.score"
+    )
+    return overall, issued, weekly
+
+
+def run(binary, rows, backend, workdir):
+    pg_admin = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+    if backend == "sqlite":
+        db_path = os.path.join(workdir, "bench.db")
+        url = f"sqlite://{db_path}"
+    else:
+        subprocess.run(["psql", pg_admin, "-qc", "DROP DATABASE IF EXISTS sk_bench_stats WITH (FORCE)"], check=True)
+        subprocess.run(["psql", pg_admin, "-qc", "CREATE DATABASE sk_bench_stats"], check=True)
+        url = pg_admin.rsplit("/", 1)[0] + "/sk_bench_stats"
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=url, LISTEN_ADDR=f"127.0.0.1:{port}", RUST_LOG="warn",
+               SECRET_KEY="bench-secret-key-0123456789-abcdefghijkl")
+    key = subprocess.run([binary, "api-key", "create", "--workspace", "bench"], env=env, check=True,
+                         capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    server = subprocess.Popen([binary, "serve"], env=env)
+    try:
+        api = None
+        for _ in range(100):
+            try:
+                api = Api(port, key)
+                api.call("GET", "/v1/surveys")
+                break
+            except (ConnectionError, OSError):
+                time.sleep(0.1)
+        survey = api.call("POST", "/v1/surveys", {"name": "Support NPS", "kind": "nps"})["id"]
+        end = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
+        path = os.path.join(workdir, "history.csv")
+        write_csv(path, rows, end)
+        t = time.perf_counter()
+        subprocess.run([binary, "import", "responses", "--survey", survey, path], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        load_s = time.perf_counter() - t
+        frm = (end - timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        to = end.strftime("%Y-%m-%dT%H:%M:%SZ")
+        a_path = f"/v1/surveys/{survey}/stats?from={frm}&to={to}"
+        b_path = f"{a_path}&interval=week&group_by=agent"
+        check = api.call("GET", a_path)
+        api.call("GET", b_path)
+        a = timed(lambda: api.call("GET", a_path), CALLS)
+        b = timed(lambda: api.call("GET", b_path), CALLS)
+
+        overall, issued, weekly = naive_queries(backend)
+        lo = (end - timedelta(days=90)).strftime("%Y-%m-%d %H:%M:%S")
+        hi = end.strftime("%Y-%m-%d %H:%M:%S")
+        if backend == "sqlite":
+            db = sqlite3.connect(db_path)
+            cur = db.cursor()
+        else:
+            import psycopg
+            db = psycopg.connect(url)
+            cur = db.cursor()
+            lo, hi = end - timedelta(days=90), end
+            lo, hi = lo.replace(tzinfo=None), hi.replace(tzinfo=None)
+        args = (survey, lo, hi)
+
+        def naive_a():
+            cur.execute(overall, args)
+            rows_a = cur.fetchall()
+            cur.execute(issued, args)
+            cur.fetchall()
+            return rows_a
+
+        def naive_b():
+            cur.execute(weekly, args)
+            return cur.fetchall()
+
+        got = sum(n for _, n in naive_a())
+        assert got == check["responses"], f"naive {got} vs service {check['responses']}"
+        na = timed(naive_a, NAIVE_CALLS)
+        nb = timed(naive_b, NAIVE_CALLS)
+        db.close()
+        return {
+            "backend": backend, "rows": rows, "load_s": load_s, "responses_90d": check["responses"],
+            "a": (statistics.median(a), pct(a, 99)), "b": (statistics.median(b), pct(b, 99)),
+            "naive_a": statistics.median(na), "naive_b": statistics.median(nb),
+        }
+    finally:
+        server.terminate()
+        server.wait()
+        if backend == "postgres":
+            subprocess.run(["psql", pg_admin, "-qc", "DROP DATABASE IF EXISTS sk_bench_stats WITH (FORCE)"])
+
+
+def main():
+    binary = os.path.abspath(sys.argv[1])
+    rows = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    backends = sys.argv[3:] or ["sqlite", "postgres"]
+    print(f"{rows:,} answers over 365 days, {AGENTS} agents, {TEAMS} teams; {CALLS} calls each, "
+          f"naive queries {NAIVE_CALLS} times each")
+    print("| backend | import rows/s | call | p50 ms | p99 ms | naive GROUP BY p50 ms | naive / p50 | naive / p99 |")
+    print("|---|---|---|---|---|---|---|---|")
+    for backend in backends:
+        workdir = tempfile.mkdtemp(prefix="sk-bench-stats-")
+        try:
+            r = run(binary, rows, backend, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        rate = r["rows"] / r["load_s"]
+        for name, (p50, p99), naive in [("(a) 90-day stats", r["a"], r["naive_a"]),
+                                         ("(b) 90-day weekly by agent", r["b"], r["naive_b"])]:
+            print(f"| {backend} | {rate:,.0f} | {name} | {p50:.2f} | {p99:.2f} | {naive:.1f} | "
+                  f"{naive / p50:.0f}x | {naive / p99:.0f}x |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,219 @@
+//! Bulk writes of imported answers: invitations, responses, their history and properties in
+//! multi-row statements (run on the backend's own connection: `MultiConnection` cannot batch),
+//! and the stats rollups summed per cell and written once each.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::invitations::status;
+use super::rollups::{self, CellDelta, Grain};
+use super::schema::{invitation_properties, invitations, response_events, responses};
+use super::surveys::Survey;
+use super::{AnyConnection, DbResult};
+use crate::domain::email::EmailAddress;
+use crate::domain::ids::{InvitationId, ResponseId, SurveyId};
+use crate::domain::properties::Properties;
+use crate::domain::secret::SurveyToken;
+use crate::domain::segments::SegmentBy;
+use crate::domain::stats::tally::Tally;
+
+/// Rows written per statement batch.
+const BATCH: usize = 1_000;
+
+/// One validated row of an import.
+#[derive(Debug, Clone)]
+pub struct ImportedRow {
+    /// The score, on the survey's scale.
+    pub score: i32,
+    /// When the answer was given (its invitation is dated the same).
+    pub created_at: NaiveDateTime,
+    /// The comment.
+    pub comment: Option<String>,
+    /// The respondent's address.
+    pub email: Option<EmailAddress>,
+    /// The respondent's name.
+    pub name: Option<String>,
+    /// Every other column.
+    pub properties: Properties,
+}
+
+/// Writes rows in batches; call [`Writer::finish`] before committing.
+pub struct Writer {
+    survey_id: SurveyId,
+    workspace_id: String,
+    segments: SegmentBy,
+    pending: Vec<ImportedRow>,
+    cells: HashMap<(Grain, String, String, NaiveDateTime), Tally>,
+}
+
+/// Runs the same statement on whichever backend `conn` is.
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            AnyConnection::Sqlite($c) => $body,
+            AnyConnection::Postgresql($c) => $body,
+        }
+    };
+}
+
+impl Writer {
+    /// A writer for `survey`.
+    pub fn new(survey: &Survey) -> Self {
+        Self {
+            survey_id: survey.id.clone(),
+            workspace_id: survey.workspace_id.to_string(),
+            segments: survey.segments(),
+            pending: Vec::with_capacity(BATCH),
+            cells: HashMap::new(),
+        }
+    }
+
+    /// Queues a row, writing a batch when one is full.
+    pub fn push(&mut self, conn: &mut AnyConnection, row: ImportedRow) -> DbResult<()> {
+        self.pending.push(row);
+        if self.pending.len() >= BATCH {
+            self.flush(conn)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is queued and the rollups.
+    pub fn finish(mut self, conn: &mut AnyConnection) -> DbResult<()> {
+        self.flush(conn)?;
+        let cells: Vec<CellDelta> = self
+            .cells
+            .drain()
+            .map(|((grain, dim, value, at), t)| (grain, self.survey_id.clone(), dim, value, at, t))
+            .collect();
+        rollups::apply_many(conn, &cells)
+    }
+
+    fn flush(&mut self, conn: &mut AnyConnection) -> DbResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.pending);
+        let ids: Vec<(InvitationId, ResponseId, String)> = rows
+            .iter()
+            .map(|_| {
+                (
+                    InvitationId::generate(),
+                    ResponseId::generate(),
+                    // Nobody holds an imported answer's link: a random token, never shown.
+                    SurveyToken::generate().hash(),
+                )
+            })
+            .collect();
+        let survey = self.survey_id.as_str();
+        let workspace = self.workspace_id.as_str();
+        let keys: Vec<Option<String>> = rows
+            .iter()
+            .map(|r| r.email.as_ref().map(EmailAddress::key))
+            .collect();
+        let new_invitations: Vec<_> = rows
+            .iter()
+            .zip(&ids)
+            .zip(&keys)
+            .map(|((r, (inv, _, hash)), key)| {
+                (
+                    invitations::id.eq(inv.as_str()),
+                    invitations::workspace_id.eq(workspace),
+                    invitations::survey_id.eq(survey),
+                    invitations::token_hash.eq(hash.as_str()),
+                    invitations::channel.eq("import"),
+                    invitations::status.eq(status::RESPONDED),
+                    invitations::recipient_email.eq(r.email.as_ref().map(EmailAddress::as_str)),
+                    invitations::recipient_name.eq(r.name.as_deref()),
+                    invitations::recipient_key.eq(key.as_deref()),
+                    invitations::created_at.eq(r.created_at),
+                )
+            })
+            .collect();
+        let new_responses: Vec<_> = rows
+            .iter()
+            .zip(&ids)
+            .map(|(r, (inv, resp, _))| {
+                (
+                    responses::id.eq(resp.as_str()),
+                    responses::invitation_id.eq(inv.as_str()),
+                    responses::survey_id.eq(survey),
+                    responses::score.eq(r.score),
+                    responses::comment.eq(r.comment.as_deref()),
+                    responses::suspect.eq(false),
+                    responses::answer_count.eq(1),
+                    responses::created_at.eq(r.created_at),
+                    responses::updated_at.eq(r.created_at),
+                    responses::score_changed_at.eq(r.created_at),
+                    responses::auto_sent.eq(false),
+                )
+            })
+            .collect();
+        let events: Vec<_> = rows
+            .iter()
+            .zip(&ids)
+            .map(|(r, (_, resp, _))| {
+                (
+                    response_events::id.eq(resp.as_str()),
+                    response_events::response_id.eq(resp.as_str()),
+                    response_events::change.eq("created"),
+                    response_events::score.eq(r.score),
+                    response_events::comment.eq(r.comment.as_deref()),
+                    response_events::suspect.eq(false),
+                    response_events::at.eq(r.created_at),
+                )
+            })
+            .collect();
+        let properties: Vec<_> = rows
+            .iter()
+            .zip(&ids)
+            .flat_map(|(r, (inv, _, _))| {
+                r.properties.iter().map(move |(k, v)| {
+                    (
+                        invitation_properties::invitation_id.eq(inv.as_str()),
+                        invitation_properties::key.eq(k),
+                        invitation_properties::value.eq(v),
+                    )
+                })
+            })
+            .collect();
+        on_backend!(conn, |c| {
+            diesel::insert_into(invitations::table)
+                .values(&new_invitations)
+                .execute(c)?;
+            diesel::insert_into(responses::table)
+                .values(&new_responses)
+                .execute(c)?;
+            diesel::insert_into(response_events::table)
+                .values(&events)
+                .execute(c)?;
+            for chunk in properties.chunks(BATCH) {
+                diesel::insert_into(invitation_properties::table)
+                    .values(chunk)
+                    .execute(c)?;
+            }
+        });
+        for row in &rows {
+            let delta = Tally::issued(1) + Tally::answer(row.score, false, 1);
+            let dims = std::iter::once((String::new(), String::new())).chain(
+                row.properties
+                    .iter()
+                    .filter(|(k, _)| self.segments.contains(k))
+                    .map(|(k, v)| (k.to_owned(), v.to_owned())),
+            );
+            for (dim, value) in dims {
+                for grain in [Grain::Day, Grain::Quarter] {
+                    let key = (
+                        grain,
+                        dim.clone(),
+                        value.clone(),
+                        grain.floor(row.created_at),
+                    );
+                    *self.cells.entry(key).or_default() += delta;
+                }
+            }
+        }
+        Ok(())
+    }
+}

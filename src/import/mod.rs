@@ -1,0 +1,244 @@
+//! History import: `scorekeeper import responses --survey ID FILE.csv` loads past answers.
+//! Every row is validated first (a bad row is reported with its line number and nothing is
+//! imported, unless `--skip-invalid`); then the file is read again and written in batches in
+//! one transaction, so memory stays constant and an import is all or nothing. Imported
+//! answers feed the stats rollups exactly like live ones.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{bail, Context};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+use crate::db::import::{ImportedRow, Writer};
+use crate::db::{self, AnyConnection};
+use crate::domain::answer::MAX_COMMENT_CHARS;
+use crate::domain::email::EmailAddress;
+use crate::domain::ids::SurveyId;
+use crate::domain::kind::Scale;
+use crate::domain::properties::Properties;
+use crate::domain::score::Score;
+use crate::domain::{text, Invalid};
+
+/// Most rows one import may hold.
+pub const MAX_ROWS: u64 = 10_000_000;
+
+/// Errors reported before giving up.
+const MAX_REPORTED: usize = 20;
+
+/// Columns with a meaning of their own; every other column is a property.
+const KNOWN: [&str; 5] = ["score", "created_at", "comment", "email", "name"];
+
+/// What an import did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Summary {
+    /// Rows imported.
+    pub imported: u64,
+    /// Rows skipped as invalid (with `--skip-invalid`).
+    pub skipped: u64,
+    /// The invalid rows: `(line, field, message)`, the first few.
+    pub errors: Vec<(u64, String, String)>,
+}
+
+/// Parses one CSV record (with its header) into a row, naming the column that is wrong.
+fn parse_row(
+    headers: &[String],
+    record: &csv::StringRecord,
+    scale: Scale,
+    now: NaiveDateTime,
+) -> Result<ImportedRow, Invalid> {
+    let mut score = None;
+    let mut created_at = None;
+    let mut comment = None;
+    let mut email = None;
+    let mut name = None;
+    let mut properties = BTreeMap::new();
+    for (header, value) in headers.iter().zip(record.iter()) {
+        text::check(header, value)?;
+        let value = value.trim();
+        match header.as_str() {
+            "score" => {
+                let raw = value
+                    .parse::<i64>()
+                    .map_err(|_| Invalid::new("score", "must be a whole number"))?;
+                score = Some(Score::new(scale, raw)?.value());
+            }
+            "created_at" => created_at = Some(parse_time(value, now)?),
+            "comment" if !value.is_empty() => {
+                if value.chars().count() > MAX_COMMENT_CHARS {
+                    return Err(Invalid::new(
+                        "comment",
+                        format!("must be at most {MAX_COMMENT_CHARS} characters"),
+                    ));
+                }
+                comment = Some(value.to_owned());
+            }
+            "email" if !value.is_empty() => email = Some(EmailAddress::parse("email", value)?),
+            "name" if !value.is_empty() => name = Some(value.chars().take(200).collect()),
+            h if KNOWN.contains(&h) => {}
+            _ if value.is_empty() => {}
+            _ => {
+                properties.insert(header.clone(), value.to_owned());
+            }
+        }
+    }
+    Ok(ImportedRow {
+        score: score.ok_or_else(|| Invalid::new("score", "is required"))?,
+        created_at: created_at.ok_or_else(|| Invalid::new("created_at", "is required"))?,
+        comment,
+        email,
+        name,
+        properties: Properties::parse(properties)?,
+    })
+}
+
+/// RFC 3339, or `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD` in UTC; not in the future.
+fn parse_time(raw: &str, now: NaiveDateTime) -> Result<NaiveDateTime, Invalid> {
+    let at = DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc).naive_utc())
+        .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S"))
+        .or_else(|_| {
+            NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+        })
+        .map_err(|_| {
+            Invalid::new(
+                "created_at",
+                "must be RFC 3339 (2026-01-31T09:30:00Z), YYYY-MM-DD HH:MM:SS or YYYY-MM-DD",
+            )
+        })?;
+    if at > now {
+        return Err(Invalid::new("created_at", "must not be in the future"));
+    }
+    Ok(db::to_stored(at.and_utc()))
+}
+
+/// Checks the header: `score` and `created_at` are required, every property name valid.
+fn check_headers(headers: &[String]) -> anyhow::Result<()> {
+    for required in ["score", "created_at"] {
+        if !headers.iter().any(|h| h == required) {
+            bail!("the CSV header has no `{required}` column");
+        }
+    }
+    for header in headers.iter().filter(|h| !KNOWN.contains(&h.as_str())) {
+        crate::domain::properties::check_key(header, header)
+            .map_err(|e| anyhow::anyhow!("column `{header}`: {}", e.message))?;
+    }
+    Ok(())
+}
+
+fn open(path: &Path) -> anyhow::Result<(csv::Reader<std::fs::File>, Vec<String>)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::Headers)
+        .from_path(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let headers = reader
+        .headers()
+        .context("cannot read the CSV header")?
+        .iter()
+        .map(|h| h.trim().to_lowercase())
+        .collect();
+    Ok((reader, headers))
+}
+
+/// Imports `path` into `survey_id`, calling `progress(rows_done)` as it goes.
+pub fn run(
+    conn: &mut AnyConnection,
+    survey_id: &SurveyId,
+    path: &Path,
+    skip_invalid: bool,
+    progress: &dyn Fn(u64),
+) -> anyhow::Result<Summary> {
+    let survey = db::surveys::find_any(conn, survey_id)?;
+    let (_, scale) = survey.kind_and_scale()?;
+    let now = db::now();
+    // First pass: validate everything, keep nothing.
+    let (mut reader, headers) = open(path)?;
+    check_headers(&headers)?;
+    let mut summary = Summary::default();
+    let mut rows = 0u64;
+    for record in reader.records() {
+        let record = record.context("the CSV is malformed")?;
+        rows += 1;
+        if rows > MAX_ROWS {
+            bail!("the file holds more than {MAX_ROWS} rows; split it");
+        }
+        if let Err(invalid) = parse_row(&headers, &record, scale, now) {
+            summary.skipped += 1;
+            if summary.errors.len() < MAX_REPORTED {
+                let line = record.position().map_or(rows + 1, |p| p.line());
+                summary.errors.push((line, invalid.field, invalid.message));
+            }
+        }
+    }
+    if summary.skipped > 0 && !skip_invalid {
+        return Ok(Summary {
+            imported: 0,
+            ..summary
+        });
+    }
+    // Second pass: write the valid rows, all in one transaction.
+    let (mut reader, headers) = open(path)?;
+    let imported = db::write_transaction(conn, |conn| {
+        let mut writer = Writer::new(&survey);
+        let mut done = 0u64;
+        for record in reader.records() {
+            let record = record.map_err(|e| db::DbError::Corrupt(e.to_string()))?;
+            if let Ok(row) = parse_row(&headers, &record, scale, now) {
+                writer.push(conn, row)?;
+                done += 1;
+                if done % 10_000 == 0 {
+                    progress(done);
+                }
+            }
+        }
+        writer.finish(conn)?;
+        Ok::<_, db::DbError>(done)
+    })?;
+    progress(imported);
+    Ok(Summary {
+        imported,
+        ..summary
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(fields: &[&str]) -> csv::StringRecord {
+        csv::StringRecord::from(fields.to_vec())
+    }
+
+    #[test]
+    fn rows_are_validated_naming_the_column() {
+        let headers: Vec<String> = ["score", "created_at", "comment", "agent"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let now = db::now();
+        let ok = parse_row(
+            &headers,
+            &record(&["9", "2026-01-05", "Great", "bo"]),
+            Scale::ZeroToTen,
+            now,
+        )
+        .unwrap();
+        assert_eq!(ok.score, 9);
+        assert_eq!(
+            ok.properties.iter().collect::<Vec<_>>(),
+            vec![("agent", "bo")]
+        );
+        let bad = |fields: &[&str]| {
+            parse_row(&headers, &record(fields), Scale::ZeroToTen, now)
+                .unwrap_err()
+                .field
+        };
+        assert_eq!(bad(&["11", "2026-01-05", "", ""]), "score");
+        assert_eq!(bad(&["9", "yesterday", "", ""]), "created_at");
+        assert_eq!(bad(&["9", "2999-01-01", "", ""]), "created_at");
+        assert_eq!(bad(&["9", "2026-01-05", "a\u{0}", ""]), "comment");
+        assert!(check_headers(&["score".into()]).is_err());
+        assert!(check_headers(&["score".into(), "created_at".into(), "bad key".into()]).is_err());
+    }
+}
