@@ -69,10 +69,20 @@ def timed(fn, n):
 
 class Api:
     def __init__(self, port, key):
+        self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
     def call(self, method, path, body=None):
+        try:
+            return self._call(method, path, body)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The server closed an idle keep-alive connection (during the import): reconnect.
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            return self._call(method, path, body)
+
+    def _call(self, method, path, body):
         self.conn.request(method, path, body=json.dumps(body) if body else None, headers=self.headers)
         res = self.conn.getresponse()
         data = res.read()

@@ -117,6 +117,7 @@ async fn import_responses(
         db::run_migrations(&pool)?;
         let mut conn = pool.get().context("cannot check out a connection")?;
         db::rollups::backfill_once(&mut conn).context("cannot roll up existing answers")?;
+        db::prepare_bulk_write(&mut conn).context("cannot prepare the connection")?;
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(
             indicatif::ProgressStyle::with_template("{spinner} {pos} rows imported ({per_sec})")

@@ -186,3 +186,21 @@ mod tests {
         assert_eq!(bearer_credentials("Bearer"), None);
     }
 }
+
+/// Deserializes an optional whole number that JSON may write as `30` or `30.0` (JSON Schema
+/// counts both as integers), refusing fractions.
+pub fn whole_number<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    let value: Option<serde_json::Number> = serde::Deserialize::deserialize(deserializer)?;
+    match value {
+        None => Ok(None),
+        Some(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Ok(Some(i)),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
+            _ => Err(D::Error::custom("must be a whole number")),
+        },
+    }
+}

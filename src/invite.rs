@@ -16,7 +16,6 @@ use crate::domain::properties::Properties;
 use crate::domain::secret::{IdempotencyKey, ServerKey, SurveyToken};
 use crate::domain::stats::tally::Tally;
 use crate::domain::throttle::Throttle;
-use crate::domain::Invalid;
 use crate::error::ApiError;
 
 /// How an invitation reaches its recipient.
@@ -266,11 +265,11 @@ fn replay(
     server_key: &ServerKey,
 ) -> Result<Created, ApiError> {
     if first.request_hash != idem.request_hash {
-        return Err(Invalid::new(
-            "Idempotency-Key",
-            "was already used with a different request; use a new key for a new request",
-        )
-        .into());
+        return Err(ApiError::Conflict(
+            "this Idempotency-Key was already used with a different request; use a new key \
+             for a new request"
+                .into(),
+        ));
     }
     let invitation = invitations::find(conn, workspace_id, &first.invitation_id)?;
     let properties = invitations::properties_of_one(conn, &invitation.id)?;

@@ -56,6 +56,12 @@ pub fn record(
         }
         let existing = responses::for_invitation(conn, &invitation.id)?;
         let recorded = existing.as_ref().map(Response::recorded);
+        if recorded.is_none() && answer.score.is_none() {
+            // Well-formed, but the link's state does not allow it yet.
+            return Err(ApiError::Conflict(
+                "this link has no answer yet: send a score first".into(),
+            ));
+        }
         let applied = answer::apply(recorded.as_ref(), answer, at)?;
         let response = responses::save(
             conn,

@@ -181,6 +181,15 @@ pub fn lock_key(conn: &mut AnyConnection, key: &str) -> Result<(), diesel::resul
     Ok(())
 }
 
+/// Prepares a connection for one large write (an import): SQLite gets a page cache big
+/// enough that the transaction does not spill pages to the WAL and read them back.
+pub fn prepare_bulk_write(conn: &mut AnyConnection) -> Result<(), diesel::result::Error> {
+    if let AnyConnection::Sqlite(c) = conn {
+        c.batch_execute("PRAGMA cache_size = -524288; PRAGMA temp_store = MEMORY;")?;
+    }
+    Ok(())
+}
+
 /// Makes the rest of the current transaction read one snapshot. SQLite's transactions
 /// already do; Postgres needs REPEATABLE READ (the statement must come first).
 pub fn snapshot_reads(conn: &mut AnyConnection) -> Result<(), diesel::result::Error> {

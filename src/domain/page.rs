@@ -1,7 +1,9 @@
 //! Cursor pagination: `limit` (default 50, at most 500) and an opaque `cursor`
 //! (URL-safe base64 of the last item's sort key).
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::alphabet::URL_SAFE;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
+use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
 use super::Invalid;
@@ -10,6 +12,17 @@ use super::Invalid;
 pub const DEFAULT_LIMIT: u32 = 50;
 /// Most items one page may hold.
 pub const MAX_LIMIT: u32 = 500;
+
+/// Decodes any base64url text (trailing bits and padding as they come).
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Longest cursor accepted (the ones this API returns are far shorter).
+pub const MAX_CURSOR_CHARS: usize = 1_000;
 
 /// A validated page request. Items are ordered by a unique text key (for most lists the id,
 /// a UUIDv7, so creation order).
@@ -36,11 +49,16 @@ impl PageRequest {
         };
         let after = match cursor.filter(|c| !c.is_empty()) {
             None => None,
+            Some(c) if c.len() > MAX_CURSOR_CHARS => {
+                return Err(Invalid::new("cursor", "is not a cursor this API returned"))
+            }
             Some(c) => Some(
-                URL_SAFE_NO_PAD
+                LENIENT
                     .decode(c)
                     .ok()
-                    .and_then(|bytes| String::from_utf8(bytes).ok())
+                    // Any decodable cursor is a key to list after; one this API did not
+                    // return just lists from wherever it sorts.
+                    .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
                     .ok_or_else(|| Invalid::new("cursor", "is not a cursor this API returned"))?,
             ),
         };
@@ -81,7 +99,7 @@ mod tests {
             "limit"
         );
         assert_eq!(
-            PageRequest::parse(None, Some("zz")).unwrap_err().field,
+            PageRequest::parse(None, Some("z")).unwrap_err().field,
             "cursor"
         );
     }

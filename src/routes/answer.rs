@@ -24,6 +24,7 @@ pub struct PageQuery {
 
 /// An answer sent as JSON by the page's script or an integration.
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct JsonAnswer {
     score: Option<serde_json::Value>,
     comment: Option<String>,

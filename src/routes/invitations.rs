@@ -28,6 +28,7 @@ const MAX_DELAY_DAYS: i64 = 365;
 
 /// Body of `POST /v1/surveys/{id}/invitations`.
 #[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
 pub struct CreateInvitation {
     channel: Option<String>,
     #[validate(nested)]
@@ -35,11 +36,13 @@ pub struct CreateInvitation {
     properties: Option<BTreeMap<String, serde_json::Value>>,
     expires_at: Option<DateTime<Utc>>,
     send_at: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "crate::extract::whole_number")]
     delay_seconds: Option<i64>,
 }
 
 /// Who the invitation is for.
 #[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
 pub struct Recipient {
     email: Option<String>,
     #[validate(length(max = 200))]

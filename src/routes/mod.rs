@@ -1,6 +1,7 @@
 //! The route table: the only place a path is named.
 
 mod answer;
+mod docs;
 mod health;
 mod html;
 mod invitations;
@@ -23,9 +24,16 @@ macro_rules! route_table {
         /// Every `(METHOD, path)` the service answers, in OpenAPI path syntax.
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
-        /// Registers every route, and a JSON 404 for everything else.
+        /// Registers every route, a 405 with `Allow` for a known path with another method,
+        /// and a JSON 404 for everything else.
         pub fn configure(cfg: &mut web::ServiceConfig) {
             $( cfg.route($path, web::method(Method::$method).to($handler)); )*
+            for (path, allow) in allowed_methods() {
+                cfg.service(web::resource(path).default_service(web::to(move || {
+                    let allow = allow.clone();
+                    async move { method_not_allowed(&allow) }
+                })));
+            }
             cfg.default_service(web::to(not_found));
         }
     };
@@ -34,6 +42,8 @@ macro_rules! route_table {
 route_table! {
     GET  "/healthz" => health::check,
     GET  "/openapi.yaml" => spec::openapi,
+    GET  "/docs" => docs::index,
+    GET  "/docs/{file:.*}" => docs::asset,
     POST "/v1/surveys" => surveys::create,
     GET  "/v1/surveys" => surveys::list,
     GET  "/v1/surveys/{id}" => surveys::show,
@@ -51,6 +61,25 @@ route_table! {
     POST "/r/{token}" => answer::submit,
     GET  "/u/{token}" => unsubscribe::page,
     POST "/u/{token}" => unsubscribe::confirm,
+}
+
+/// Each path with the methods it answers, as an `Allow` header value.
+fn allowed_methods() -> Vec<(&'static str, String)> {
+    let mut paths: Vec<(&'static str, Vec<&'static str>)> = Vec::new();
+    for (method, path) in ROUTES {
+        match paths.iter_mut().find(|(p, _)| p == path) {
+            Some((_, methods)) => methods.push(method),
+            None => paths.push((path, vec![method])),
+        }
+    }
+    paths
+        .into_iter()
+        .map(|(path, methods)| (path, methods.join(", ")))
+        .collect()
+}
+
+fn method_not_allowed(allow: &str) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(allow.to_owned()))
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

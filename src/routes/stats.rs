@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::db::{self, surveys::Survey};
 use crate::domain::ids::SurveyId;
-use crate::domain::kind::SurveyKind;
+use crate::domain::kind::{Scale, SurveyKind};
 use crate::domain::properties::check_key;
 use crate::domain::segments::SegmentBy;
 use crate::domain::stats::buckets::{self, Interval};
@@ -17,6 +17,9 @@ use crate::extract::Workspace;
 use crate::reports::view::{Context, StatsView};
 use crate::reports::{self, Request};
 use crate::state::AppState;
+
+/// The window of a trend or comparison without `from`, in days before `to`.
+const DEFAULT_DAYS: i64 = 90;
 
 /// Most `filter[…]` parameters one call may carry.
 const MAX_FILTERS: usize = 5;
@@ -55,16 +58,13 @@ impl StatsQuery {
         let mut q = Self::default();
         for (key, value) in pairs {
             crate::domain::text::check(&key, &value)?;
-            if value.is_empty() {
-                continue;
-            }
             match key.as_str() {
                 "from" => q.from = Some(parse_time("from", &value)?),
                 "to" => q.to = Some(parse_time("to", &value)?),
                 "compare" if value == "previous_period" => q.compare = true,
                 "compare" => return Err(Invalid::new("compare", "must be previous_period").into()),
                 "interval" => q.interval = Some(Interval::parse(&value)?),
-                "tz" => q.tz = Some(value),
+                "tz" => q.tz = Some(value).filter(|v| !v.is_empty()),
                 "group_by" => {
                     check_key("group_by", &value)?;
                     q.group_by = Some(value);
@@ -78,7 +78,7 @@ impl StatsQuery {
                     else {
                         continue;
                     };
-                    check_key(other, property)?;
+                    // A key no property can have simply matches nothing.
                     if q.filters.len() == MAX_FILTERS {
                         return Err(
                             Invalid::new(other, format!("at most {MAX_FILTERS} filters")).into(),
@@ -93,12 +93,9 @@ impl StatsQuery {
                 return Err(Invalid::new("to", "must be later than from").into());
             }
         }
-        if q.compare && q.from.is_none() {
-            return Err(Invalid::new(
-                "compare",
-                "previous_period needs a window: give from (and to)",
-            )
-            .into());
+        // A trend or a comparison needs a start: by default, the 90 days before `to`.
+        if (q.compare || q.interval.is_some()) && q.from.is_none() {
+            q.from = Some(q.to.unwrap_or_else(Utc::now) - chrono::Duration::days(DEFAULT_DAYS));
         }
         Ok(q)
     }
@@ -195,7 +192,15 @@ pub async fn workspace(
             .as_deref()
             .ok_or_else(|| Invalid::new("kind", "is required: csat, nps, ces or esat"))?,
     )?;
-    let scale = kind.scale(query.scale.as_deref())?;
+    let scale = match query.scale.as_deref() {
+        Some(name) if Scale::parse(name).is_none() => {
+            return Err(Invalid::new("scale", "is not a scale: 1-5, thumbs, 0-10 or 1-7").into())
+        }
+        // A scale the kind never has: no survey can match.
+        other => kind
+            .scale(other)
+            .map_err(|_| ApiError::NotFound("survey of that kind and scale"))?,
+    };
     let surveys = db::run(&state.pool, move |conn| {
         db::surveys::of_kind(conn, &ws.id, kind, scale).map_err(ApiError::from)
     })

@@ -36,6 +36,7 @@ impl From<suppressions::Suppression> for SuppressionView {
 
 /// Body of `POST /v1/suppressions`.
 #[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
 pub struct AddSuppression {
     email: String,
     reason: Option<String>,
@@ -45,6 +46,7 @@ pub struct AddSuppression {
 
 /// Body of `POST /v1/bounces`, as a mail system reports it.
 #[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
 pub struct Bounce {
     email: String,
     #[validate(length(max = 1000))]

@@ -19,6 +19,7 @@ use crate::views::{ListView, SurveyView};
 
 /// Body of `POST /v1/surveys`.
 #[derive(Debug, Deserialize, Validate)]
+#[serde(deny_unknown_fields)]
 pub struct CreateSurvey {
     #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
     name: String,
@@ -34,6 +35,7 @@ pub struct CreateSurvey {
     email_intro: Option<String>,
     #[validate(length(min = 1, max = 100), custom(function = "not_blank"))]
     email_sender_name: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::whole_number")]
     throttle_days: Option<i64>,
     segment_by: Option<Vec<String>>,
 }

@@ -20,7 +20,8 @@ fn the_spec_lists_exactly_the_routes_the_router_serves() {
     }
     let served: BTreeSet<(String, String)> = scorekeeper::routes::ROUTES
         .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
+        // The router writes a catch-all as `{file:.*}`; OpenAPI writes `{file}`.
+        .map(|(m, p)| (m.to_string(), p.replace(":.*}", "}")))
         .collect();
     let undocumented: Vec<_> = served.difference(&documented).collect();
     let unserved: Vec<_> = documented.difference(&served).collect();

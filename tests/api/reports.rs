@@ -317,6 +317,12 @@ async fn workspace_stats_combine_every_survey_of_one_kind_and_scale() {
     assert_eq!(body["responses"], 2);
     assert_eq!(body["score"], 0.0);
     assert_eq!(body["promoters"], 1);
+    assert_error(
+        app.get("/v1/stats?kind=csat&scale=0-10").await,
+        404,
+        "not_found",
+    )
+    .await;
     let other = app.other_workspace_key("other");
     assert_error(
         app.get_as("/v1/stats?kind=nps", &other).await,
@@ -327,8 +333,7 @@ async fn workspace_stats_combine_every_survey_of_one_kind_and_scale() {
     for (query, field) in [
         ("", "kind"),
         ("?kind=stars", "kind"),
-        ("?kind=csat&scale=0-10", "scale"),
-        ("?kind=nps&interval=day", "from"),
+        ("?kind=csat&scale=7-9", "scale"),
         (
             "?kind=nps&interval=hour&from=2026-01-01T00:00:00Z",
             "interval",

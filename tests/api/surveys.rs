@@ -187,7 +187,8 @@ async fn list_parameters_are_bounded() {
         ("limit=501", "limit"),
         ("limit=0", "limit"),
         ("limit=ten", "limit"),
-        ("cursor=nope", "cursor"),
+        // Not base64url at all, and longer than any cursor this API returns.
+        ("cursor=n%21pe", "cursor"),
     ] {
         let err = assert_error(
             app.get(&format!("/v1/surveys?{query}")).await,
@@ -197,7 +198,17 @@ async fn list_parameters_are_bounded() {
         .await;
         assert_eq!(err["error"]["field"], field);
     }
+    let long = "a".repeat(1_004);
+    let err = assert_error(
+        app.get(&format!("/v1/surveys?cursor={long}")).await,
+        422,
+        "invalid_field",
+    )
+    .await;
+    assert_eq!(err["error"]["field"], "cursor");
     assert_eq!(app.get("/v1/surveys?limit=500").await.status(), 200);
+    // Any other base64url text is a key to list after: an empty page, not an error.
+    assert_eq!(app.get("/v1/surveys?cursor=zzzz").await.status(), 200);
 }
 
 #[tokio::test]
