@@ -173,20 +173,6 @@ impl FromRequest for Workspace {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::bearer_credentials;
-
-    #[test]
-    fn the_bearer_scheme_is_matched_case_insensitively() {
-        assert_eq!(bearer_credentials("Bearer sk_x"), Some("sk_x"));
-        assert_eq!(bearer_credentials("bearer sk_x"), Some("sk_x"));
-        assert_eq!(bearer_credentials("BEARER  sk_x "), Some("sk_x"));
-        assert_eq!(bearer_credentials("Basic c2s6"), None);
-        assert_eq!(bearer_credentials("Bearer"), None);
-    }
-}
-
 /// Deserializes an optional whole number that JSON may write as `30` or `30.0` (JSON Schema
 /// counts both as integers), refusing fractions.
 pub fn whole_number<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
@@ -202,5 +188,19 @@ where
             (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
             _ => Err(D::Error::custom("must be a whole number")),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_credentials;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_case_insensitively() {
+        assert_eq!(bearer_credentials("Bearer sk_x"), Some("sk_x"));
+        assert_eq!(bearer_credentials("bearer sk_x"), Some("sk_x"));
+        assert_eq!(bearer_credentials("BEARER  sk_x "), Some("sk_x"));
+        assert_eq!(bearer_credentials("Basic c2s6"), None);
+        assert_eq!(bearer_credentials("Bearer"), None);
     }
 }

@@ -208,3 +208,88 @@ async fn api_answers_are_never_cached() {
         assert_eq!(res.headers()["cache-control"], "no-store", "{}", res.url());
     }
 }
+
+#[tokio::test]
+async fn the_docs_page_is_served_with_every_asset_built_in() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .get(format!("{}/docs", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 301);
+    assert_eq!(res.headers()["location"], "docs/");
+    let page = app
+        .client
+        .get(format!("{}/docs/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    let external = regex::Regex::new(r#"(src|href)\s*=\s*["']?(https?:)?//"#).unwrap();
+    assert!(
+        !external.is_match(&html),
+        "the page loads nothing from elsewhere:\n{html}"
+    );
+    // Every script and style the page names is served from here.
+    let assets = regex::Regex::new(r#"(?:src|href)="\./?([^"]+)""#).unwrap();
+    let names: Vec<String> = assets
+        .captures_iter(&html)
+        .map(|c| c[1].to_owned())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with(".js")), "{names:?}");
+    for name in names {
+        let res = app
+            .client
+            .get(format!("{}/docs/{name}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{name}");
+    }
+    let init = app
+        .client
+        .get(format!("{}/docs/swagger-initializer.js", app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        init.contains("openapi.yaml"),
+        "the page reads our spec: {init}"
+    );
+    let missing = app.get("/docs/no-such-file.js").await;
+    assert_error(missing, 404, "not_found").await;
+}
+
+#[tokio::test]
+async fn a_known_path_with_another_method_is_405_with_allow() {
+    let app = spawn_app().await;
+    let res = app
+        .client
+        .request(
+            reqwest::Method::TRACE,
+            format!("{}/v1/surveys", app.address),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["allow"], "POST, GET");
+    assert_error(res, 405, "method_not_allowed").await;
+    let res = app
+        .client
+        .delete(format!("{}/healthz", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["allow"], "GET");
+    assert_eq!(res.status(), 405);
+}

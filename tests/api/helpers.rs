@@ -251,12 +251,14 @@ impl TestApp {
 
     /// `GET path` with `key`.
     pub async fn get_as(&self, path: &str, key: &str) -> reqwest::Response {
-        self.client
+        let res = self
+            .client
             .get(format!("{}{path}", self.address))
             .bearer_auth(key)
             .send()
             .await
-            .expect("request")
+            .expect("request");
+        checked("GET", res).await
     }
 
     /// `POST path` with a JSON body and the default key.
@@ -266,13 +268,15 @@ impl TestApp {
 
     /// `POST path` with a JSON body and `key`.
     pub async fn post_as(&self, path: &str, body: &Value, key: &str) -> reqwest::Response {
-        self.client
+        let res = self
+            .client
             .post(format!("{}{path}", self.address))
             .bearer_auth(key)
             .json(body)
             .send()
             .await
-            .expect("request")
+            .expect("request");
+        checked("POST", res).await
     }
 
     /// `POST path` with a raw body and content type.
@@ -282,14 +286,16 @@ impl TestApp {
         content_type: &str,
         body: impl Into<reqwest::Body>,
     ) -> reqwest::Response {
-        self.client
+        let res = self
+            .client
             .post(format!("{}{path}", self.address))
             .bearer_auth(&self.api_key)
             .header(CONTENT_TYPE, content_type)
             .body(body)
             .send()
             .await
-            .expect("request")
+            .expect("request");
+        checked("POST", res).await
     }
 
     /// Creates a survey and returns its JSON.
@@ -324,12 +330,14 @@ impl TestApp {
 
     /// Answers at `url` with a JSON body, as the page's script does.
     pub async fn answer(&self, url: &str, body: Value) -> reqwest::Response {
-        self.client
+        let res = self
+            .client
             .post(url)
             .json(&body)
             .send()
             .await
-            .expect("answer")
+            .expect("answer");
+        checked("POST", res).await
     }
 
     /// Answers at `url` with a form, as the page without script does.
@@ -390,6 +398,26 @@ impl TestApp {
         .execute(conn)
         .unwrap();
     }
+}
+
+/// Checks a JSON response against the spec (see `contract`) and hands it back unchanged.
+pub async fn checked(method: &str, res: reqwest::Response) -> reqwest::Response {
+    let is_json = res
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return res;
+    }
+    let (status, url, headers) = (res.status(), res.url().to_string(), res.headers().clone());
+    let body = res.bytes().await.expect("response body");
+    crate::contract::check(method, &url, status.as_u16(), &body);
+    let mut rebuilt = http::Response::builder().status(status);
+    for (name, value) in &headers {
+        rebuilt = rebuilt.header(name, value);
+    }
+    reqwest::Response::from(rebuilt.body(body).expect("rebuilt response"))
 }
 
 /// Asserts the body is our JSON error with `code`, returning its message.

@@ -2,6 +2,7 @@
 
 mod answering;
 mod auth;
+mod contract;
 mod email;
 mod helpers;
 mod import;
