@@ -261,3 +261,61 @@ fn find(conn: &mut AnyConnection, id: &ResponseId) -> DbResult<Response> {
         .select(Response::as_select())
         .first(conn)?)
 }
+
+/// One page of a survey's responses for an export: invitations created in `[from, to)`
+/// carrying every `(key, value)` of `filters`, after response id `after`, by id.
+pub fn export_page(
+    conn: &mut AnyConnection,
+    survey_id: &SurveyId,
+    from: Option<NaiveDateTime>,
+    to: Option<NaiveDateTime>,
+    filters: &[(String, String)],
+    after: Option<&str>,
+    limit: i64,
+) -> DbResult<Vec<ResponseWithInvitation>> {
+    use super::schema::invitation_properties;
+    let mut query = responses::table
+        .inner_join(invitations::table)
+        .filter(responses::survey_id.eq(survey_id.as_str()))
+        .select((Response::as_select(), Invitation::as_select()))
+        .order(responses::id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(from) = from {
+        query = query.filter(invitations::created_at.ge(from));
+    }
+    if let Some(to) = to {
+        query = query.filter(invitations::created_at.lt(to));
+    }
+    if let Some(after) = after {
+        query = query.filter(responses::id.gt(after.to_owned()));
+    }
+    for (k, v) in filters {
+        query = query.filter(
+            invitations::id.eq_any(
+                invitation_properties::table
+                    .filter(invitation_properties::key.eq(k.clone()))
+                    .filter(invitation_properties::value.eq(v.clone()))
+                    .select(invitation_properties::invitation_id),
+            ),
+        );
+    }
+    Ok(query.load(conn)?)
+}
+
+/// The property keys used by a survey's invitations, sorted (at most `limit`).
+pub fn property_keys(
+    conn: &mut AnyConnection,
+    survey_id: &SurveyId,
+    limit: i64,
+) -> DbResult<Vec<String>> {
+    use super::schema::invitation_properties;
+    Ok(invitation_properties::table
+        .inner_join(invitations::table)
+        .filter(invitations::survey_id.eq(survey_id.as_str()))
+        .select(invitation_properties::key)
+        .distinct()
+        .order(invitation_properties::key.asc())
+        .limit(limit)
+        .load(conn)?)
+}

@@ -2,6 +2,7 @@
 //! the rollups wherever they answer exactly, and from a bounded query of the raw rows where
 //! they cannot (the few minutes at the window's edges, and properties that are not segments).
 
+pub mod export;
 pub mod view;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};

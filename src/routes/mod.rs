@@ -7,7 +7,7 @@ mod html;
 mod invitations;
 mod responses;
 mod spec;
-mod stats;
+pub(crate) mod stats;
 mod suppressions;
 mod surveys;
 mod unsubscribe;
@@ -49,6 +49,7 @@ route_table! {
     GET  "/v1/surveys/{id}" => surveys::show,
     POST "/v1/surveys/{id}/invitations" => invitations::create,
     GET  "/v1/surveys/{id}/responses" => responses::list,
+    GET  "/v1/surveys/{id}/responses.csv" => responses::export,
     GET  "/v1/surveys/{id}/stats" => stats::show,
     GET  "/v1/responses/{id}" => responses::show,
     GET  "/v1/stats" => stats::workspace,

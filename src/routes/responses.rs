@@ -1,23 +1,36 @@
 //! `GET /v1/surveys/{id}/responses` (the answers, oldest first, cursor-paginated) and
 //! `GET /v1/responses/{id}` (one answer with its history of changes).
 
-use actix_web::{web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
 use uuid::Uuid;
 
 use crate::db;
 use crate::domain::ids::{ResponseId, SurveyId};
 use crate::error::ApiError;
 use crate::extract::{ListQuery, Workspace};
+use crate::reports::export;
 use crate::state::AppState;
 use crate::views::{ListView, ResponseDetailView, ResponseView};
 
-/// `GET /v1/surveys/{id}/responses?limit=…&cursor=…`.
+/// `GET /v1/surveys/{id}/responses?limit=…&cursor=…` (with `Accept: text/csv`, the export).
 pub async fn list(
     ws: Workspace,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    query: web::Query<ListQuery>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let wants_csv = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/csv"));
+    if wants_csv {
+        return export(ws, state, id, req).await;
+    }
+    let query = web::Query::<ListQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::BadRequest(format!("query string is not valid: {e}")))?;
     let page = query.page()?;
     let id = SurveyId::from(id.into_inner());
     let (rows, next_cursor, mut properties) = db::run(&state.pool, move |conn| {
@@ -37,6 +50,65 @@ pub async fn list(
         })
         .collect();
     Ok(HttpResponse::Ok().json(ListView { data, next_cursor }))
+}
+
+/// `GET /v1/surveys/{id}/responses.csv?from&to&filter[p]=v`: every response as CSV, one
+/// column per property, streamed page by page (constant memory, whatever the size).
+pub async fn export(
+    ws: Workspace,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let window = crate::routes::stats::window_and_filters(&req)?;
+    let id = SurveyId::from(id.into_inner());
+    let (survey_id, properties) = db::run(&state.pool, move |conn| {
+        let survey = db::surveys::find(conn, &ws.id, &id)?;
+        let keys = db::responses::property_keys(conn, &survey.id, export::MAX_PROPERTY_COLUMNS)?;
+        Ok::<_, ApiError>((survey.id, keys))
+    })
+    .await?;
+    let export = export::Export {
+        survey_id,
+        from: window.0,
+        to: window.1,
+        filters: window.2,
+        properties,
+    };
+    let header = web::Bytes::from(export::header(&export.properties));
+    let pool = state.pool.clone();
+    // Each step reads one page after the last id written; the stream holds one page at most.
+    let pages = futures_util::stream::unfold(Some(None::<String>), move |cursor| {
+        let (pool, export) = (pool.clone(), export.clone());
+        async move {
+            let after = cursor?;
+            let page = db::run(&pool, move |conn| {
+                export::page(conn, &export, after.as_deref()).map_err(ApiError::from)
+            })
+            .await;
+            match page {
+                Ok(Some((bytes, last))) => Some((Ok(web::Bytes::from(bytes)), Some(Some(last)))),
+                Ok(None) => None,
+                Err(err) => {
+                    // The status is already sent: log, and end the body early.
+                    tracing::error!(error = ?err, "CSV export failed mid-stream");
+                    Some((
+                        Err(actix_web::error::ErrorInternalServerError("export failed")),
+                        None,
+                    ))
+                }
+            }
+        }
+    });
+    let body =
+        futures_util::stream::once(async move { Ok::<_, actix_web::Error>(header) }).chain(pages);
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"responses.csv\"",
+        ))
+        .streaming(body))
 }
 
 /// `GET /v1/responses/{id}`: the response and every change of its score or comment.

@@ -38,15 +38,25 @@ struct StatsQuery {
     scale: Option<String>,
 }
 
+/// The earliest instant a window may start at (stats before it are all empty anyway).
+fn epoch() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
+}
+
 fn parse_time(field: &str, raw: &str) -> Result<DateTime<Utc>, Invalid> {
-    DateTime::parse_from_rfc3339(raw)
+    let at = DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
             Invalid::new(
                 field,
                 "must be an RFC 3339 timestamp, e.g. 2026-01-31T00:00:00Z",
             )
-        })
+        })?;
+    let last = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z").map(|t| t.with_timezone(&Utc));
+    if at < epoch() || last.is_ok_and(|last| at > last) {
+        return Err(Invalid::new(field, "must be between 1970 and 9999"));
+    }
+    Ok(at)
 }
 
 impl StatsQuery {
@@ -134,7 +144,8 @@ async fn answer(
         let from = query.from.unwrap_or(now);
         let to = query.to.unwrap_or(now);
         Request {
-            from: Some(from - (to - from)),
+            // No earlier than 1970: the window before a very long one is cut there.
+            from: Some((from - (to - from)).max(epoch())),
             to: Some(from),
             interval: None,
             group_by: None,
@@ -209,4 +220,18 @@ pub async fn workspace(
         return Err(ApiError::NotFound("survey of that kind and scale"));
     }
     answer(&state, surveys, query, None).await
+}
+
+/// A window `(from, to)` and `(property, value)` filters.
+pub type WindowAndFilters = (
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+    Vec<(String, String)>,
+);
+
+/// The window and filters of a request (`from`, `to`, `filter[…]`), as the CSV export reads
+/// them: the same rules as stats.
+pub fn window_and_filters(req: &HttpRequest) -> Result<WindowAndFilters, ApiError> {
+    let q = StatsQuery::parse(req)?;
+    Ok((q.from, q.to, q.filters))
 }

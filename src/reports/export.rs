@@ -1,0 +1,132 @@
+//! CSV export of a survey's responses, streamed page by page in constant memory, with
+//! spreadsheet formula injection neutralised.
+
+use chrono::{DateTime, Utc};
+
+use crate::db::responses::ResponseWithInvitation;
+use crate::db::{from_stored, AnyConnection, DbResult};
+use crate::domain::ids::SurveyId;
+
+/// Responses read per page of the stream.
+pub const PAGE: i64 = 1_000;
+
+/// Most property columns an export carries (the keys, sorted, beyond it are left out).
+pub const MAX_PROPERTY_COLUMNS: i64 = 200;
+
+/// The fixed columns, before one column per property.
+pub const COLUMNS: [&str; 12] = [
+    "response_id",
+    "invitation_id",
+    "invited_at",
+    "answered_at",
+    "updated_at",
+    "score",
+    "comment",
+    "suspect",
+    "suspect_reason",
+    "recipient_email",
+    "recipient_name",
+    "recipient_external_id",
+];
+
+/// What to export.
+#[derive(Debug, Clone)]
+pub struct Export {
+    /// The survey (already known to be the caller's).
+    pub survey_id: SurveyId,
+    /// Invitations created at or after this.
+    pub from: Option<DateTime<Utc>>,
+    /// Invitations created before this.
+    pub to: Option<DateTime<Utc>>,
+    /// `(property, value)` pairs an invitation must all carry.
+    pub filters: Vec<(String, String)>,
+    /// The property columns, in order.
+    pub properties: Vec<String>,
+}
+
+/// A cell as a spreadsheet will not run it: text starting with `=`, `+`, `-`, `@`, a tab or
+/// a carriage return is prefixed with `'` (OWASP's advice for CSV injection).
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// The header row.
+pub fn header(properties: &[String]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let cells: Vec<&str> = COLUMNS
+        .iter()
+        .copied()
+        .chain(properties.iter().map(String::as_str))
+        .collect();
+    let _ = w.write_record(cells.iter().map(|c| neutralise(c).into_owned()));
+    w.into_inner().unwrap_or_default()
+}
+
+/// The next page after response id `after`: its CSV bytes and the last id, or `None` at the end.
+pub fn page(
+    conn: &mut AnyConnection,
+    export: &Export,
+    after: Option<&str>,
+) -> DbResult<Option<(Vec<u8>, String)>> {
+    let rows: Vec<ResponseWithInvitation> = crate::db::responses::export_page(
+        conn,
+        &export.survey_id,
+        export.from.map(crate::db::to_stored),
+        export.to.map(crate::db::to_stored),
+        &export.filters,
+        after,
+        PAGE,
+    )?;
+    let Some(last) = rows.last().map(|(r, _)| r.id.to_string()) else {
+        return Ok(None);
+    };
+    let ids: Vec<_> = rows.iter().map(|(_, inv)| &inv.id).collect();
+    let mut properties = crate::db::invitations::properties_of(conn, &ids)?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for (r, inv) in &rows {
+        let props = properties.remove(&inv.id).unwrap_or_default();
+        let time = |t| from_stored(t).to_rfc3339();
+        let mut cells: Vec<String> = vec![
+            r.id.to_string(),
+            inv.id.to_string(),
+            time(inv.created_at),
+            time(r.created_at),
+            time(r.updated_at),
+            r.score.to_string(),
+            r.comment.clone().unwrap_or_default(),
+            r.suspect.to_string(),
+            r.suspect_reason.clone().unwrap_or_default(),
+            inv.recipient_email.clone().unwrap_or_default(),
+            inv.recipient_name.clone().unwrap_or_default(),
+            inv.recipient_external_id.clone().unwrap_or_default(),
+        ];
+        cells.extend(
+            export
+                .properties
+                .iter()
+                .map(|k| props.get(k).cloned().unwrap_or_default()),
+        );
+        let _ = w.write_record(cells.iter().map(|c| neutralise(c).into_owned()));
+    }
+    Ok(Some((w.into_inner().unwrap_or_default(), last)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_plain_text_is_not() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("+1"), "'+1");
+        assert_eq!(neutralise("-2"), "'-2");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("great, thanks"), "great, thanks");
+        let h = String::from_utf8(header(&["agent".into()])).unwrap();
+        assert!(h.starts_with("response_id,invitation_id,"));
+        assert!(h.trim_end().ends_with(",agent"));
+    }
+}
