@@ -47,6 +47,11 @@ CREATE TABLE rollup_quarters (
     PRIMARY KEY (survey_id, dim, value, at)
 );
 
+-- Reading one segment over a window reads every value's cells in that window: by time,
+-- not by value first.
+CREATE INDEX rollup_days_window ON rollup_days (survey_id, dim, at);
+CREATE INDEX rollup_quarters_window ON rollup_quarters (survey_id, dim, at);
+
 -- Whether existing answers have been rolled up (done once at start, in Rust, so that the
 -- cells are written exactly as live updates write them).
 CREATE TABLE rollup_state (

@@ -1,17 +1,21 @@
 //! Stats rollups: the counts behind scores by survey, property value and time cell, kept in
 //! the same transaction as each invitation and answer (see the migration for the layout),
-//! and the bounded exact query over raw rows that answers what rollups cannot.
+//! the bounded exact query over raw rows that answers what rollups cannot (`raw`), and
+//! building them from the raw rows (`backfill`).
 
-use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+mod backfill;
+mod raw;
+
+pub use backfill::{backfill_once, rebuild};
+pub use raw::{raw, RawRow};
+
+use chrono::{DateTime, Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
 
-use super::invitations::{properties_of_one, status};
-use super::schema::{
-    invitation_properties, invitations, responses, rollup_days, rollup_quarters, rollup_state,
-    surveys,
-};
-use super::{AnyConnection, DbError, DbResult};
+use super::invitations::properties_of_one;
+use super::schema::{invitations, rollup_days, rollup_quarters, surveys};
+use super::{AnyConnection, DbResult};
 use crate::domain::ids::{InvitationId, SurveyId};
 use crate::domain::segments::SegmentBy;
 use crate::domain::stats::tally::{Tally, SCORE_SLOTS};
@@ -288,167 +292,4 @@ pub fn read(
         Grain::Quarter => read_grain!(rollup_quarters, conn, ids, dim, value, from, to),
     };
     Ok(rows.into_iter().map(to_row).collect())
-}
-
-/// One invitation as the exact path counts it.
-#[derive(Debug, Clone)]
-pub struct RawRow {
-    /// Its creation time.
-    pub at: DateTime<Utc>,
-    /// The value of the grouping property, if grouping and it has one.
-    pub group: Option<String>,
-    /// What it adds: issued, and its answer.
-    pub tally: Tally,
-}
-
-mod aliases {
-    //! The properties table joined a second time, for the grouping property's value.
-    use crate::db::schema::invitation_properties;
-    diesel::alias!(invitation_properties as grouping: GroupingProperty);
-}
-use aliases::grouping;
-
-/// The invitations of `surveys` created in `[from, to)` that carry every `(key, value)` of
-/// `filters`, with the value of `group_by`. At most `limit` are read: `None` when there are
-/// more, so a caller can refuse rather than scan without bound.
-pub fn raw(
-    conn: &mut AnyConnection,
-    surveys: &[SurveyId],
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-    group_by: Option<&str>,
-    filters: &[(String, String)],
-    limit: i64,
-) -> DbResult<Option<Vec<RawRow>>> {
-    let ids: Vec<&str> = surveys.iter().map(SurveyId::as_str).collect();
-    let key = group_by.unwrap_or("");
-    let mut query = invitations::table
-        .left_join(responses::table)
-        .left_join(
-            grouping.on(grouping
-                .field(invitation_properties::invitation_id)
-                .eq(invitations::id)
-                .and(grouping.field(invitation_properties::key).eq(key))),
-        )
-        .filter(invitations::survey_id.eq_any(ids))
-        .filter(invitations::created_at.ge(from))
-        .filter(invitations::created_at.lt(to))
-        .select((
-            invitations::created_at,
-            invitations::status,
-            responses::score.nullable(),
-            responses::suspect.nullable(),
-            grouping.field(invitation_properties::value).nullable(),
-        ))
-        .limit(limit + 1)
-        .into_boxed();
-    for (k, v) in filters {
-        query = query.filter(
-            invitations::id.eq_any(
-                invitation_properties::table
-                    .filter(invitation_properties::key.eq(k.clone()))
-                    .filter(invitation_properties::value.eq(v.clone()))
-                    .select(invitation_properties::invitation_id),
-            ),
-        );
-    }
-    type Raw = (
-        NaiveDateTime,
-        String,
-        Option<i32>,
-        Option<bool>,
-        Option<String>,
-    );
-    let rows: Vec<Raw> = query.load(conn)?;
-    if rows.len() as i64 > limit {
-        return Ok(None);
-    }
-    Ok(Some(
-        rows.into_iter()
-            .map(|(at, st, score, suspect, group)| {
-                let issued = !status::NOT_ISSUED.contains(&st.as_str());
-                let mut tally = Tally::issued(i64::from(issued));
-                if let (true, Some(score)) = (issued, score) {
-                    tally += Tally::answer(score, suspect.unwrap_or(false), 1);
-                }
-                RawRow {
-                    at: at.and_utc(),
-                    group,
-                    tally,
-                }
-            })
-            .collect(),
-    ))
-}
-
-const BACKFILL: &str = "rollups-v1";
-
-/// Rolls up every existing invitation and answer once, after the migration that created the
-/// rollups, through the same [`apply`] as live changes. Runs in one transaction; a second
-/// instance starting at once waits for it and then finds it done.
-pub fn backfill_once(conn: &mut AnyConnection) -> DbResult<usize> {
-    super::write_transaction(conn, |conn| {
-        super::lock_key(conn, "rollups-backfill")?;
-        let done = rollup_state::table
-            .find(BACKFILL)
-            .select(rollup_state::name)
-            .first::<String>(conn)
-            .optional()?;
-        if done.is_some() {
-            return Ok(0);
-        }
-        let ids: Vec<String> = surveys::table.select(surveys::id).load(conn)?;
-        let mut rolled = 0;
-        for id in ids {
-            rolled += roll_up_survey(conn, &SurveyId::from(id))?;
-        }
-        diesel::insert_into(rollup_state::table)
-            .values((
-                rollup_state::name.eq(BACKFILL),
-                rollup_state::done_at.eq(super::now()),
-            ))
-            .execute(conn)?;
-        Ok::<_, DbError>(rolled)
-    })
-}
-
-/// Rebuilds one survey's rollups from its raw rows (after its segments change, or a repair).
-/// Returns how many invitations were rolled up.
-pub fn rebuild(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<usize> {
-    super::write_transaction(conn, |conn| {
-        diesel::delete(rollup_days::table.filter(rollup_days::survey_id.eq(survey_id.as_str())))
-            .execute(conn)?;
-        diesel::delete(
-            rollup_quarters::table.filter(rollup_quarters::survey_id.eq(survey_id.as_str())),
-        )
-        .execute(conn)?;
-        roll_up_survey(conn, survey_id)
-    })
-}
-
-fn roll_up_survey(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<usize> {
-    let rows: Vec<(String, String, Option<i32>, Option<bool>)> = invitations::table
-        .left_join(responses::table)
-        .filter(invitations::survey_id.eq(survey_id.as_str()))
-        .select((
-            invitations::id,
-            invitations::status,
-            responses::score.nullable(),
-            responses::suspect.nullable(),
-        ))
-        .load(conn)?;
-    let mut rolled = 0;
-    for (id, st, score, suspect) in rows {
-        if status::NOT_ISSUED.contains(&st.as_str()) {
-            continue;
-        }
-        let mut delta = Tally::issued(1);
-        if let Some(score) = score {
-            delta += Tally::answer(score, suspect.unwrap_or(false), 1);
-        }
-        let cell = cell_of(conn, &InvitationId::from(id))?;
-        apply(conn, &cell, &delta)?;
-        rolled += 1;
-    }
-    Ok(rolled)
 }

@@ -1,0 +1,101 @@
+//! The exact path: invitations read one by one, bounded, for what rollups cannot answer.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+
+use crate::db::invitations::status;
+use crate::db::schema::{invitation_properties, invitations, responses};
+use crate::db::{AnyConnection, DbResult};
+use crate::domain::ids::SurveyId;
+use crate::domain::stats::tally::Tally;
+
+/// One invitation as the exact path counts it.
+#[derive(Debug, Clone)]
+pub struct RawRow {
+    /// Its creation time.
+    pub at: DateTime<Utc>,
+    /// The value of the grouping property, if grouping and it has one.
+    pub group: Option<String>,
+    /// What it adds: issued, and its answer.
+    pub tally: Tally,
+}
+
+mod aliases {
+    //! The properties table joined a second time, for the grouping property's value.
+    use crate::db::schema::invitation_properties;
+    diesel::alias!(invitation_properties as grouping: GroupingProperty);
+}
+use aliases::grouping;
+
+/// The invitations of `surveys` created in `[from, to)` that carry every `(key, value)` of
+/// `filters`, with the value of `group_by`. At most `limit` are read: `None` when there are
+/// more, so a caller can refuse rather than scan without bound.
+pub fn raw(
+    conn: &mut AnyConnection,
+    surveys: &[SurveyId],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    group_by: Option<&str>,
+    filters: &[(String, String)],
+    limit: i64,
+) -> DbResult<Option<Vec<RawRow>>> {
+    let ids: Vec<&str> = surveys.iter().map(SurveyId::as_str).collect();
+    let key = group_by.unwrap_or("");
+    let mut query = invitations::table
+        .left_join(responses::table)
+        .left_join(
+            grouping.on(grouping
+                .field(invitation_properties::invitation_id)
+                .eq(invitations::id)
+                .and(grouping.field(invitation_properties::key).eq(key))),
+        )
+        .filter(invitations::survey_id.eq_any(ids))
+        .filter(invitations::created_at.ge(from))
+        .filter(invitations::created_at.lt(to))
+        .select((
+            invitations::created_at,
+            invitations::status,
+            responses::score.nullable(),
+            responses::suspect.nullable(),
+            grouping.field(invitation_properties::value).nullable(),
+        ))
+        .limit(limit + 1)
+        .into_boxed();
+    for (k, v) in filters {
+        query = query.filter(
+            invitations::id.eq_any(
+                invitation_properties::table
+                    .filter(invitation_properties::key.eq(k.clone()))
+                    .filter(invitation_properties::value.eq(v.clone()))
+                    .select(invitation_properties::invitation_id),
+            ),
+        );
+    }
+    type Raw = (
+        NaiveDateTime,
+        String,
+        Option<i32>,
+        Option<bool>,
+        Option<String>,
+    );
+    let rows: Vec<Raw> = query.load(conn)?;
+    if rows.len() as i64 > limit {
+        return Ok(None);
+    }
+    Ok(Some(
+        rows.into_iter()
+            .map(|(at, st, score, suspect, group)| {
+                let issued = !status::NOT_ISSUED.contains(&st.as_str());
+                let mut tally = Tally::issued(i64::from(issued));
+                if let (true, Some(score)) = (issued, score) {
+                    tally += Tally::answer(score, suspect.unwrap_or(false), 1);
+                }
+                RawRow {
+                    at: at.and_utc(),
+                    group,
+                    tally,
+                }
+            })
+            .collect(),
+    ))
+}
