@@ -78,13 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "--workspace must be 1 to 200 characters"
             );
             let key = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
-                let options = db::PoolOptions {
-                    size: 1,
-                    sqlite_busy_timeout_ms: settings.sqlite_busy_timeout_ms,
-                };
-                let pool = db::connect(&settings.database_url, options)?;
-                db::run_migrations(&pool)?;
-                let mut conn = pool.get().context("cannot check out a connection")?;
+                let mut conn = open_one(&settings)?;
                 let key = db::workspaces::create_api_key(&mut conn, &name)
                     .map_err(|e| anyhow::anyhow!("{e:?}"))
                     .context("cannot store the API key")?;
@@ -102,6 +96,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// One connection to the configured database, migrated, for a command-line task.
+fn open_one(settings: &Settings) -> anyhow::Result<db::DbConn> {
+    let options = db::PoolOptions {
+        size: 1,
+        sqlite_busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+    };
+    let pool = db::connect(&settings.database_url, options)?;
+    db::run_migrations(&pool)?;
+    pool.get().context("cannot check out a connection")
+}
+
 async fn import_responses(
     settings: Settings,
     survey: uuid::Uuid,
@@ -109,13 +114,7 @@ async fn import_responses(
     file: std::path::PathBuf,
 ) -> anyhow::Result<()> {
     let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let options = db::PoolOptions {
-            size: 1,
-            sqlite_busy_timeout_ms: settings.sqlite_busy_timeout_ms,
-        };
-        let pool = db::connect(&settings.database_url, options)?;
-        db::run_migrations(&pool)?;
-        let mut conn = pool.get().context("cannot check out a connection")?;
+        let mut conn = open_one(&settings)?;
         db::rollups::backfill_once(&mut conn).context("cannot roll up existing answers")?;
         db::prepare_bulk_write(&mut conn).context("cannot prepare the connection")?;
         let bar = indicatif::ProgressBar::new_spinner();
