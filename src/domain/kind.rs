@@ -28,6 +28,8 @@ pub enum Scale {
     ZeroToTen,
     /// 1 to 7.
     OneToSeven,
+    /// CES as effort: 1 = very low effort … 5 = very high effort; lower is better.
+    EffortOneToFive,
 }
 
 impl SurveyKind {
@@ -57,7 +59,7 @@ impl SurveyKind {
         match self {
             Self::Csat => &[Scale::OneToFive, Scale::Thumbs],
             Self::Nps => &[Scale::ZeroToTen],
-            Self::Ces => &[Scale::OneToSeven, Scale::OneToFive],
+            Self::Ces => &[Scale::OneToSeven, Scale::OneToFive, Scale::EffortOneToFive],
             Self::Esat => &[Scale::OneToFive],
         }
     }
@@ -73,6 +75,17 @@ impl SurveyKind {
     }
 
     /// Picks the scale for this kind: the default when `raw` is `None`, else one it allows.
+    /// The question asked when a survey sets none: on the effort scale, the effort question.
+    pub fn default_question_for(self, scale: Scale) -> &'static str {
+        match (self, scale) {
+            (Self::Ces, Scale::EffortOneToFive) => {
+                "How much effort did you personally have to put forth to handle your request?"
+            }
+            _ => self.default_question(),
+        }
+    }
+
+    /// The scale named `raw`, or the kind's default; a scale the kind does not use → 422.
     pub fn scale(self, raw: Option<&str>) -> Result<Scale, Invalid> {
         let allowed = self.scales();
         let Some(raw) = raw else {
@@ -113,6 +126,7 @@ impl Scale {
             Self::Thumbs => "thumbs",
             Self::ZeroToTen => "0-10",
             Self::OneToSeven => "1-7",
+            Self::EffortOneToFive => "effort-1-5",
         }
     }
 
@@ -123,6 +137,7 @@ impl Scale {
             Self::Thumbs,
             Self::ZeroToTen,
             Self::OneToSeven,
+            Self::EffortOneToFive,
         ]
         .into_iter()
         .find(|s| s.as_str() == raw)
@@ -131,7 +146,7 @@ impl Scale {
     /// The lowest answer.
     pub fn min(self) -> i32 {
         match self {
-            Self::OneToFive | Self::OneToSeven => 1,
+            Self::OneToFive | Self::OneToSeven | Self::EffortOneToFive => 1,
             Self::Thumbs | Self::ZeroToTen => 0,
         }
     }
@@ -139,7 +154,7 @@ impl Scale {
     /// The highest answer.
     pub fn max(self) -> i32 {
         match self {
-            Self::OneToFive => 5,
+            Self::OneToFive | Self::EffortOneToFive => 5,
             Self::Thumbs => 1,
             Self::ZeroToTen => 10,
             Self::OneToSeven => 7,
@@ -191,6 +206,15 @@ impl Scale {
                 _ => None,
             },
             (Self::OneToSeven, _) => AGREEMENT_7.get(index).copied(),
+            (Self::EffortOneToFive, _) => [
+                "Very low effort",
+                "Low effort",
+                "Moderate effort",
+                "High effort",
+                "Very high effort",
+            ]
+            .get(index)
+            .copied(),
             (Self::OneToFive, SurveyKind::Ces) => AGREEMENT_5.get(index).copied(),
             (Self::OneToFive, _) => SATISFACTION.get(index).copied(),
         }

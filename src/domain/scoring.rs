@@ -30,6 +30,8 @@ pub struct Summary {
     pub nps: Option<NpsGroups>,
     /// CES only: percent who agreed (≥ 5 on 1–7, ≥ 4 on 1–5).
     pub agree_percent: Option<f64>,
+    /// CES on the effort scale only: percent who reported low effort (1 or 2).
+    pub low_effort_percent: Option<f64>,
     /// How the score was made.
     pub rule: Rule,
 }
@@ -65,6 +67,9 @@ pub fn rule(kind: SurveyKind, scale: Scale) -> Rule {
         SurveyKind::Csat | SurveyKind::Esat => {
             ("percent", vec![("satisfied", satisfied)], "wilson")
         }
+        SurveyKind::Ces if scale == Scale::EffortOneToFive => {
+            ("mean", vec![("low_effort", "1-2")], "t")
+        }
         SurveyKind::Ces => {
             let agree = if scale == Scale::OneToSeven {
                 "5-7"
@@ -79,7 +84,8 @@ pub fn rule(kind: SurveyKind, scale: Scale) -> Rule {
         score,
         bands,
         interval,
-        higher_is_better: true,
+        // On the effort scale a lower mean is better.
+        higher_is_better: scale != Scale::EffortOneToFive,
     }
 }
 
@@ -153,10 +159,17 @@ fn agreed(d: &Distribution) -> u64 {
     d.count_between(threshold, d.scale().max())
 }
 
-/// CES agreement in percent.
+/// CES agreement in percent (not on the effort scale, which asks no agreement).
 pub fn ces_agree_percent(d: &Distribution) -> Option<f64> {
     let n = d.total();
-    (n > 0).then(|| 100.0 * agreed(d) as f64 / n as f64)
+    (n > 0 && d.scale() != Scale::EffortOneToFive).then(|| 100.0 * agreed(d) as f64 / n as f64)
+}
+
+/// CES effort: percent of answers reporting low effort (1 or 2 on the effort scale).
+pub fn low_effort_percent(d: &Distribution) -> Option<f64> {
+    let n = d.total();
+    (n > 0 && d.scale() == Scale::EffortOneToFive)
+        .then(|| 100.0 * d.count_between(1, 2) as f64 / n as f64)
 }
 
 /// `responses / invitations`, or 0 when nothing was sent.
@@ -182,6 +195,11 @@ pub fn summarize(kind: SurveyKind, d: &Distribution) -> Summary {
         nps: (kind == SurveyKind::Nps).then(|| nps_groups(d)),
         agree_percent: if kind == SurveyKind::Ces {
             ces_agree_percent(d)
+        } else {
+            None
+        },
+        low_effort_percent: if kind == SurveyKind::Ces {
+            low_effort_percent(d)
         } else {
             None
         },
@@ -284,6 +302,21 @@ mod tests {
     }
 
     #[test]
+    fn ces_on_the_effort_scale_is_the_mean_where_lower_is_better() {
+        let d = dist(Scale::EffortOneToFive, &[1, 2, 2, 5]);
+        let s = summarize(SurveyKind::Ces, &d);
+        assert_eq!(s.score, Some(2.5));
+        assert_eq!(s.low_effort_percent, Some(75.0));
+        assert_eq!(s.agree_percent, None);
+        assert!(!s.rule.higher_is_better);
+        assert_eq!(s.rule.bands, vec![("low_effort", "1-2")]);
+        assert_eq!(
+            summarize(SurveyKind::Ces, &dist(Scale::OneToSeven, &[7])).low_effort_percent,
+            None
+        );
+    }
+
+    #[test]
     fn the_rule_names_the_bands_and_the_interval_method() {
         let r = rule(SurveyKind::Nps, Scale::ZeroToTen);
         assert_eq!(r.interval, "adjusted-wald");
@@ -320,7 +353,8 @@ mod tests {
             Just(Scale::OneToFive),
             Just(Scale::Thumbs),
             Just(Scale::ZeroToTen),
-            Just(Scale::OneToSeven)
+            Just(Scale::OneToSeven),
+            Just(Scale::EffortOneToFive)
         ]
         .prop_flat_map(|scale| {
             let point = scale.min()..=scale.max();

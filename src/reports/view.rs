@@ -77,6 +77,9 @@ pub struct Figures {
     /// CES only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agree_percent: Option<f64>,
+    /// CES on the effort scale only: percent of answers of 1 or 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub low_effort_percent: Option<f64>,
 }
 
 fn count(n: i64) -> u64 {
@@ -104,6 +107,7 @@ impl Figures {
             passives: summary.nps.map(|g| g.passives),
             detractors: summary.nps.map(|g| g.detractors),
             agree_percent: summary.agree_percent,
+            low_effort_percent: summary.low_effort_percent,
         }
     }
 }

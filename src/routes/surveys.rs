@@ -75,7 +75,7 @@ pub async fn create(
                 question: body
                     .question
                     .as_deref()
-                    .map_or(kind.default_question(), str::trim),
+                    .map_or(kind.default_question_for(scale), str::trim),
                 comment_prompt: body.comment_prompt.as_deref().map(str::trim),
                 created_at: now(),
                 email_subject: body.email_subject.as_deref().map(str::trim),

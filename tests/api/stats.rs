@@ -262,3 +262,47 @@ async fn a_window_compared_with_the_one_before_says_whether_the_change_is_real()
     assert_eq!(jan["comparison"]["change"], Value::Null);
     assert_eq!(jan["comparison"]["significant"], Value::Null);
 }
+
+#[tokio::test]
+async fn ces_on_the_effort_scale_asks_about_effort_and_says_lower_is_better() {
+    let app = spawn_app().await;
+    let survey = app
+        .create_survey(json!({"name": "Effort", "kind": "ces", "scale": "effort-1-5"}))
+        .await;
+    assert_eq!(
+        survey["scale"],
+        json!({"name": "effort-1-5", "min": 1, "max": 5})
+    );
+    assert!(survey["question"].as_str().unwrap().contains("effort"));
+    let id = survey["id"].as_str().unwrap();
+    let inv = app.invite(id, json!({})).await;
+    let page = app
+        .client
+        .get(inv["url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Very low effort") && page.contains("Very high effort"));
+    answer_all(&app, id, &[1, 2, 2, 5], 0).await;
+    app.answer(inv["url"].as_str().unwrap(), json!({"score": 4}))
+        .await;
+    let stats = app.stats(id).await;
+    assert!(close(&stats["score"], 14.0 / 5.0));
+    assert!(close(&stats["low_effort_percent"], 60.0));
+    assert_eq!(stats["agree_percent"], Value::Null);
+    assert_eq!(stats["rule"]["higher_is_better"], false);
+    assert_eq!(stats["rule"]["low_effort"], "1-2");
+    let res = app
+        .post(
+            "/v1/surveys",
+            &json!({"name": "x", "kind": "csat", "scale": "effort-1-5"}),
+        )
+        .await;
+    assert_eq!(
+        assert_error(res, 422, "invalid_field").await["error"]["field"],
+        "scale"
+    );
+}
