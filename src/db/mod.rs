@@ -51,6 +51,10 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// when several instances start at once.
 const MIGRATION_LOCK_KEY: i64 = 0x5c0e_4ee9;
 
+/// SQLite pages read through a memory map rather than copied in by `pread`: reports read
+/// many rollup pages, and the OS page cache is shared by every connection.
+const SQLITE_MMAP_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Sets up every new SQLite connection: WAL so readers never block the writer,
 /// a busy timeout so concurrent writers queue instead of failing, and enforced foreign keys.
 #[derive(Debug)]
@@ -63,7 +67,8 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteSetup {
         if let AnyConnection::Sqlite(conn) = conn {
             // WAL itself is set once in `connect`: it is a property of the file.
             conn.batch_execute(&format!(
-                "PRAGMA busy_timeout = {}; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                "PRAGMA busy_timeout = {}; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                 PRAGMA mmap_size = {SQLITE_MMAP_BYTES};",
                 self.busy_timeout_ms
             ))
             .map_err(diesel::r2d2::Error::QueryError)?;

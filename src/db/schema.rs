@@ -142,7 +142,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    rollup_days (survey_id, dim, value, at) {
+    rollup_days (survey_id, dim, at, value) {
         survey_id -> Text,
         dim -> Text,
         value -> Text,
@@ -164,7 +164,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    rollup_quarters (survey_id, dim, value, at) {
+    rollup_quarters (survey_id, dim, at, value) {
         survey_id -> Text,
         dim -> Text,
         value -> Text,

@@ -3,6 +3,8 @@
 -- transaction as the invitation or answer that changes them. Cells are keyed by the
 -- invitation's creation time, as stats windows are: whole UTC days, and quarter hours so that
 -- any time zone's local midnight (all are on a quarter hour) falls on a cell edge.
+-- Keyed by time before value: reading one segment over a window reads every value's cells
+-- in that window, in one range of the key (and, WITHOUT ROWID, of the table itself).
 ALTER TABLE surveys ADD COLUMN segment_by TEXT;
 
 CREATE TABLE rollup_days (
@@ -23,8 +25,8 @@ CREATE TABLE rollup_days (
     s8 INTEGER NOT NULL DEFAULT 0,
     s9 INTEGER NOT NULL DEFAULT 0,
     s10 INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (survey_id, dim, value, at)
-);
+    PRIMARY KEY (survey_id, dim, at, value)
+) WITHOUT ROWID;
 
 CREATE TABLE rollup_quarters (
     survey_id TEXT NOT NULL REFERENCES surveys (id) ON DELETE CASCADE,
@@ -44,13 +46,8 @@ CREATE TABLE rollup_quarters (
     s8 INTEGER NOT NULL DEFAULT 0,
     s9 INTEGER NOT NULL DEFAULT 0,
     s10 INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (survey_id, dim, value, at)
-);
-
--- Reading one segment over a window reads every value's cells in that window: by time,
--- not by value first.
-CREATE INDEX rollup_days_window ON rollup_days (survey_id, dim, at);
-CREATE INDEX rollup_quarters_window ON rollup_quarters (survey_id, dim, at);
+    PRIMARY KEY (survey_id, dim, at, value)
+) WITHOUT ROWID;
 
 -- Whether existing answers have been rolled up (done once at start, in Rust, so that the
 -- cells are written exactly as live updates write them).

@@ -192,7 +192,7 @@ fn upsert_rows(conn: &mut AnyConnection, grain: Grain, rows: &[&CellDelta]) -> D
         .collect();
     let sql = format!(
         "INSERT INTO {table} (survey_id, dim, value, at, issued, suspect, {}) VALUES {} \
-         ON CONFLICT (survey_id, dim, value, at) DO UPDATE SET {}",
+         ON CONFLICT (survey_id, dim, at, value) DO UPDATE SET {}",
         slots.join(", "),
         values.join(", "),
         updates.join(", "),
