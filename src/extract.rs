@@ -191,6 +191,24 @@ where
     }
 }
 
+/// A field of a partial update (JSON Merge Patch): absent → `None` (unchanged, with
+/// `#[serde(default)]`), `null` → `Some(None)` (reset), a value → `Some(Some(value))`.
+pub fn patch_field<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
+/// [`patch_field`] for a whole number written as `30` or `30.0`.
+pub fn patch_whole_number<'de, D>(deserializer: D) -> Result<Option<Option<i64>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    whole_number(deserializer).map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::bearer_credentials;

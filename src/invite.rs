@@ -191,7 +191,8 @@ pub fn create(
                     .map(|(k, v)| (k.to_owned(), v.to_owned()))
                     .collect(),
             };
-            rollups::apply(conn, &cell, &Tally::issued(1))?;
+            let facts = db::funnel::facts(req.channel.as_str(), initial, None, None);
+            rollups::apply(conn, &cell, &Tally::of(&facts))?;
         }
         let queued_email = outcome == Outcome::Issued && req.channel == Channel::Email;
         if queued_email {

@@ -54,6 +54,8 @@ pub fn record(
             Liveness::Expired => return Err(ApiError::Gone),
             Liveness::NotIssued => return Err(ApiError::NotFound("survey link")),
         }
+        // An answer means the link was opened, whatever the page saw before.
+        db::funnel::mark_opened(conn, &invitation.id, at)?;
         let existing = responses::for_invitation(conn, &invitation.id)?;
         let recorded = existing.as_ref().map(Response::recorded);
         if recorded.is_none() && answer.score.is_none() {
@@ -73,9 +75,9 @@ pub fn record(
             at,
         )?;
         // The rollups move with the answer: the old score (or flag) out, the new one in.
-        let mut delta = Tally::answer(applied.state.score, applied.state.suspect, 1);
+        let mut delta = answer_tally(&applied.state);
         if let Some(old) = &recorded {
-            delta += -Tally::answer(old.score, old.suspect, 1);
+            delta += -answer_tally(old);
         }
         if !delta.is_zero() {
             let cell = rollups::cell_of(conn, &invitation.id)?;
@@ -83,4 +85,21 @@ pub fn record(
         }
         Ok((response, existing.is_none()))
     })
+}
+
+/// What a recorded answer adds to its cell.
+fn answer_tally(answer: &answer::Recorded) -> Tally {
+    let commented = answer.comment.as_deref().is_some_and(|c| !c.is_empty());
+    Tally::answer(answer.score, answer.suspect, commented, 1)
+}
+
+/// Records that a person opened the page of `invitation` (once; answering also does).
+pub fn record_open(conn: &mut AnyConnection, invitation: &Invitation) -> Result<(), ApiError> {
+    if invitation.opened_at.is_some() {
+        return Ok(());
+    }
+    db::write_transaction(conn, |conn| {
+        db::funnel::mark_opened(conn, &invitation.id, db::now())
+    })?;
+    Ok(())
 }

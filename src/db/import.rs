@@ -2,13 +2,12 @@
 //! multi-row statements (run on the backend's own connection: `MultiConnection` cannot batch),
 //! and the stats rollups summed per cell and written once each.
 
-use std::collections::HashMap;
-
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::funnel;
 use super::invitations::status;
-use super::rollups::{self, CellDelta, Grain};
+use super::rollups::Accumulator;
 use super::schema::{invitation_properties, invitations, response_events, responses};
 use super::surveys::Survey;
 use super::{AnyConnection, DbResult};
@@ -17,7 +16,7 @@ use crate::domain::ids::{InvitationId, ResponseId, SurveyId};
 use crate::domain::properties::Properties;
 use crate::domain::secret::SurveyToken;
 use crate::domain::segments::SegmentBy;
-use crate::domain::stats::tally::Tally;
+use crate::domain::stats::tally::{Facts, Tally};
 
 /// Rows written per statement batch.
 const BATCH: usize = 1_000;
@@ -39,13 +38,16 @@ pub struct ImportedRow {
     pub properties: Properties,
 }
 
+/// Rollup cells summed in memory before they are written (about 100 MB at most).
+const MAX_PENDING_CELLS: usize = 250_000;
+
 /// Writes rows in batches; call [`Writer::finish`] before committing.
 pub struct Writer {
     survey_id: SurveyId,
     workspace_id: String,
     segments: SegmentBy,
     pending: Vec<ImportedRow>,
-    cells: HashMap<(Grain, String, String, NaiveDateTime), Tally>,
+    cells: Accumulator,
 }
 
 /// Runs the same statement on whichever backend `conn` is.
@@ -66,7 +68,7 @@ impl Writer {
             workspace_id: survey.workspace_id.to_string(),
             segments: survey.segments(),
             pending: Vec::with_capacity(BATCH),
-            cells: HashMap::new(),
+            cells: Accumulator::new(survey.id.clone()),
         }
     }
 
@@ -82,12 +84,7 @@ impl Writer {
     /// Writes what is queued and the rollups.
     pub fn finish(mut self, conn: &mut AnyConnection) -> DbResult<()> {
         self.flush(conn)?;
-        let cells: Vec<CellDelta> = self
-            .cells
-            .drain()
-            .map(|((grain, dim, value, at), t)| (grain, self.survey_id.clone(), dim, value, at, t))
-            .collect();
-        rollups::apply_many(conn, &cells)
+        self.cells.write(conn)
     }
 
     fn flush(&mut self, conn: &mut AnyConnection) -> DbResult<()> {
@@ -128,6 +125,8 @@ impl Writer {
                     invitations::recipient_name.eq(r.name.as_deref()),
                     invitations::recipient_key.eq(key.as_deref()),
                     invitations::created_at.eq(r.created_at),
+                    // Answered, so opened: the funnel of an imported answer is complete.
+                    invitations::opened_at.eq(Some(r.created_at)),
                 )
             })
             .collect();
@@ -195,25 +194,17 @@ impl Writer {
             }
         });
         for row in &rows {
-            let delta = Tally::issued(1) + Tally::answer(row.score, false, 1);
-            let dims = std::iter::once((String::new(), String::new())).chain(
-                row.properties
-                    .iter()
-                    .filter(|(k, _)| self.segments.contains(k))
-                    .map(|(k, v)| (k.to_owned(), v.to_owned())),
-            );
-            for (dim, value) in dims {
-                for grain in [Grain::Day, Grain::Quarter] {
-                    let key = (
-                        grain,
-                        dim.clone(),
-                        value.clone(),
-                        grain.floor(row.created_at),
-                    );
-                    *self.cells.entry(key).or_default() += delta;
-                }
-            }
+            let commented = row.comment.as_deref().is_some_and(|c| !c.is_empty());
+            let delta = Tally::of(&Facts {
+                answer: Some((row.score, false, commented)),
+                opened: true,
+                ..funnel::facts("import", status::RESPONDED, None, None)
+            });
+            let segments = &self.segments;
+            let dims = row.properties.iter().filter(|(k, _)| segments.contains(k));
+            self.cells.add(row.created_at, dims, delta);
         }
+        self.cells.write_above(conn, MAX_PENDING_CELLS)?;
         Ok(())
     }
 }

@@ -72,6 +72,8 @@ pub struct Invitation {
     /// For email: SHA-256 of the unsubscribe token (bound to that purpose, unlike the
     /// survey token).
     pub unsubscribe_hash: Option<String>,
+    /// When its page was first opened by a browser not known as a scanner, or it was answered.
+    pub opened_at: Option<NaiveDateTime>,
 }
 
 impl Invitation {

@@ -5,6 +5,7 @@
 
 mod connection;
 pub mod error;
+pub mod funnel;
 pub mod idempotency;
 pub mod import;
 pub mod invitations;

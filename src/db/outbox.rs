@@ -9,9 +9,8 @@ use uuid::Uuid;
 
 use super::invitations::status;
 use super::schema::{invitations, outbox};
-use super::{rollups, AnyConnection, DbResult};
+use super::{AnyConnection, DbResult};
 use crate::domain::ids::InvitationId;
-use crate::domain::stats::tally::Tally;
 
 /// Outbox row states.
 pub mod state {
@@ -112,11 +111,9 @@ pub fn mark_sent(conn: &mut AnyConnection, row: &Claimed, now: NaiveDateTime) ->
             return Ok(());
         }
         diesel::update(invitations::table.find(row.invitation_id.as_str()))
-            .set((
-                invitations::sent_at.eq(now),
-                invitations::last_error.eq(None::<String>),
-            ))
+            .set(invitations::last_error.eq(None::<String>))
             .execute(conn)?;
+        super::funnel::mark_sent(conn, &row.invitation_id, now)?;
         // An answer may already have arrived; never move a status backwards.
         diesel::update(
             invitations::table
@@ -210,8 +207,7 @@ pub fn cancel(
 /// rollups in the same transaction (`changed` is how many invitations changed status).
 fn leave_the_denominator(conn: &mut AnyConnection, row: &Claimed, changed: usize) -> DbResult<()> {
     if changed > 0 {
-        let cell = rollups::cell_of(conn, &row.invitation_id)?;
-        rollups::apply(conn, &cell, &-Tally::issued(1))?;
+        super::funnel::unissue(conn, &row.invitation_id)?;
     }
     Ok(())
 }

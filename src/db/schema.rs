@@ -55,6 +55,7 @@ diesel::table! {
         sent_at -> Nullable<Timestamp>,
         last_error -> Nullable<Text>,
         unsubscribe_hash -> Nullable<Text>,
+        opened_at -> Nullable<Timestamp>,
     }
 }
 
@@ -160,6 +161,9 @@ diesel::table! {
         s8 -> BigInt,
         s9 -> BigInt,
         s10 -> BigInt,
+        delivered -> BigInt,
+        opened -> BigInt,
+        commented -> BigInt,
     }
 }
 
@@ -182,6 +186,9 @@ diesel::table! {
         s8 -> BigInt,
         s9 -> BigInt,
         s10 -> BigInt,
+        delivered -> BigInt,
+        opened -> BigInt,
+        commented -> BigInt,
     }
 }
 

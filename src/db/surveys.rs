@@ -106,6 +106,69 @@ pub fn insert(conn: &mut AnyConnection, new: &NewSurvey<'_>) -> DbResult<Survey>
     })
 }
 
+/// Changes to a survey: `None` leaves a column as it is; `Some(None)` resets an optional one
+/// to its default.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = surveys)]
+pub struct SurveyChanges<'a> {
+    /// Display name.
+    pub name: Option<&'a str>,
+    /// The question.
+    pub question: Option<&'a str>,
+    /// The comment prompt.
+    pub comment_prompt: Option<Option<&'a str>>,
+    /// Email subject template.
+    pub email_subject: Option<Option<&'a str>>,
+    /// Email intro-line template.
+    pub email_intro: Option<Option<&'a str>>,
+    /// Email sender name.
+    pub email_sender_name: Option<Option<&'a str>>,
+    /// Throttle window in days.
+    pub throttle_days: Option<Option<i32>>,
+    /// Segments, comma-separated.
+    pub segment_by: Option<Option<&'a str>>,
+}
+
+/// Applies `changes` to survey `id` of `workspace_id`; when its segments change, rebuilds its
+/// rollups in the same transaction (the time this takes grows with the survey's invitations:
+/// about a second per 100,000). Returns the survey as it now is.
+pub fn update(
+    conn: &mut AnyConnection,
+    workspace_id: &WorkspaceId,
+    id: &SurveyId,
+    changes: &SurveyChanges<'_>,
+) -> DbResult<Survey> {
+    super::write_transaction(conn, |conn| {
+        let before = find(conn, workspace_id, id)?;
+        let segments_change = changes
+            .segment_by
+            .is_some_and(|new| before.segments() != SegmentBy::from_stored(new));
+        if !changes.is_empty() {
+            diesel::update(surveys::table.find(id.as_str()))
+                .set(changes)
+                .execute(conn)?;
+        }
+        if segments_change {
+            super::rollups::rebuild_within(conn, id)?;
+        }
+        find(conn, workspace_id, id)
+    })
+}
+
+impl SurveyChanges<'_> {
+    /// Whether it changes nothing (Diesel refuses an empty `SET`).
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.question.is_none()
+            && self.comment_prompt.is_none()
+            && self.email_subject.is_none()
+            && self.email_intro.is_none()
+            && self.email_sender_name.is_none()
+            && self.throttle_days.is_none()
+            && self.segment_by.is_none()
+    }
+}
+
 /// The survey `id` if it belongs to `workspace_id`.
 pub fn find(
     conn: &mut AnyConnection,

@@ -60,6 +60,11 @@ impl SegmentBy {
         self.0.join(",")
     }
 
+    /// The property names, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
     /// Whether `key` is kept.
     pub fn contains(&self, key: &str) -> bool {
         self.0.iter().any(|k| k == key)

@@ -3,6 +3,8 @@
 //! they cannot (the few minutes at the window's edges, and properties that are not segments).
 
 pub mod export;
+pub mod funnel;
+mod spans;
 pub mod view;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -96,9 +98,12 @@ impl Sink {
     }
 
     fn add_total(&mut self, at: DateTime<Utc>, tally: Tally) {
-        let Some(bucket) = self.bucket(at) else {
-            return;
-        };
+        if let Some(bucket) = self.bucket(at) {
+            self.add_total_in(bucket, tally);
+        }
+    }
+
+    fn add_total_in(&mut self, bucket: Option<usize>, tally: Tally) {
         self.total += tally;
         if let Some(i) = bucket {
             self.series[i] += tally;
@@ -106,9 +111,12 @@ impl Sink {
     }
 
     fn add_group(&mut self, group: &str, at: DateTime<Utc>, tally: Tally) {
-        let Some(bucket) = self.bucket(at) else {
-            return;
-        };
+        if let Some(bucket) = self.bucket(at) {
+            self.add_group_in(group, bucket, tally);
+        }
+    }
+
+    fn add_group_in(&mut self, group: &str, bucket: Option<usize>, tally: Tally) {
         let n = self.buckets.len();
         let entry = self
             .groups
@@ -157,7 +165,6 @@ pub fn run(
         groups: Default::default(),
     };
     let window = (stored_from, stored_to);
-    let utc_buckets = req.interval.as_ref().is_none_or(|(_, tz)| *tz == Tz::UTC);
     let from_rollups = match plan(req) {
         Plan::Raw => {
             read_raw(conn, req, &mut sink, window)?;
@@ -165,18 +172,9 @@ pub fn run(
         }
         Plan::Rollups { totals, groups } => {
             let (dim, value) = &totals;
-            read_rollups(
-                conn,
-                req,
-                &mut sink,
-                window,
-                utc_buckets,
-                dim,
-                value.as_deref(),
-                false,
-            )?;
+            read_rollups(conn, req, &mut sink, window, dim, value.as_deref(), false)?;
             if let Some(dim) = groups {
-                read_rollups(conn, req, &mut sink, window, utc_buckets, &dim, None, true)?;
+                read_rollups(conn, req, &mut sink, window, &dim, None, true)?;
             }
             true
         }
@@ -228,13 +226,12 @@ fn plan(req: &Request) -> Plan {
 /// Reads `dim` (one `value`, or all) into the totals, or into the groups when `grouping`.
 /// The minutes before the window's first whole quarter hour and after its last are read
 /// exactly from the raw rows (only when filling the totals: the groups' edges come with them).
-#[expect(clippy::too_many_arguments, reason = "one window read, spelled out")]
+/// The database sums the cells per value and bucket.
 fn read_rollups(
     conn: &mut AnyConnection,
     req: &Request,
     sink: &mut Sink,
     (from, to): (NaiveDateTime, NaiveDateTime),
-    utc_buckets: bool,
     dim: &str,
     value: Option<&str>,
     grouping: bool,
@@ -251,26 +248,21 @@ fn read_rollups(
         read_raw(conn, req, sink, (from, q_from))?;
         read_raw(conn, req, sink, (q_to, to))?;
     }
-    let mut spans = vec![(Grain::Quarter, q_from, q_to)];
-    if utc_buckets {
-        let (d_from, d_to) = (Grain::Day.ceil(q_from), Grain::Day.floor(q_to));
-        if d_from < d_to {
-            spans = vec![
-                (Grain::Quarter, q_from, d_from),
-                (Grain::Day, d_from, d_to),
-                (Grain::Quarter, d_to, q_to),
-            ];
-        }
-    }
-    for (grain, a, b) in spans {
-        if a >= b {
-            continue;
-        }
-        for (v, at, tally) in rollups::read(conn, grain, &req.surveys, dim, value, a, b)? {
+    let edges: Vec<NaiveDateTime> = sink
+        .buckets
+        .iter()
+        .skip(1)
+        .map(|b| b.start.naive_utc())
+        .collect();
+    let bucketed = !sink.buckets.is_empty();
+    for (grain, a, b) in spans::cell_spans(q_from, q_to, &edges) {
+        let rows = rollups::read_summed(conn, grain, &req.surveys, dim, value, a, b, &edges)?;
+        for (v, bucket, tally) in rows {
+            let bucket = bucketed.then_some(bucket);
             if grouping {
-                sink.add_group(&v, at.and_utc(), tally);
+                sink.add_group_in(&v, bucket, tally);
             } else {
-                sink.add_total(at.and_utc(), tally);
+                sink.add_total_in(bucket, tally);
             }
         }
     }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use super::funnel::FunnelView;
 use super::Report;
 use crate::domain::kind::{Scale, SurveyKind};
 use crate::domain::scoring::{self, Distribution, Rule};
@@ -65,6 +66,8 @@ pub struct Figures {
     pub distribution: DistributionView,
     /// Responses left out because they look automated.
     pub suspect_responses: u64,
+    /// How many invitations reached each step, from issue to comment.
+    pub funnel: FunnelView,
     /// NPS only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promoters: Option<u64>,
@@ -103,6 +106,7 @@ impl Figures {
             low_sample: summary.low_sample,
             distribution: DistributionView(distribution),
             suspect_responses: count(tally.suspect),
+            funnel: FunnelView::from(tally),
             promoters: summary.nps.map(|g| g.promoters),
             passives: summary.nps.map(|g| g.passives),
             detractors: summary.nps.map(|g| g.detractors),

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use super::html::{self, Page};
 use crate::db;
 use crate::domain::answer::Answer;
+use crate::domain::scanner::is_scanner_agent;
 use crate::domain::score::Score;
 use crate::domain::secret::random_text;
 use crate::error::ApiError;
@@ -82,6 +83,32 @@ async fn render_page(
         html,
         script_nonce: Some(nonce),
     })
+}
+
+/// `POST /r/{token}/opened`: the page's script reports that it was shown in a visible
+/// browser (the funnel's "opened"). Scanners that only fetch the page never send it, and
+/// known scanner agents that run scripts are ignored. 204 either way.
+pub async fn opened(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let scanner = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|ua| ua.to_str().ok())
+        .is_none_or(is_scanner_agent);
+    db::run(&state.pool, move |conn| {
+        let (invitation, _) = respond::find_live(conn, &token)?;
+        if !scanner {
+            respond::record_open(conn, &invitation)?;
+        }
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
 }
 
 /// `POST /r/{token}`: records or updates the answer. A form gets 303 back to the page;

@@ -47,6 +47,7 @@ route_table! {
     POST "/v1/surveys" => surveys::create,
     GET  "/v1/surveys" => surveys::list,
     GET  "/v1/surveys/{id}" => surveys::show,
+    PATCH "/v1/surveys/{id}" => surveys::update,
     POST "/v1/surveys/{id}/invitations" => invitations::create,
     GET  "/v1/surveys/{id}/responses" => responses::list,
     GET  "/v1/surveys/{id}/responses.csv" => responses::export,
@@ -60,6 +61,7 @@ route_table! {
     POST "/v1/bounces" => suppressions::bounce,
     GET  "/r/{token}" => answer::page,
     POST "/r/{token}" => answer::submit,
+    POST "/r/{token}/opened" => answer::opened,
     GET  "/u/{token}" => unsubscribe::page,
     POST "/u/{token}" => unsubscribe::confirm,
 }

@@ -279,6 +279,24 @@ impl TestApp {
         checked("POST", res).await
     }
 
+    /// `PATCH path` with a JSON body and `key`.
+    pub async fn patch_as(&self, path: &str, body: &Value, key: &str) -> reqwest::Response {
+        let res = self
+            .client
+            .patch(format!("{}{path}", self.address))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        checked("PATCH", res).await
+    }
+
+    /// `PATCH path` with a JSON body and the default key.
+    pub async fn patch(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.patch_as(path, body, &self.api_key).await
+    }
+
     /// `POST path` with a raw body and content type.
     pub async fn post_raw(
         &self,

@@ -4,6 +4,7 @@ mod answering;
 mod auth;
 mod contract;
 mod email;
+mod funnel;
 mod helpers;
 mod import;
 mod invitations;

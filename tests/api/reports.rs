@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::helpers::{assert_error, spawn_app, TestApp};
 
 const SCANNER_UA: &str = "Mozilla/5.0 (compatible; BingPreview/1.0b)";
+const BROWSER_UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
 
 async fn stats(app: &TestApp, path: &str) -> Value {
     let res = app.get(path).await;
@@ -83,7 +84,7 @@ async fn rollups_agree_with_the_raw_rows_for_random_windows_intervals_zones_and_
     }
     // Live changes on those old invitations: new answers, changed scores, scanner answers.
     for (_, url) in &links {
-        match rng.random_range(0..4) {
+        match rng.random_range(0..7) {
             0 => {
                 app.age_answer(url);
                 app.answer(url, json!({"score": rng.random_range(0..=10)}))
@@ -99,6 +100,22 @@ async fn rollups_agree_with_the_raw_rows_for_random_windows_intervals_zones_and_
                     .await
                     .unwrap();
                 assert!(res.status().is_success());
+            }
+            2 => {
+                // A person opens the page (its script reports the funnel's "opened").
+                let res = app
+                    .client
+                    .post(format!("{url}/opened"))
+                    .header("User-Agent", BROWSER_UA)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(res.status(), 204);
+            }
+            3 => {
+                // A comment, or a comment cleared (refused with 409 on an unanswered link).
+                let comment = if rng.random_bool(0.7) { "fine" } else { "" };
+                app.answer(url, json!({"comment": comment})).await;
             }
             _ => {}
         }
@@ -135,6 +152,7 @@ async fn rollups_agree_with_the_raw_rows_for_random_windows_intervals_zones_and_
         );
         let plain = stats(&app, &base).await;
         assert_eq!(plain["invitations"], rolled["invitations"]);
+        assert_eq!(plain["funnel"], rolled["funnel"]);
         assert_eq!(plain["distribution"], rolled["distribution"]);
         let filtered = stats(&app, &format!("{base}&filter[team]=t1")).await;
         let filtered_exact = stats(&app, &format!("{base}&filter[team_copy]=t1")).await;
@@ -143,8 +161,8 @@ async fn rollups_agree_with_the_raw_rows_for_random_windows_intervals_zones_and_
             "seed {seed}, {query}: filters disagree"
         );
     }
-    // One independent count from the raw tables: invitations and trusted answers overall.
-    let (issued, answered): (i64, i64) = {
+    // One independent count from the raw tables: invitations, opens and trusted answers.
+    let (issued, opened, answered): (i64, i64, i64) = {
         use scorekeeper::db::schema::responses;
         let conn = &mut *app.conn();
         let issued = invitations::table
@@ -158,13 +176,20 @@ async fn rollups_agree_with_the_raw_rows_for_random_windows_intervals_zones_and_
             .count()
             .get_result(conn)
             .unwrap();
-        (issued, answered)
+        let opened = invitations::table
+            .filter(invitations::survey_id.eq(&survey))
+            .filter(invitations::opened_at.is_not_null())
+            .count()
+            .get_result(conn)
+            .unwrap();
+        (issued, opened, answered)
     };
     let all = stats(&app, &format!("/v1/surveys/{survey}/stats")).await;
     assert_eq!(
         (all["invitations"].as_i64(), all["responses"].as_i64()),
         (Some(issued), Some(answered))
     );
+    assert_eq!(all["funnel"]["opened"].as_i64(), Some(opened));
 }
 
 #[tokio::test]

@@ -223,3 +223,102 @@ async fn unknown_and_malformed_survey_ids_are_404() {
     .await;
     assert_error(app.get("/v1/surveys/not-a-uuid").await, 404, "not_found").await;
 }
+
+#[tokio::test]
+async fn a_survey_can_be_changed_and_a_new_segment_is_rolled_up_from_past_answers() {
+    use diesel::prelude::*;
+    use scorekeeper::db::schema::rollup_days;
+
+    let app = spawn_app().await;
+    let survey = app
+        .create_survey(json!({"name": "S", "kind": "csat", "segment_by": ["agent"]}))
+        .await;
+    let id = survey["id"].as_str().unwrap().to_owned();
+    for (region, score) in [("emea", 5), ("emea", 2), ("apac", 4)] {
+        let inv = app
+            .invite(
+                &id,
+                json!({"properties": {"agent": "bo", "region": region}}),
+            )
+            .await;
+        app.answer(inv["url"].as_str().unwrap(), json!({"score": score}))
+            .await;
+    }
+    let region_cells = |app: &crate::helpers::TestApp| -> i64 {
+        rollup_days::table
+            .filter(rollup_days::survey_id.eq(&id))
+            .filter(rollup_days::dim.eq("region"))
+            .count()
+            .get_result(&mut *app.conn())
+            .unwrap()
+    };
+    assert_eq!(region_cells(&app), 0);
+    // Before: answered exactly from the raw rows.
+    let before = app.stats_query(&id, "?group_by=region").await;
+
+    let path = format!("/v1/surveys/{id}");
+    let res = app
+        .patch(
+            &path,
+            &json!({"name": "  Renamed  ", "segment_by": ["agent", "region"], "throttle_days": 7}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let changed: Value = res.json().await.unwrap();
+    assert_eq!(changed["name"], "Renamed");
+    assert_eq!(changed["segment_by"], json!(["agent", "region"]));
+    assert_eq!(changed["throttle_days"], 7);
+    assert_eq!(changed["kind"], "csat");
+    assert_eq!(changed["question"], survey["question"]);
+    // After: the new segment is in the rollups, and answers the same.
+    assert_eq!(region_cells(&app), 2);
+    let after = app.stats_query(&id, "?group_by=region").await;
+    assert_eq!(after["groups"], before["groups"]);
+    assert_eq!(after["groups"][0]["value"], "emea");
+    assert_eq!(after["groups"][0]["responses"], 2);
+
+    // Kind and scale never change; bad values and other workspaces' surveys change nothing.
+    let res = app.patch(&path, &json!({"kind": "nps"})).await;
+    assert_error(res, 422, "invalid_field").await;
+    let res = app.patch(&path, &json!({"name": " "})).await;
+    assert_error(res, 422, "invalid_field").await;
+    let res = app
+        .patch(&path, &json!({"segment_by": ["bad key!"], "name": "X"}))
+        .await;
+    assert_error(res, 422, "invalid_field").await;
+    let other = app.other_workspace_key("other");
+    let res = app.patch_as(&path, &json!({"name": "Mine"}), &other).await;
+    assert_error(res, 404, "not_found").await;
+    let unchanged: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(unchanged["name"], "Renamed");
+    assert_eq!(unchanged["segment_by"], json!(["agent", "region"]));
+}
+
+#[tokio::test]
+async fn patching_with_null_resets_optional_fields_and_refuses_required_ones() {
+    let app = spawn_app().await;
+    let survey = app
+        .create_survey(json!({"name": "S", "kind": "nps", "comment_prompt": "Why?",
+                              "throttle_days": 3, "segment_by": ["agent"]}))
+        .await;
+    let path = format!("/v1/surveys/{}", survey["id"].as_str().unwrap());
+    let res = app
+        .patch(
+            &path,
+            &json!({"comment_prompt": null, "throttle_days": null, "segment_by": null}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let reset: Value = res.json().await.unwrap();
+    let fresh = app.create_survey(json!({"name": "S", "kind": "nps"})).await;
+    for field in ["comment_prompt", "throttle_days", "segment_by"] {
+        assert_eq!(reset[field], fresh[field], "{field}");
+    }
+    for field in ["name", "question"] {
+        let res = app.patch(&path, &json!({ field: null })).await;
+        let body = assert_error(res, 422, "invalid_field").await;
+        assert!(body["error"]["message"].as_str().unwrap().contains(field));
+    }
+    let res = app.patch(&path, &json!({})).await;
+    assert_eq!(res.status(), 200);
+}

@@ -1,14 +1,19 @@
 //! Building rollups from the raw rows: once after the migration, and for one survey on demand.
 
+use std::collections::HashMap;
+
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::{apply, cell_of};
-use crate::db::invitations::status;
+use super::raw::{fact_columns, facts_of, FactRow};
+use super::Accumulator;
 use crate::db::schema::{
-    invitations, responses, rollup_days, rollup_quarters, rollup_state, surveys,
+    invitation_properties, invitations, responses, rollup_days, rollup_quarters, rollup_state,
+    surveys,
 };
 use crate::db::{AnyConnection, DbError, DbResult};
-use crate::domain::ids::{InvitationId, SurveyId};
+use crate::domain::ids::SurveyId;
+use crate::domain::segments::SegmentBy;
 use crate::domain::stats::tally::Tally;
 
 const BACKFILL: &str = "rollups-v1";
@@ -42,43 +47,83 @@ pub fn backfill_once(conn: &mut AnyConnection) -> DbResult<usize> {
     })
 }
 
-/// Rebuilds one survey's rollups from its raw rows (after its segments change, or a repair).
-/// Returns how many invitations were rolled up.
+/// Rebuilds one survey's rollups from its raw rows (after its segments change, or a repair),
+/// in its own transaction. Returns how many invitations were rolled up.
 pub fn rebuild(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<usize> {
-    crate::db::write_transaction(conn, |conn| {
-        diesel::delete(rollup_days::table.filter(rollup_days::survey_id.eq(survey_id.as_str())))
-            .execute(conn)?;
-        diesel::delete(
-            rollup_quarters::table.filter(rollup_quarters::survey_id.eq(survey_id.as_str())),
-        )
-        .execute(conn)?;
-        roll_up_survey(conn, survey_id)
-    })
+    crate::db::write_transaction(conn, |conn| rebuild_within(conn, survey_id))
 }
 
+/// [`rebuild`] inside the caller's write transaction.
+pub fn rebuild_within(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<usize> {
+    diesel::delete(rollup_days::table.filter(rollup_days::survey_id.eq(survey_id.as_str())))
+        .execute(conn)?;
+    diesel::delete(
+        rollup_quarters::table.filter(rollup_quarters::survey_id.eq(survey_id.as_str())),
+    )
+    .execute(conn)?;
+    roll_up_survey(conn, survey_id)
+}
+
+/// Invitations read per page while rolling up.
+const PAGE: i64 = 10_000;
+
+/// Rollup cells summed in memory before they are written.
+const MAX_PENDING_CELLS: usize = 250_000;
+
+/// Rolls up every invitation of one survey, a page at a time (keyset on the id), summing
+/// cells in memory: a few statements per page instead of several per invitation.
 fn roll_up_survey(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<usize> {
-    let rows: Vec<(String, String, Option<i32>, Option<bool>)> = invitations::table
-        .left_join(responses::table)
-        .filter(invitations::survey_id.eq(survey_id.as_str()))
-        .select((
-            invitations::id,
-            invitations::status,
-            responses::score.nullable(),
-            responses::suspect.nullable(),
-        ))
-        .load(conn)?;
+    let segments = surveys::table
+        .find(survey_id.as_str())
+        .select(surveys::segment_by)
+        .first::<Option<String>>(conn)?;
+    let segments = SegmentBy::from_stored(segments.as_deref());
+    let keys: Vec<&str> = segments.iter().collect();
+    let mut cells = Accumulator::new(survey_id.clone());
+    let mut after = String::new();
     let mut rolled = 0;
-    for (id, st, score, suspect) in rows {
-        if status::NOT_ISSUED.contains(&st.as_str()) {
-            continue;
+    loop {
+        let rows: Vec<(String, NaiveDateTime, FactRow)> = invitations::table
+            .left_join(responses::table)
+            .filter(invitations::survey_id.eq(survey_id.as_str()))
+            .filter(invitations::id.gt(&after))
+            .order(invitations::id)
+            .select((invitations::id, invitations::created_at, fact_columns()))
+            .limit(PAGE)
+            .load(conn)?;
+        let Some(last) = rows.last().map(|r| r.0.clone()) else {
+            break;
+        };
+        let properties: Vec<(String, String, String)> = invitation_properties::table
+            .inner_join(invitations::table)
+            .filter(invitations::survey_id.eq(survey_id.as_str()))
+            .filter(invitations::id.gt(&after))
+            .filter(invitations::id.le(&last))
+            .filter(invitation_properties::key.eq_any(&keys))
+            .select((
+                invitation_properties::invitation_id,
+                invitation_properties::key,
+                invitation_properties::value,
+            ))
+            .load(conn)?;
+        let mut dims: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
+        for (id, key, value) in &properties {
+            dims.entry(id.as_str())
+                .or_default()
+                .push((key.as_str(), value.as_str()));
         }
-        let mut delta = Tally::issued(1);
-        if let Some(score) = score {
-            delta += Tally::answer(score, suspect.unwrap_or(false), 1);
+        for (id, at, row) in &rows {
+            let delta = Tally::of(&facts_of(row.clone()));
+            if delta.is_zero() {
+                continue;
+            }
+            let of_this = dims.get(id.as_str()).into_iter().flatten().copied();
+            cells.add(*at, of_this, delta);
+            rolled += 1;
         }
-        let cell = cell_of(conn, &InvitationId::from(id))?;
-        apply(conn, &cell, &delta)?;
-        rolled += 1;
+        cells.write_above(conn, MAX_PENDING_CELLS)?;
+        after = last;
     }
+    cells.write(conn)?;
     Ok(rolled)
 }

@@ -3,18 +3,22 @@
 //! the bounded exact query over raw rows that answers what rollups cannot (`raw`), and
 //! building them from the raw rows (`backfill`).
 
+mod accumulate;
 mod backfill;
 mod raw;
+mod summed;
 
-pub use backfill::{backfill_once, rebuild};
+pub use accumulate::Accumulator;
+pub use backfill::{backfill_once, rebuild, rebuild_within};
 pub use raw::{raw, RawRow};
+pub use summed::read_summed;
 
 use chrono::{DateTime, Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
 
 use super::invitations::properties_of_one;
-use super::schema::{invitations, rollup_days, rollup_quarters, surveys};
+use super::schema::{invitations, surveys};
 use super::{AnyConnection, DbResult};
 use crate::domain::ids::{InvitationId, SurveyId};
 use crate::domain::segments::SegmentBy;
@@ -154,6 +158,9 @@ fn upsert(
     upsert_rows(conn, grain, &[&cell])
 }
 
+/// The count columns besides the score slots, in the order [`upsert_rows`] writes them.
+const COUNTS: [&str; 5] = ["issued", "delivered", "opened", "commented", "suspect"];
+
 /// `INSERT … ON CONFLICT DO UPDATE` of `rows`, the same statement on both backends but for
 /// its placeholders. The counts are integers written into the statement; text is bound.
 fn upsert_rows(conn: &mut AnyConnection, grain: Grain, rows: &[&CellDelta]) -> DbResult<()> {
@@ -162,7 +169,7 @@ fn upsert_rows(conn: &mut AnyConnection, grain: Grain, rows: &[&CellDelta]) -> D
     }
     let table = grain.table();
     let slots: Vec<String> = (0..SCORE_SLOTS).map(|i| format!("s{i}")).collect();
-    let updates: Vec<String> = ["issued", "suspect"]
+    let updates: Vec<String> = COUNTS
         .iter()
         .map(|c| c.to_string())
         .chain(slots.iter().cloned())
@@ -182,17 +189,24 @@ fn upsert_rows(conn: &mut AnyConnection, grain: Grain, rows: &[&CellDelta]) -> D
                     }
                 })
                 .collect();
-            let counts: Vec<String> = [delta.issued, delta.suspect]
-                .iter()
-                .chain(&delta.scores)
-                .map(i64::to_string)
-                .collect();
+            let counts: Vec<String> = [
+                delta.issued,
+                delta.delivered,
+                delta.opened,
+                delta.commented,
+                delta.suspect,
+            ]
+            .iter()
+            .chain(&delta.scores)
+            .map(i64::to_string)
+            .collect();
             format!("({}, {})", p.join(", "), counts.join(", "))
         })
         .collect();
     let sql = format!(
-        "INSERT INTO {table} (survey_id, dim, value, at, issued, suspect, {}) VALUES {} \
+        "INSERT INTO {table} (survey_id, dim, value, at, {}, {}) VALUES {} \
          ON CONFLICT (survey_id, dim, at, value) DO UPDATE SET {}",
+        COUNTS.join(", "),
         slots.join(", "),
         values.join(", "),
         updates.join(", "),
@@ -215,81 +229,4 @@ fn upsert_rows(conn: &mut AnyConnection, grain: Grain, rows: &[&CellDelta]) -> D
         AnyConnection::Postgresql(c) => bound!(diesel::pg::Pg, c),
     };
     Ok(())
-}
-
-/// One rollup row read back: a property value (`""` overall), a cell start and its tally.
-pub type RollupRow = (String, NaiveDateTime, Tally);
-
-type RawRollup = (
-    String,
-    NaiveDateTime,
-    i64,
-    i64,
-    (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64),
-);
-
-fn to_row((value, at, issued, suspect, s): RawRollup) -> RollupRow {
-    let scores = [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7, s.8, s.9, s.10];
-    (
-        value,
-        at,
-        Tally {
-            issued,
-            suspect,
-            scores,
-        },
-    )
-}
-
-macro_rules! read_grain {
-    ($t:ident, $conn:expr, $surveys:expr, $dim:expr, $value:expr, $from:expr, $to:expr) => {{
-        let mut query = $t::table
-            .filter($t::survey_id.eq_any($surveys))
-            .filter($t::dim.eq($dim))
-            .filter($t::at.ge($from))
-            .filter($t::at.lt($to))
-            .select((
-                $t::value,
-                $t::at,
-                $t::issued,
-                $t::suspect,
-                (
-                    $t::s0,
-                    $t::s1,
-                    $t::s2,
-                    $t::s3,
-                    $t::s4,
-                    $t::s5,
-                    $t::s6,
-                    $t::s7,
-                    $t::s8,
-                    $t::s9,
-                    $t::s10,
-                ),
-            ))
-            .into_boxed();
-        if let Some(value) = $value {
-            query = query.filter($t::value.eq(value));
-        }
-        query.load::<RawRollup>($conn)?
-    }};
-}
-
-/// The rollup rows of `surveys` for segment `dim` (`""` = overall), optionally one `value`,
-/// whose cells start in `[from, to)`.
-pub fn read(
-    conn: &mut AnyConnection,
-    grain: Grain,
-    surveys: &[SurveyId],
-    dim: &str,
-    value: Option<&str>,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-) -> DbResult<Vec<RollupRow>> {
-    let ids: Vec<&str> = surveys.iter().map(SurveyId::as_str).collect();
-    let rows = match grain {
-        Grain::Day => read_grain!(rollup_days, conn, ids, dim, value, from, to),
-        Grain::Quarter => read_grain!(rollup_quarters, conn, ids, dim, value, from, to),
-    };
-    Ok(rows.into_iter().map(to_row).collect())
 }

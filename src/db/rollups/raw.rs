@@ -3,11 +3,11 @@
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 
-use crate::db::invitations::status;
+use crate::db::funnel;
 use crate::db::schema::{invitation_properties, invitations, responses};
 use crate::db::{AnyConnection, DbResult};
 use crate::domain::ids::SurveyId;
-use crate::domain::stats::tally::Tally;
+use crate::domain::stats::tally::{Facts, Tally};
 
 /// One invitation as the exact path counts it.
 #[derive(Debug, Clone)]
@@ -54,9 +54,7 @@ pub fn raw(
         .filter(invitations::created_at.lt(to))
         .select((
             invitations::created_at,
-            invitations::status,
-            responses::score.nullable(),
-            responses::suspect.nullable(),
+            fact_columns(),
             grouping.field(invitation_properties::value).nullable(),
         ))
         .limit(limit + 1)
@@ -71,31 +69,63 @@ pub fn raw(
             ),
         );
     }
-    type Raw = (
-        NaiveDateTime,
-        String,
-        Option<i32>,
-        Option<bool>,
-        Option<String>,
-    );
-    let rows: Vec<Raw> = query.load(conn)?;
+    let rows: Vec<(NaiveDateTime, FactRow, Option<String>)> = query.load(conn)?;
     if rows.len() as i64 > limit {
         return Ok(None);
     }
     Ok(Some(
         rows.into_iter()
-            .map(|(at, st, score, suspect, group)| {
-                let issued = !status::NOT_ISSUED.contains(&st.as_str());
-                let mut tally = Tally::issued(i64::from(issued));
-                if let (true, Some(score)) = (issued, score) {
-                    tally += Tally::answer(score, suspect.unwrap_or(false), 1);
-                }
-                RawRow {
-                    at: at.and_utc(),
-                    group,
-                    tally,
-                }
+            .map(|(at, facts, group)| RawRow {
+                at: at.and_utc(),
+                group,
+                tally: Tally::of(&facts_of(facts)),
             })
             .collect(),
     ))
+}
+
+/// The columns of an invitation left-joined with its response that [`facts_of`] reads.
+pub(super) fn fact_columns() -> (
+    invitations::channel,
+    invitations::status,
+    invitations::sent_at,
+    invitations::opened_at,
+    diesel::dsl::Nullable<responses::score>,
+    diesel::dsl::Nullable<responses::suspect>,
+    diesel::dsl::Nullable<responses::comment>,
+) {
+    (
+        invitations::channel,
+        invitations::status,
+        invitations::sent_at,
+        invitations::opened_at,
+        responses::score.nullable(),
+        responses::suspect.nullable(),
+        responses::comment.nullable(),
+    )
+}
+
+/// One row of [`fact_columns`].
+pub(super) type FactRow = (
+    String,
+    String,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<i32>,
+    Option<bool>,
+    Option<String>,
+);
+
+/// The whole facts of an invitation, answer included, from its stored row.
+pub(super) fn facts_of(
+    (channel, status, sent_at, opened_at, score, suspect, comment): FactRow,
+) -> Facts {
+    let answer = score.map(|score| {
+        let commented = comment.is_some_and(|c| !c.is_empty());
+        (score, suspect.unwrap_or(false), commented)
+    });
+    Facts {
+        answer,
+        ..funnel::facts(&channel, &status, sent_at, opened_at)
+    }
 }

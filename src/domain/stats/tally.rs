@@ -9,19 +9,62 @@ use crate::domain::scoring::Distribution;
 /// Scores are stored 0 to 10 (every scale fits).
 pub const SCORE_SLOTS: usize = 11;
 
-/// Issued invitations, suspect answers, and trusted answers per score, for one cell.
+/// The funnel and the answers of one cell: issued → delivered → opened → answered →
+/// commented, suspect answers apart, and trusted answers per score.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tally {
     /// Invitations issued (not failed or suppressed).
     pub issued: i64,
-    /// Answers flagged as automated, left out of scores.
+    /// Issued invitations that reached the person: a link handed to the caller, an email the
+    /// SMTP server accepted, or any invitation that was opened.
+    pub delivered: i64,
+    /// Issued invitations whose page was opened by a browser not known as a scanner, or
+    /// that were answered.
+    pub opened: i64,
+    /// Trusted answers with a comment.
+    pub commented: i64,
+    /// Answers flagged as automated, left out of scores and of `commented`.
     pub suspect: i64,
     /// Trusted answers per score 0..=10.
     pub scores: [i64; SCORE_SLOTS],
 }
 
+/// What is known about one invitation, from which its whole contribution follows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Issued (not failed or suppressed): nothing else counts otherwise.
+    pub issued: bool,
+    /// A link handed to the caller (delivered on issue).
+    pub handed_over: bool,
+    /// Its email was accepted by the SMTP server.
+    pub sent: bool,
+    /// Its page was opened (or it was answered).
+    pub opened: bool,
+    /// Its answer: score, suspect, has a comment.
+    pub answer: Option<(i32, bool, bool)>,
+}
+
 impl Tally {
-    /// The delta of one issued invitation.
+    /// What one invitation with `facts` contributes. Every change to the rollups is the
+    /// difference of this before and after the change, so live updates, the backfill and
+    /// the exact path agree by construction.
+    pub fn of(facts: &Facts) -> Self {
+        if !facts.issued {
+            return Self::default();
+        }
+        let mut t = Self {
+            issued: 1,
+            delivered: i64::from(facts.handed_over || facts.sent || facts.opened),
+            opened: i64::from(facts.opened),
+            ..Self::default()
+        };
+        if let Some((score, suspect, commented)) = facts.answer {
+            t += Self::answer(score, suspect, commented, 1);
+        }
+        t
+    }
+
+    /// The delta of one issued invitation (no funnel step beyond issue).
     pub fn issued(n: i64) -> Self {
         Self {
             issued: n,
@@ -30,12 +73,13 @@ impl Tally {
     }
 
     /// The delta of one answer of `score` (`n` = +1 to add it, −1 to take it back).
-    pub fn answer(score: i32, suspect: bool, n: i64) -> Self {
+    pub fn answer(score: i32, suspect: bool, commented: bool, n: i64) -> Self {
         let mut t = Self::default();
         if suspect {
             t.suspect = n;
         } else if let Some(slot) = usize::try_from(score).ok().filter(|s| *s < SCORE_SLOTS) {
             t.scores[slot] = n;
+            t.commented = if commented { n } else { 0 };
         }
         t
     }
@@ -65,6 +109,9 @@ impl Tally {
 impl AddAssign for Tally {
     fn add_assign(&mut self, other: Self) {
         self.issued += other.issued;
+        self.delivered += other.delivered;
+        self.opened += other.opened;
+        self.commented += other.commented;
         self.suspect += other.suspect;
         for (a, b) in self.scores.iter_mut().zip(other.scores) {
             *a += b;
@@ -78,6 +125,9 @@ impl std::ops::Neg for Tally {
     fn neg(self) -> Self {
         Self {
             issued: -self.issued,
+            delivered: -self.delivered,
+            opened: -self.opened,
+            commented: -self.commented,
             suspect: -self.suspect,
             scores: self.scores.map(|n| -n),
         }
@@ -100,14 +150,54 @@ mod tests {
     #[test]
     fn deltas_add_up_and_cancel() {
         let mut t = Tally::issued(2);
-        t += Tally::answer(9, false, 1);
-        t += Tally::answer(3, true, 1);
-        assert_eq!((t.issued, t.suspect, t.responses()), (2, 1, 1));
-        t += -Tally::answer(9, false, 1);
-        t += Tally::answer(7, false, 1);
+        t += Tally::answer(9, false, true, 1);
+        t += Tally::answer(3, true, true, 1);
+        assert_eq!(
+            (t.issued, t.suspect, t.responses(), t.commented),
+            (2, 1, 1, 1)
+        );
+        t += -Tally::answer(9, false, true, 1);
+        t += Tally::answer(7, false, false, 1);
+        assert_eq!(t.commented, 0);
         assert_eq!(t.scores[7], 1);
         assert_eq!(t.scores[9], 0);
         assert_eq!(t.distribution(Scale::ZeroToTen).total(), 1);
         assert!((Tally::issued(1) + -Tally::issued(1)).is_zero());
+    }
+
+    #[test]
+    fn an_invitation_counts_only_while_issued_and_opening_implies_delivery() {
+        let answered = Facts {
+            issued: true,
+            opened: true,
+            answer: Some((4, false, true)),
+            ..Facts::default()
+        };
+        let t = Tally::of(&answered);
+        assert_eq!(
+            (t.issued, t.delivered, t.opened, t.responses(), t.commented),
+            (1, 1, 1, 1, 1)
+        );
+        let failed = Facts {
+            issued: false,
+            ..answered
+        };
+        assert!(Tally::of(&failed).is_zero());
+        let queued = Facts {
+            issued: true,
+            ..Facts::default()
+        };
+        assert_eq!(Tally::of(&queued).delivered, 0);
+        let link = Facts {
+            handed_over: true,
+            ..queued
+        };
+        assert_eq!(Tally::of(&link).delivered, 1);
+        let suspect = Facts {
+            answer: Some((4, true, true)),
+            ..answered
+        };
+        let t = Tally::of(&suspect);
+        assert_eq!((t.suspect, t.responses(), t.commented), (1, 0, 0));
     }
 }

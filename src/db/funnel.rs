@@ -1,0 +1,123 @@
+//! The funnel's steps after issue (delivered, opened), each recorded once on the invitation
+//! and moved into the rollups in the same transaction, as the difference of
+//! [`Tally::of`] before and after the step.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::invitations::status;
+use super::schema::invitations;
+use super::{rollups, AnyConnection, DbResult};
+use crate::domain::ids::InvitationId;
+use crate::domain::stats::tally::{Facts, Tally};
+
+/// The channel whose link is delivered on issue (handed to the caller).
+fn handed_over(channel: &str) -> bool {
+    channel != "email"
+}
+
+/// The facts of an invitation from its stored columns (its answer left out: the steps here
+/// never change it, so it cancels from every difference).
+pub fn facts(
+    channel: &str,
+    status: &str,
+    sent_at: Option<NaiveDateTime>,
+    opened_at: Option<NaiveDateTime>,
+) -> Facts {
+    Facts {
+        issued: !status::NOT_ISSUED.contains(&status),
+        handed_over: handed_over(channel),
+        sent: sent_at.is_some(),
+        opened: opened_at.is_some(),
+        answer: None,
+    }
+}
+
+/// Records the first opening of invitation `id` at `at` (later ones change nothing).
+/// Call inside a write transaction.
+pub fn mark_opened(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTime) -> DbResult<()> {
+    // Conditional on `opened_at IS NULL`, so two concurrent openings count once: the second
+    // waits for the first's row lock (Postgres) or write lock (SQLite) and then matches nothing.
+    let before: Option<(String, String, Option<NaiveDateTime>)> = diesel::update(
+        invitations::table
+            .find(id.as_str())
+            .filter(invitations::opened_at.is_null()),
+    )
+    .set(invitations::opened_at.eq(at))
+    .returning((
+        invitations::channel,
+        invitations::status,
+        invitations::sent_at,
+    ))
+    .get_result(conn)
+    .optional()?;
+    if let Some((channel, status, sent_at)) = before {
+        let was = facts(&channel, &status, sent_at, None);
+        step(
+            conn,
+            id,
+            &was,
+            &Facts {
+                opened: true,
+                ..was
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// Records that invitation `id`'s email was accepted at `at` (only the first time counts).
+/// Call inside a write transaction.
+pub fn mark_sent(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTime) -> DbResult<()> {
+    let before: Option<(String, String, Option<NaiveDateTime>)> = diesel::update(
+        invitations::table
+            .find(id.as_str())
+            .filter(invitations::sent_at.is_null()),
+    )
+    .set(invitations::sent_at.eq(at))
+    .returning((
+        invitations::channel,
+        invitations::status,
+        invitations::opened_at,
+    ))
+    .get_result(conn)
+    .optional()?;
+    if let Some((channel, status, opened_at)) = before {
+        let was = facts(&channel, &status, None, opened_at);
+        step(conn, id, &was, &Facts { sent: true, ..was })?;
+    }
+    Ok(())
+}
+
+/// Takes invitation `id`, which just stopped counting as issued (its email failed or was
+/// cancelled while queued), out of the rollups with every step it had reached.
+pub fn unissue(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<()> {
+    let (channel, sent_at, opened_at): (String, Option<NaiveDateTime>, Option<NaiveDateTime>) =
+        invitations::table
+            .find(id.as_str())
+            .select((
+                invitations::channel,
+                invitations::sent_at,
+                invitations::opened_at,
+            ))
+            .first(conn)?;
+    let was = facts(&channel, status::QUEUED, sent_at, opened_at);
+    step(
+        conn,
+        id,
+        &was,
+        &Facts {
+            issued: false,
+            ..was
+        },
+    )
+}
+
+fn step(conn: &mut AnyConnection, id: &InvitationId, was: &Facts, is: &Facts) -> DbResult<()> {
+    let delta = Tally::of(is) + -Tally::of(was);
+    if delta.is_zero() {
+        return Ok(());
+    }
+    let cell = rollups::cell_of(conn, id)?;
+    rollups::apply(conn, &cell, &delta)
+}
