@@ -19,6 +19,15 @@
 //! | `OUTBOX_RETRY_MAX_MS`| longest retry delay                                           | `3600000`                  |
 //! | `OUTBOX_LEASE_SECS` | how long a worker owns a claimed email before others may retry it | `120`                  |
 //! | `OUTBOX_BATCH`      | emails claimed and sent concurrently per round                 | `32`                       |
+//! | `PUBLIC_RATE_PER_MINUTE_IP` | widget requests one client address may make a minute (bursts of a quarter) | `120` |
+//! | `PUBLIC_RATE_PER_MINUTE_KEY` | widget requests for one survey key a minute, all clients together | `6000` |
+//! | `WEBHOOK_ALLOW_LOOPBACK` | `true` lets webhooks reach loopback addresses (single-host set-ups, tests) | `false` |
+//! | `WEBHOOK_BLOCK_PRIVATE` | `true` also refuses private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) | `false` |
+//! | `WEBHOOK_TIMEOUT_SECS` | timeout of one delivery (connect and answer) | `10` |
+//! | `WEBHOOK_POLL_MS`   | how often the webhook worker looks for due deliveries          | `1000` |
+//! | `WEBHOOK_RETRY_BASE_MS` | first retry delay; it doubles per attempt (with jitter)   | `10000` |
+//! | `WEBHOOK_RETRY_MAX_MS` | longest retry delay                                        | `3600000` |
+//! | `WEBHOOK_MAX_AGE_SECS` | retry a delivery for this long, then mark it failed        | `86400` |
 //! | `RUST_LOG`          | log filter (tracing-subscriber syntax)                        | `info`                     |
 
 use std::time::Duration;
@@ -26,6 +35,25 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
+
+/// How webhooks are delivered.
+#[derive(Clone, Debug)]
+pub struct WebhookSettings {
+    /// Let deliveries reach loopback.
+    pub allow_loopback: bool,
+    /// Refuse private ranges too.
+    pub block_private: bool,
+    /// Timeout of one delivery.
+    pub timeout: Duration,
+    /// How often the worker looks for due deliveries.
+    pub poll_interval: Duration,
+    /// First retry delay.
+    pub retry_base: Duration,
+    /// Longest retry delay.
+    pub retry_max: Duration,
+    /// How long a delivery is retried.
+    pub max_age: Duration,
+}
 
 /// Where the data lives: an SQLite file or a PostgreSQL server.
 #[derive(Clone, Debug)]
@@ -102,6 +130,12 @@ pub struct Settings {
     pub secret_key_file: Option<std::path::PathBuf>,
     /// How long an SQLite writer waits for the write lock.
     pub sqlite_busy_timeout_ms: u32,
+    /// Webhook delivery settings.
+    pub webhooks: WebhookSettings,
+    /// Widget requests one client address may make a minute.
+    pub public_rate_per_ip: std::num::NonZeroU32,
+    /// Widget requests for one survey key a minute.
+    pub public_rate_per_key: std::num::NonZeroU32,
 }
 
 /// Shortest accepted server key, in characters.
@@ -211,6 +245,37 @@ impl Settings {
             bail!("set SECRET_KEY or SECRET_KEY_FILE, not both");
         }
         let sqlite_busy_timeout_ms = number("SQLITE_BUSY_TIMEOUT_MS", 10_000, 1..=600_000)? as u32;
+        let rate = |name: &str, default: u64| -> anyhow::Result<std::num::NonZeroU32> {
+            let n = number(name, default, 1..=1_000_000)?;
+            std::num::NonZeroU32::new(n as u32).context("rates are at least 1")
+        };
+        let flag = |name: &str| -> anyhow::Result<bool> {
+            match get(name).map(|v| v.trim().to_ascii_lowercase()) {
+                None => Ok(false),
+                Some(v) if v == "true" || v == "1" => Ok(true),
+                Some(v) if v == "false" || v == "0" => Ok(false),
+                Some(_) => bail!("{name} must be true or false"),
+            }
+        };
+        let webhooks = WebhookSettings {
+            allow_loopback: flag("WEBHOOK_ALLOW_LOOPBACK")?,
+            block_private: flag("WEBHOOK_BLOCK_PRIVATE")?,
+            timeout: Duration::from_secs(number("WEBHOOK_TIMEOUT_SECS", 10, 1..=120)?),
+            poll_interval: Duration::from_millis(number("WEBHOOK_POLL_MS", 1000, 10..=60_000)?),
+            retry_base: Duration::from_millis(number(
+                "WEBHOOK_RETRY_BASE_MS",
+                10_000,
+                1..=86_400_000,
+            )?),
+            retry_max: Duration::from_millis(number(
+                "WEBHOOK_RETRY_MAX_MS",
+                3_600_000,
+                1..=86_400_000,
+            )?),
+            max_age: Duration::from_secs(number("WEBHOOK_MAX_AGE_SECS", 86_400, 1..=604_800)?),
+        };
+        let public_rate_per_ip = rate("PUBLIC_RATE_PER_MINUTE_IP", 120)?;
+        let public_rate_per_key = rate("PUBLIC_RATE_PER_MINUTE_KEY", 6000)?;
         Ok(Self {
             database_url,
             listen_addr,
@@ -222,6 +287,9 @@ impl Settings {
             secret_key,
             secret_key_file,
             sqlite_busy_timeout_ms,
+            webhooks,
+            public_rate_per_ip,
+            public_rate_per_key,
         })
     }
 }

@@ -22,6 +22,9 @@ pub enum ApiError {
     /// No API key, or not a valid one.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// The caller may not do this (e.g. a page on an origin the survey does not allow).
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// The resource does not exist in the caller's workspace.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -40,6 +43,9 @@ pub enum ApiError {
     /// The body's content type is not one the endpoint reads.
     #[error("{0}")]
     UnsupportedMediaType(&'static str),
+    /// Too many requests from one client or for one key; holds the seconds to wait.
+    #[error("too many requests; try again in {0} s")]
+    RateLimited(u64),
     /// A dependency (the database pool) could not serve the request in time.
     #[error("the service is busy; try again shortly")]
     Unavailable(#[source] anyhow::Error),
@@ -75,12 +81,14 @@ impl ApiError {
             Self::BadRequest(_) => "bad_request",
             Self::Invalid(_) => "invalid_field",
             Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::MethodNotAllowed(_) => "method_not_allowed",
             Self::Gone => "expired",
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::RateLimited(_) => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
@@ -113,12 +121,14 @@ impl ResponseError for ApiError {
             Self::MalformedBody(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Gone => StatusCode::GONE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -135,6 +145,9 @@ impl ResponseError for ApiError {
         match self {
             Self::Unauthorized(_) => {
                 response.insert_header(("WWW-Authenticate", "Bearer"));
+            }
+            Self::RateLimited(secs) => {
+                response.insert_header(("Retry-After", secs.to_string()));
             }
             Self::Unavailable(_) => {
                 response.insert_header(("Retry-After", RETRY_AFTER_SECS.to_string()));

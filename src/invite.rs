@@ -25,6 +25,8 @@ pub enum Channel {
     Link,
     /// Scorekeeper emails the recipient.
     Email,
+    /// Shown by the embeddable widget: delivered when it is shown (an impression).
+    Widget,
 }
 
 impl Channel {
@@ -33,6 +35,7 @@ impl Channel {
         match self {
             Self::Link => "link",
             Self::Email => "email",
+            Self::Widget => "widget",
         }
     }
 }
@@ -150,7 +153,7 @@ pub fn create(
         };
         let send_at = match req.channel {
             Channel::Email => Some(req.send_at.map(to_stored).unwrap_or(now).max(now)),
-            Channel::Link => None,
+            Channel::Link | Channel::Widget => None,
         };
         let invitation = invitations::insert(
             conn,

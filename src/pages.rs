@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::domain::answer::MAX_COMMENT_CHARS;
 use crate::domain::kind::{Scale, SurveyKind};
+use crate::domain::locale::Locale;
 use crate::templates::builtin_environment;
 
 const CSS: &str = include_str!("../templates/base.css");
@@ -56,6 +57,8 @@ pub struct AnswerPage<'a> {
     pub comment: Option<&'a str>,
     /// The CSP nonce that lets the page's own script run.
     pub nonce: &'a str,
+    /// The respondent's language (the survey's).
+    pub locale: Locale,
 }
 
 /// Renders the survey page.
@@ -66,18 +69,23 @@ pub fn answer(page: &AnswerPage<'_>) -> Result<String, minijinja::Error> {
         (Scale::Thumbs, _) => "\u{1F44D}".to_owned(),
         _ => score.to_string(),
     };
+    let label = |score: i32| {
+        page.scale
+            .label(page.kind, score)
+            .map(|l| page.locale.label(l))
+    };
     let points: Vec<Point> = page
         .scale
         .points()
         .map(|score| Point {
             score,
             text: text(score),
-            label: page.scale.label(page.kind, score),
+            label: label(score),
             selected: selected == Some(score),
         })
         .collect();
     let thumbs = page.scale == Scale::Thumbs;
-    let describe = |score: i32| match page.scale.label(page.kind, score) {
+    let describe = |score: i32| match label(score) {
         Some(label) if thumbs => label.to_owned(),
         Some(label) => format!("{score} ({label})"),
         None => score.to_string(),
@@ -92,10 +100,10 @@ pub fn answer(page: &AnswerPage<'_>) -> Result<String, minijinja::Error> {
         css => CSS,
         token => page.token,
         question => page.question,
-        comment_prompt => page.comment_prompt.unwrap_or("Would you like to tell us more?"),
+        comment_prompt => page.comment_prompt.unwrap_or(page.locale.strings().comment_prompt),
         points => points,
-        low_label => page.scale.label(page.kind, page.scale.min()),
-        high_label => page.scale.label(page.kind, page.scale.max()),
+        low_label => label(page.scale.min()),
+        high_label => label(page.scale.max()),
         auto_submit => auto_submit,
         change_to => change_to,
         thumbs => thumbs,
@@ -105,6 +113,8 @@ pub fn answer(page: &AnswerPage<'_>) -> Result<String, minijinja::Error> {
         comment => page.comment,
         max_comment => MAX_COMMENT_CHARS,
         nonce => page.nonce,
+        lang => page.locale.as_str(),
+        t => page.locale.page(),
     })
 }
 

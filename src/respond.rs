@@ -83,7 +83,41 @@ pub fn record(
             let cell = rollups::cell_of(conn, &invitation.id)?;
             rollups::apply(conn, &cell, &delta)?;
         }
+        if !applied.changes.is_empty() {
+            let kind = if existing.is_none() {
+                "response.created"
+            } else {
+                "response.updated"
+            };
+            db::webhooks::emit(
+                conn,
+                invitation.workspace_id.as_str(),
+                kind,
+                event_data(invitation, &response),
+                at,
+            )?;
+        }
         Ok((response, existing.is_none()))
+    })
+}
+
+/// The object a response event carries.
+fn event_data(invitation: &Invitation, response: &Response) -> serde_json::Value {
+    serde_json::json!({
+        "id": response.id.as_str(),
+        "survey_id": response.survey_id.as_str(),
+        "invitation_id": invitation.id.as_str(),
+        "channel": invitation.channel,
+        "score": response.score,
+        "comment": response.comment,
+        "suspect": response.suspect,
+        "recipient": {
+            "email": invitation.recipient_email,
+            "name": invitation.recipient_name,
+            "external_id": invitation.recipient_external_id,
+        },
+        "created_at": db::from_stored(response.created_at),
+        "updated_at": db::from_stored(response.updated_at),
     })
 }
 

@@ -107,6 +107,14 @@ impl Application {
                 let _ = worker_done_tx.send(true);
             });
         }
+        tokio::spawn(
+            crate::webhooks::Worker::new(
+                pool.clone(),
+                settings.webhooks.clone(),
+                server_key.clone(),
+            )
+            .run(stop_worker.subscribe()),
+        );
         let message_domain = settings
             .mail_from
             .rsplit_once('@')
@@ -119,6 +127,10 @@ impl Application {
             outbox_wake,
             message_domain,
             server_key,
+            public_limits: std::sync::Arc::new(crate::limits::PublicLimits::new(
+                settings.public_rate_per_ip,
+                settings.public_rate_per_key,
+            )),
         };
         let server = run(listener, state)?;
         tracing::info!(%addr, database = %settings.database_url.redacted(), email = settings.smtp_url.is_some(), "scorekeeper listening");

@@ -6,6 +6,7 @@ use tokio::sync::Notify;
 
 use crate::db::DbPool;
 use crate::domain::secret::ServerKey;
+use crate::limits::PublicLimits;
 use crate::links::Links;
 
 /// Shared application state, registered once as `web::Data<AppState>`.
@@ -23,4 +24,6 @@ pub struct AppState {
     pub message_domain: String,
     /// Derives links that must be rebuilt later (email, idempotent replays).
     pub server_key: ServerKey,
+    /// Rate limits of the public widget endpoints.
+    pub public_limits: Arc<PublicLimits>,
 }

@@ -10,6 +10,7 @@ use crate::db::invitations::Invitation;
 use crate::db::responses::{Event, Response};
 use crate::db::surveys::Survey;
 use crate::domain::kind::Scale;
+use crate::domain::widget;
 
 use crate::domain::secret::SurveyToken;
 use crate::domain::throttle::Throttle;
@@ -69,10 +70,31 @@ pub struct SurveyView {
     pub email_sender_name: Option<String>,
     /// Days before one recipient may be emailed again (0 = no limit).
     pub throttle_days: i32,
+    /// Seconds between a ticket being solved and the trigger's survey email.
+    pub send_delay_seconds: i32,
     /// The properties its stats rollups keep, for `group_by` and `filter`.
     pub segment_by: Vec<String>,
+    /// The key the widget names it by (public; rotate with `rotate_public_key`).
+    pub public_key: String,
+    /// Origins allowed to embed the widget.
+    pub allowed_origins: Vec<String>,
+    /// The widget's display rules.
+    pub widget: WidgetRulesView,
+    /// `#rrggbb`.
+    pub brand_color: String,
+    /// The respondents' language.
+    pub locale: String,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+}
+
+/// When the widget shows itself.
+#[derive(Debug, Serialize)]
+pub struct WidgetRulesView {
+    /// At most once per visitor in this many days (0 = every time).
+    pub once_per_days: i32,
+    /// Percent of visitors shown it.
+    pub sample_percent: i32,
 }
 
 impl SurveyView {
@@ -80,6 +102,8 @@ impl SurveyView {
     pub fn from_row(s: Survey) -> Result<Self, ApiError> {
         let (_, scale) = s.kind_and_scale()?;
         let segment_by = s.segments().keys().to_vec();
+        let allowed_origins = s.origins().iter().map(str::to_owned).collect();
+        let locale = s.locale().as_str().to_owned();
         Ok(Self {
             id: s.id.into(),
             name: s.name,
@@ -91,7 +115,18 @@ impl SurveyView {
             email_intro: s.email_intro,
             email_sender_name: s.email_sender_name,
             throttle_days: Throttle::from_stored(s.throttle_days).days(),
+            send_delay_seconds: s.send_delay_seconds,
             segment_by,
+            public_key: s.public_key.unwrap_or_default(),
+            allowed_origins,
+            widget: WidgetRulesView {
+                once_per_days: s.widget_once_per_days,
+                sample_percent: s.widget_sample_percent,
+            },
+            brand_color: s
+                .brand_color
+                .unwrap_or_else(|| widget::DEFAULT_BRAND_COLOR.to_owned()),
+            locale,
             created_at: from_stored(s.created_at),
         })
     }

@@ -11,9 +11,10 @@ use super::{rollups, AnyConnection, DbResult};
 use crate::domain::ids::InvitationId;
 use crate::domain::stats::tally::{Facts, Tally};
 
-/// The channel whose link is delivered on issue (handed to the caller).
+/// Whether a channel's link is delivered on issue: handed to the caller (`link`) or an
+/// imported past answer. An email is delivered when sent; a widget invitation when shown.
 fn handed_over(channel: &str) -> bool {
-    channel != "email"
+    matches!(channel, "link" | "import")
 }
 
 /// The facts of an invitation from its stored columns (its answer left out: the steps here

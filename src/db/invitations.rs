@@ -192,6 +192,25 @@ pub fn last_issued_to(
         .optional()
 }
 
+/// The newest invitation of survey `survey_id` whose property `key` is `value` (e.g. the
+/// survey already sent for a ticket).
+pub fn latest_with_property(
+    conn: &mut AnyConnection,
+    survey_id: &SurveyId,
+    key: &str,
+    value: &str,
+) -> DbResult<Option<Invitation>> {
+    Ok(invitations::table
+        .inner_join(invitation_properties::table)
+        .filter(invitations::survey_id.eq(survey_id.as_str()))
+        .filter(invitation_properties::key.eq(key))
+        .filter(invitation_properties::value.eq(value))
+        .order(invitations::id.desc())
+        .select(Invitation::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// The invitation with this token hash and its survey, if any.
 pub fn find_by_token_hash(
     conn: &mut AnyConnection,

@@ -174,7 +174,30 @@ pub fn give_up(
         )
         .set(invitations::status.eq(status::FAILED))
         .execute(conn)?;
-        leave_the_denominator(conn, row, unissued)
+        leave_the_denominator(conn, row, unissued)?;
+        if unissued > 0 {
+            let (workspace, survey, email): (String, String, Option<String>) = invitations::table
+                .find(row.invitation_id.as_str())
+                .select((
+                    invitations::workspace_id,
+                    invitations::survey_id,
+                    invitations::recipient_email,
+                ))
+                .first(conn)?;
+            super::webhooks::emit(
+                conn,
+                &workspace,
+                "invitation.failed",
+                serde_json::json!({
+                    "id": row.invitation_id.as_str(),
+                    "survey_id": survey,
+                    "recipient": {"email": email},
+                    "error": error,
+                }),
+                now,
+            )?;
+        }
+        Ok(())
     })
 }
 
@@ -201,6 +224,49 @@ pub fn cancel(
         .execute(conn)?;
         leave_the_denominator(conn, row, unissued)
     })
+}
+
+/// Cancels the queued email of `invitation_id` if no worker is sending it right now: the
+/// invitation becomes `suppressed` with `reason` and leaves the stats. Returns whether it
+/// was cancelled. Call inside a write transaction.
+pub fn cancel_queued(
+    conn: &mut AnyConnection,
+    invitation_id: &InvitationId,
+    reason: &str,
+    now: NaiveDateTime,
+) -> DbResult<bool> {
+    let cancelled = diesel::update(
+        outbox::table
+            .filter(outbox::invitation_id.eq(invitation_id.as_str()))
+            .filter(outbox::state.eq(state::PENDING))
+            .filter(
+                outbox::lease_until
+                    .is_null()
+                    .or(outbox::lease_until.lt(now)),
+            ),
+    )
+    .set((
+        outbox::state.eq(state::CANCELLED),
+        outbox::finished_at.eq(now),
+    ))
+    .execute(conn)?;
+    if cancelled == 0 {
+        return Ok(false);
+    }
+    let unissued = diesel::update(
+        invitations::table
+            .find(invitation_id.as_str())
+            .filter(invitations::status.eq(status::QUEUED)),
+    )
+    .set((
+        invitations::status.eq(status::SUPPRESSED),
+        invitations::status_reason.eq(reason),
+    ))
+    .execute(conn)?;
+    if unissued > 0 {
+        super::funnel::unissue(conn, invitation_id)?;
+    }
+    Ok(true)
 }
 
 /// A failed or cancelled email's invitation no longer counts as issued: take it out of the

@@ -32,6 +32,13 @@ diesel::table! {
         email_sender_name -> Nullable<Text>,
         throttle_days -> Nullable<Integer>,
         segment_by -> Nullable<Text>,
+        public_key -> Nullable<Text>,
+        allowed_origins -> Text,
+        widget_once_per_days -> Integer,
+        widget_sample_percent -> Integer,
+        brand_color -> Nullable<Text>,
+        locale -> Text,
+        send_delay_seconds -> Integer,
     }
 }
 
@@ -202,6 +209,58 @@ diesel::table! {
 diesel::joinable!(api_keys -> workspaces (workspace_id));
 diesel::joinable!(surveys -> workspaces (workspace_id));
 diesel::joinable!(invitations -> surveys (survey_id));
+diesel::table! {
+    webhooks (id) {
+        id -> Text,
+        workspace_id -> Text,
+        url -> Text,
+        events -> Text,
+        description -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_events (id) {
+        id -> Text,
+        workspace_id -> Text,
+        kind -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        webhook_id -> Text,
+        event_id -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_until -> Nullable<Timestamp>,
+        claimed_by -> Nullable<Text>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    webhook_attempts (delivery_id, attempt) {
+        delivery_id -> Text,
+        attempt -> Integer,
+        at -> Timestamp,
+        status -> Nullable<Integer>,
+        latency_ms -> Integer,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
+diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
 diesel::joinable!(invitation_properties -> invitations (invitation_id));
 diesel::joinable!(responses -> invitations (invitation_id));
 diesel::joinable!(outbox -> invitations (invitation_id));
@@ -222,4 +281,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     rollup_days,
     rollup_quarters,
     rollup_state,
+    webhooks,
+    webhook_events,
+    webhook_deliveries,
+    webhook_attempts,
 );

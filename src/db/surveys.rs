@@ -8,8 +8,10 @@ use super::AnyConnection;
 use super::{DbError, DbResult};
 use crate::domain::ids::{SurveyId, WorkspaceId};
 use crate::domain::kind::{Scale, SurveyKind};
+use crate::domain::locale::Locale;
 use crate::domain::page::PageRequest;
 use crate::domain::segments::SegmentBy;
+use crate::domain::widget::AllowedOrigins;
 
 /// A stored survey.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -43,9 +45,33 @@ pub struct Survey {
     pub throttle_days: Option<i32>,
     /// The properties its stats are segmented by, comma-separated (`None` → the default).
     pub segment_by: Option<String>,
+    /// The key the widget names it by (public, rotatable).
+    pub public_key: Option<String>,
+    /// Origins allowed to embed the widget, one per line.
+    pub allowed_origins: String,
+    /// Show the widget to one visitor at most once in this many days (0 = every time).
+    pub widget_once_per_days: i32,
+    /// Percent of visitors shown the widget.
+    pub widget_sample_percent: i32,
+    /// `#rrggbb`, or `None` for the default.
+    pub brand_color: Option<String>,
+    /// The respondents' language.
+    pub locale: String,
+    /// How long after a ticket is solved the trigger's email goes out.
+    pub send_delay_seconds: i32,
 }
 
 impl Survey {
+    /// The origins allowed to embed its widget.
+    pub fn origins(&self) -> AllowedOrigins {
+        AllowedOrigins::from_stored(&self.allowed_origins)
+    }
+
+    /// The respondents' language.
+    pub fn locale(&self) -> Locale {
+        Locale::lenient(&self.locale).unwrap_or_default()
+    }
+
     /// The properties its stats are segmented by.
     pub fn segments(&self) -> SegmentBy {
         SegmentBy::from_stored(self.segment_by.as_deref())
@@ -91,6 +117,20 @@ pub struct NewSurvey<'a> {
     pub throttle_days: Option<i32>,
     /// Segments, comma-separated.
     pub segment_by: Option<&'a str>,
+    /// The widget's public key.
+    pub public_key: &'a str,
+    /// Allowed origins, one per line.
+    pub allowed_origins: &'a str,
+    /// Days between showings to one visitor.
+    pub widget_once_per_days: i32,
+    /// Percent of visitors shown the widget.
+    pub widget_sample_percent: i32,
+    /// Brand colour.
+    pub brand_color: Option<&'a str>,
+    /// Locale name.
+    pub locale: &'a str,
+    /// Delay of the ticket-solved trigger's email.
+    pub send_delay_seconds: i32,
 }
 
 /// Inserts a survey and reads it back.
@@ -127,6 +167,20 @@ pub struct SurveyChanges<'a> {
     pub throttle_days: Option<Option<i32>>,
     /// Segments, comma-separated.
     pub segment_by: Option<Option<&'a str>>,
+    /// A new public key (rotation).
+    pub public_key: Option<&'a str>,
+    /// Allowed origins, one per line.
+    pub allowed_origins: Option<&'a str>,
+    /// Days between showings to one visitor.
+    pub widget_once_per_days: Option<i32>,
+    /// Percent of visitors shown the widget.
+    pub widget_sample_percent: Option<i32>,
+    /// Brand colour.
+    pub brand_color: Option<Option<&'a str>>,
+    /// Locale name.
+    pub locale: Option<&'a str>,
+    /// Delay of the ticket-solved trigger's email.
+    pub send_delay_seconds: Option<i32>,
 }
 
 /// Applies `changes` to survey `id` of `workspace_id`; when its segments change, rebuilds its
@@ -166,6 +220,13 @@ impl SurveyChanges<'_> {
             && self.email_sender_name.is_none()
             && self.throttle_days.is_none()
             && self.segment_by.is_none()
+            && self.public_key.is_none()
+            && self.allowed_origins.is_none()
+            && self.widget_once_per_days.is_none()
+            && self.widget_sample_percent.is_none()
+            && self.brand_color.is_none()
+            && self.locale.is_none()
+            && self.send_delay_seconds.is_none()
     }
 }
 
@@ -188,6 +249,16 @@ pub fn find(
 pub fn find_any(conn: &mut AnyConnection, id: &SurveyId) -> DbResult<Survey> {
     surveys::table
         .find(id.as_str())
+        .select(Survey::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(DbError::NotFound("survey"))
+}
+
+/// The survey whose widget key is `public_key` (whatever its workspace: the key names it).
+pub fn find_by_public_key(conn: &mut AnyConnection, public_key: &str) -> DbResult<Survey> {
+    surveys::table
+        .filter(surveys::public_key.eq(public_key))
         .select(Survey::as_select())
         .first(conn)
         .optional()?

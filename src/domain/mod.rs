@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod email;
 pub mod ids;
 pub mod kind;
+pub mod locale;
 pub mod page;
 pub mod properties;
 pub mod scanner;
@@ -15,6 +16,9 @@ pub mod segments;
 pub mod stats;
 pub mod text;
 pub mod throttle;
+pub mod trigger;
+pub mod webhook;
+pub mod widget;
 
 /// A value that broke a rule, naming the request field it came from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -34,6 +34,30 @@ pub fn check_key(field: &str, key: &str) -> Result<(), Invalid> {
 pub struct Properties(BTreeMap<String, String>);
 
 impl Properties {
+    /// Properties from JSON, where values may be strings, numbers or booleans (kept as
+    /// text); then checks them as [`Properties::parse`] does.
+    pub fn from_json(raw: BTreeMap<String, serde_json::Value>) -> Result<Self, Invalid> {
+        // Helpdesks send ids as numbers as often as strings; both are kept as text.
+        let text = raw
+            .into_iter()
+            .map(|(key, value)| {
+                let text = match value {
+                    serde_json::Value::String(s) => s,
+                    serde_json::Value::Number(n) => n.to_string(),
+                    serde_json::Value::Bool(b) => b.to_string(),
+                    _ => {
+                        return Err(Invalid::new(
+                            format!("properties.{key}"),
+                            "must be a string, number or boolean",
+                        ))
+                    }
+                };
+                Ok((key, text))
+            })
+            .collect::<Result<_, _>>()?;
+        Self::parse(text)
+    }
+
     /// Checks the bounds and key syntax (letters, digits, `_`, `-`, `.`).
     pub fn parse(raw: BTreeMap<String, String>) -> Result<Self, Invalid> {
         if raw.len() > MAX_PROPERTIES {

@@ -122,6 +122,13 @@ impl ServerKey {
         let mac = self.mac(&["unsubscribe-token", invitation_id]);
         SurveyToken(URL_SAFE_NO_PAD.encode(&mac[..TOKEN_BYTES]))
     }
+
+    /// The signing secret of webhook `webhook_id`: derived, never stored, so a copy of the
+    /// database alone cannot forge deliveries. Changing `SECRET_KEY` changes every one.
+    pub fn derive_webhook_secret(&self, webhook_id: &str) -> String {
+        let mac = self.mac(&["webhook-secret", webhook_id]);
+        format!("whsec_{}", URL_SAFE_NO_PAD.encode(mac))
+    }
 }
 
 /// A client's `Idempotency-Key` (stored only as [`IdempotencyKey::hash`]).

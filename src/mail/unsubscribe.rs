@@ -49,13 +49,30 @@ pub fn find(conn: &mut AnyConnection, token: &str) -> Result<Recipient, ApiError
 /// Adds the recipient of `token` to their workspace's suppression list.
 pub fn confirm(conn: &mut AnyConnection, token: &str) -> Result<Recipient, ApiError> {
     let recipient = find(conn, token)?;
-    suppressions::add(
-        conn,
-        &recipient.invitation.workspace_id,
-        &recipient.key,
-        suppressions::reason::UNSUBSCRIBED,
-        None,
-        db::now(),
-    )?;
+    db::write_transaction(conn, |conn| {
+        let now = db::now();
+        let (_, added) = suppressions::add(
+            conn,
+            &recipient.invitation.workspace_id,
+            &recipient.key,
+            suppressions::reason::UNSUBSCRIBED,
+            None,
+            now,
+        )?;
+        if added {
+            db::webhooks::emit(
+                conn,
+                recipient.invitation.workspace_id.as_str(),
+                "recipient.unsubscribed",
+                serde_json::json!({
+                    "email": recipient.key,
+                    "invitation_id": recipient.invitation.id.as_str(),
+                    "survey_id": recipient.invitation.survey_id.as_str(),
+                }),
+                now,
+            )?;
+        }
+        Ok::<_, ApiError>(())
+    })?;
     Ok(recipient)
 }

@@ -77,6 +77,7 @@ async fn render_page(
         answered: response.as_ref().map(|r| r.score),
         comment: response.as_ref().and_then(|r| r.comment.as_deref()),
         nonce: &nonce,
+        locale: survey.locale(),
     })
     .map_err(ApiError::internal)?;
     Ok(Page {
@@ -141,12 +142,15 @@ pub async fn submit(
     }
 }
 
-/// What a recorded answer looks like to the page's script.
+/// What a recorded answer looks like to the page's script (and the widget).
 #[derive(Debug, serde::Serialize)]
-struct RecordedView {
-    score: i32,
-    comment: Option<String>,
-    updated_at: chrono::DateTime<chrono::Utc>,
+pub struct RecordedView {
+    /// The score.
+    pub score: i32,
+    /// The comment.
+    pub comment: Option<String>,
+    /// When it last changed.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 
 async fn record(
@@ -204,7 +208,8 @@ async fn record(
     ))
 }
 
-async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, ApiError> {
+/// Reads a request body up to the configured limit.
+pub async fn read_body(req: &HttpRequest, payload: web::Payload) -> Result<web::Bytes, ApiError> {
     let mut payload = payload.into_inner();
     web::Bytes::from_request(req, &mut payload)
         .await

@@ -57,7 +57,12 @@ impl CreateInvitation {
         let channel = match self.channel.as_deref().unwrap_or("link") {
             "link" => Channel::Link,
             "email" => Channel::Email,
-            _ => return Err(Invalid::new("channel", "must be \"link\" or \"email\"").into()),
+            "widget" => Channel::Widget,
+            _ => {
+                return Err(
+                    Invalid::new("channel", "must be \"link\", \"email\" or \"widget\"").into(),
+                )
+            }
         };
         let recipient = self.recipient.unwrap_or(Recipient {
             email: None,
@@ -124,8 +129,7 @@ impl CreateInvitation {
                 );
             }
         }
-        let properties =
-            Properties::parse(stringify_properties(self.properties.unwrap_or_default())?)?;
+        let properties = Properties::from_json(self.properties.unwrap_or_default())?;
         Ok(InvitationRequest {
             channel,
             email,
@@ -136,28 +140,6 @@ impl CreateInvitation {
             send_at,
         })
     }
-}
-
-/// Helpdesks send ids as numbers as often as strings; both are kept as text.
-fn stringify_properties(
-    raw: BTreeMap<String, serde_json::Value>,
-) -> Result<BTreeMap<String, String>, Invalid> {
-    raw.into_iter()
-        .map(|(key, value)| {
-            let text = match value {
-                serde_json::Value::String(s) => s,
-                serde_json::Value::Number(n) => n.to_string(),
-                serde_json::Value::Bool(b) => b.to_string(),
-                _ => {
-                    return Err(Invalid::new(
-                        format!("properties.{key}"),
-                        "must be a string, number or boolean",
-                    ))
-                }
-            };
-            Ok((key, text))
-        })
-        .collect()
 }
 
 fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
@@ -230,4 +212,31 @@ pub async fn show(
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
+}
+
+/// `GET /v1/invitations`: the workspace's invitations by `external_id`, `filter[<property>]`
+/// (e.g. `filter[ticket_id]=4711`), `survey_id` and `since` (created at or after), oldest
+/// first, cursor-paginated.
+pub async fn search(
+    ws: Workspace,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (search, page) = super::search::parse(&req)?;
+    let (rows, next_cursor, mut properties) = db::run(&state.pool, move |conn| {
+        let rows = db::search::invitations(conn, &ws.id, &search, &page)?;
+        let (rows, next) = page.finish(rows, |inv| inv.id.as_str());
+        let ids: Vec<_> = rows.iter().map(|inv| &inv.id).collect();
+        let properties = db::invitations::properties_of(conn, &ids)?;
+        Ok::<_, ApiError>((rows, next, properties))
+    })
+    .await?;
+    let data = rows
+        .into_iter()
+        .map(|inv| {
+            let props = properties.remove(&inv.id).unwrap_or_default();
+            InvitationView::from_row(inv, props)
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(crate::views::ListView { data, next_cursor }))
 }

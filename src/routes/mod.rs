@@ -6,11 +6,15 @@ mod health;
 mod html;
 mod invitations;
 mod responses;
+mod search;
 mod spec;
 pub(crate) mod stats;
 mod suppressions;
 mod surveys;
+mod triggers;
 mod unsubscribe;
+mod webhooks;
+mod widget;
 
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
@@ -52,16 +56,31 @@ route_table! {
     GET  "/v1/surveys/{id}/responses" => responses::list,
     GET  "/v1/surveys/{id}/responses.csv" => responses::export,
     GET  "/v1/surveys/{id}/stats" => stats::show,
+    GET  "/v1/responses" => responses::search,
     GET  "/v1/responses/{id}" => responses::show,
     GET  "/v1/stats" => stats::workspace,
+    GET  "/v1/invitations" => invitations::search,
     GET  "/v1/invitations/{id}" => invitations::show,
     GET  "/v1/suppressions" => suppressions::list,
     POST "/v1/suppressions" => suppressions::create,
     DELETE "/v1/suppressions/{email}" => suppressions::delete,
+    POST "/v1/triggers/ticket-solved" => triggers::ticket_solved,
+    POST "/v1/triggers/ticket-reopened" => triggers::ticket_reopened,
+    POST "/v1/webhooks" => webhooks::create,
+    GET  "/v1/webhooks" => webhooks::list,
+    DELETE "/v1/webhooks/{id}" => webhooks::delete,
+    GET  "/v1/webhooks/{id}/deliveries" => webhooks::deliveries,
+    POST "/v1/webhooks/{id}/deliveries/{delivery_id}/retry" => webhooks::retry,
     POST "/v1/bounces" => suppressions::bounce,
     GET  "/r/{token}" => answer::page,
     POST "/r/{token}" => answer::submit,
     POST "/r/{token}/opened" => answer::opened,
+    GET  "/widget.js" => widget::script,
+    GET  "/widget/{version}/widget.js" => widget::versioned_script,
+    POST "/w/{key}/impressions" => widget::impression,
+    OPTIONS "/w/{key}/impressions" => widget::preflight,
+    POST "/w/{key}/answers/{token}" => widget::answer,
+    OPTIONS "/w/{key}/answers/{token}" => widget::preflight,
     GET  "/u/{token}" => unsubscribe::page,
     POST "/u/{token}" => unsubscribe::confirm,
 }

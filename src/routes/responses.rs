@@ -33,15 +33,24 @@ pub async fn list(
         .map_err(|e| ApiError::BadRequest(format!("query string is not valid: {e}")))?;
     let page = query.page()?;
     let id = SurveyId::from(id.into_inner());
-    let (rows, next_cursor, mut properties) = db::run(&state.pool, move |conn| {
+    let page_of = db::run(&state.pool, move |conn| {
         let survey = db::surveys::find(conn, &ws.id, &id)?;
         let rows = db::responses::list(conn, &survey.id, &page)?;
-        let (rows, next) = page.finish(rows, |(r, _)| r.id.as_str());
-        let ids: Vec<_> = rows.iter().map(|(_, inv)| &inv.id).collect();
-        let properties = db::invitations::properties_of(conn, &ids)?;
-        Ok::<_, ApiError>((rows, next, properties))
+        with_properties(conn, &page, rows)
     })
     .await?;
+    Ok(HttpResponse::Ok().json(page_of))
+}
+
+/// A page of responses as served, with their invitations' properties.
+fn with_properties(
+    conn: &mut db::AnyConnection,
+    page: &crate::domain::page::PageRequest,
+    rows: Vec<(db::responses::Response, db::invitations::Invitation)>,
+) -> Result<ListView<ResponseView>, ApiError> {
+    let (rows, next_cursor) = page.finish(rows, |(r, _)| r.id.as_str());
+    let ids: Vec<_> = rows.iter().map(|(_, inv)| &inv.id).collect();
+    let mut properties = db::invitations::properties_of(conn, &ids)?;
     let data = rows
         .into_iter()
         .map(|(r, inv)| {
@@ -49,7 +58,7 @@ pub async fn list(
             ResponseView::from_row(r, &inv, props)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(ListView { data, next_cursor }))
+    Ok(ListView { data, next_cursor })
 }
 
 /// `GET /v1/surveys/{id}/responses.csv?from&to&filter[p]=v`: every response as CSV, one
@@ -129,4 +138,21 @@ pub async fn show(
         response: ResponseView::from_row(response, &invitation, properties),
         history: history.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// `GET /v1/responses`: the workspace's responses by `filter[<property>]` (e.g.
+/// `filter[ticket_id]=4711`), `external_id`, `survey_id` and `since` (changed at or after),
+/// oldest first, cursor-paginated: what a helpdesk app shows on a ticket.
+pub async fn search(
+    ws: Workspace,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (search, page) = super::search::parse(&req)?;
+    let page_of = db::run(&state.pool, move |conn| {
+        let rows = db::search::responses(conn, &ws.id, &search, &page)?;
+        with_properties(conn, &page, rows)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(page_of))
 }

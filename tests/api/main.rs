@@ -14,3 +14,6 @@ mod responses;
 mod smtp;
 mod stats;
 mod surveys;
+mod triggers;
+mod webhooks;
+mod widget;

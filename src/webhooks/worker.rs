@@ -1,0 +1,155 @@
+//! The webhook worker: claims due deliveries with a lease, delivers them concurrently, and
+//! records each attempt. Every instance runs one.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::NaiveDateTime;
+use rand::Rng;
+use tokio::sync::watch;
+
+use super::deliver;
+use crate::config::WebhookSettings;
+use crate::db::webhook_deliveries::{self, Outgoing};
+use crate::db::{self, DbPool};
+use crate::domain::backoff::retry_delay;
+use crate::domain::secret::ServerKey;
+use crate::domain::webhook::TargetPolicy;
+
+/// Deliveries claimed per round.
+const BATCH: i64 = 16;
+
+/// One instance's webhook worker.
+pub struct Worker {
+    pool: DbPool,
+    settings: WebhookSettings,
+    server_key: ServerKey,
+    id: String,
+}
+
+impl Worker {
+    /// A worker delivering with `settings`, signing with secrets derived from `server_key`.
+    pub fn new(pool: DbPool, settings: WebhookSettings, server_key: ServerKey) -> Self {
+        Self {
+            pool,
+            settings,
+            server_key,
+            id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// Delivers due events until `stop` turns true.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            let claimed = match self.claim().await {
+                Ok(rows) => rows,
+                Err(err) => {
+                    tracing::error!(error = ?err, "could not claim webhook deliveries");
+                    Vec::new()
+                }
+            };
+            if claimed.is_empty() {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            futures_util::future::join_all(claimed.into_iter().map(|out| self.send(out))).await;
+        }
+    }
+
+    /// A claim outlasts every attempt of the round: twice the timeout, plus resolving.
+    fn lease(&self) -> Duration {
+        self.settings.timeout * 3
+    }
+
+    async fn claim(&self) -> anyhow::Result<Vec<Outgoing>> {
+        let (pool, id) = (self.pool.clone(), self.id.clone());
+        let lease = chrono::Duration::from_std(self.lease()).context("lease too long")?;
+        blocking(move || {
+            let mut conn = pool.get()?;
+            let now = db::now();
+            Ok(webhook_deliveries::claim(
+                &mut conn,
+                &id,
+                now,
+                now + lease,
+                BATCH,
+            )?)
+        })
+        .await
+    }
+
+    async fn send(&self, out: Outgoing) {
+        let policy = TargetPolicy {
+            allow_loopback: self.settings.allow_loopback,
+            block_private: self.settings.block_private,
+        };
+        let secret = self
+            .server_key
+            .derive_webhook_secret(&out.claimed.webhook_id);
+        let attempt = deliver(
+            &out,
+            &secret,
+            policy,
+            self.settings.timeout,
+            chrono::Utc::now().timestamp(),
+        )
+        .await;
+        let retry_at = self.retry_at(&out, attempt.status);
+        match (&attempt.error, retry_at) {
+            (None, _) => {
+                tracing::info!(delivery = %out.claimed.id, event = %out.claimed.event_id, "webhook delivered")
+            }
+            (Some(e), Some(_)) => {
+                tracing::warn!(delivery = %out.claimed.id, error = %e, "webhook will be retried")
+            }
+            (Some(e), None) => {
+                tracing::error!(delivery = %out.claimed.id, error = %e, "webhook failed")
+            }
+        }
+        let pool = self.pool.clone();
+        let claimed = out.claimed.clone();
+        let recorded = blocking(move || {
+            let mut conn = pool.get()?;
+            Ok(webhook_deliveries::record(
+                &mut conn,
+                &claimed,
+                &attempt,
+                db::now(),
+                retry_at,
+            )?)
+        })
+        .await;
+        if let Err(err) = recorded {
+            tracing::error!(error = ?err, delivery = %out.claimed.id, "could not record a webhook attempt");
+        }
+    }
+
+    /// When to try again after a failed attempt: `None` once the event is older than the
+    /// maximum age (or the attempt succeeded).
+    fn retry_at(&self, out: &Outgoing, status: Option<i32>) -> Option<NaiveDateTime> {
+        if status.is_some_and(|s| (200..300).contains(&s)) {
+            return None;
+        }
+        let attempts = u32::try_from(out.claimed.attempts).unwrap_or(u32::MAX);
+        let delay = retry_delay(
+            attempts,
+            self.settings.retry_base,
+            self.settings.retry_max,
+            rand::rng().random::<f64>(),
+        );
+        let next = db::now() + chrono::Duration::from_std(delay).ok()?;
+        let max_age = chrono::Duration::from_std(self.settings.max_age).ok()?;
+        (next <= out.claimed.created_at + max_age).then_some(next)
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .context("blocking task panicked")?
+}
