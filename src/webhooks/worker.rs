@@ -43,6 +43,10 @@ impl Worker {
         while !*stop.borrow() {
             let claimed = match self.claim().await {
                 Ok(rows) => rows,
+                Err(err) if is_busy(&err) => {
+                    tracing::warn!("database busy; webhook deliveries wait for the next round");
+                    Vec::new()
+                }
                 Err(err) => {
                     tracing::error!(error = ?err, "could not claim webhook deliveries");
                     Vec::new()
@@ -144,6 +148,14 @@ impl Worker {
         let max_age = chrono::Duration::from_std(self.settings.max_age).ok()?;
         (next <= out.claimed.created_at + max_age).then_some(next)
     }
+}
+
+/// Whether `err` is the database being busy (a long write elsewhere), not a fault.
+fn is_busy(err: &anyhow::Error) -> bool {
+    matches!(
+        err.downcast_ref::<db::DbError>(),
+        Some(db::DbError::Busy(_))
+    )
 }
 
 async fn blocking<T: Send + 'static>(
