@@ -185,7 +185,8 @@ pub struct SurveyChanges<'a> {
 
 /// Applies `changes` to survey `id` of `workspace_id`; when its segments change, rebuilds its
 /// rollups in the same transaction (the time this takes grows with the survey's invitations:
-/// about a second per 100,000). Returns the survey as it now is.
+/// minutes at a million answers, holding SQLite's write lock meanwhile). Returns the survey
+/// as it now is.
 pub fn update(
     conn: &mut AnyConnection,
     workspace_id: &WorkspaceId,
