@@ -204,7 +204,7 @@ pub fn update(
                 .execute(conn)?;
         }
         if segments_change {
-            super::rollups::rebuild_within(conn, id)?;
+            super::rollups::rebuild(conn, id)?;
         }
         find(conn, workspace_id, id)
     })

@@ -88,22 +88,23 @@ pub fn impression(
         expires_at: None,
         send_at: None,
     };
-    let created = invite::create(
-        conn,
-        &survey.workspace_id,
-        &survey.id,
-        &request,
-        None,
-        issuer,
-    )?;
-    let (Outcome::Issued, Some(token)) = (created.outcome, created.token) else {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "a widget invitation was not issued"
-        )));
-    };
-    // Shown: delivered and opened in one step.
-    db::write_transaction(conn, |conn| {
-        db::funnel::mark_opened(conn, &created.invitation.id, db::now())
+    // The invitation and its being shown (delivered and opened) commit together.
+    let token = db::write_transaction(conn, |conn| {
+        let created = invite::create(
+            conn,
+            &survey.workspace_id,
+            &survey.id,
+            &request,
+            None,
+            issuer,
+        )?;
+        let (Outcome::Issued, Some(token)) = (created.outcome, created.token) else {
+            return Err(ApiError::internal(anyhow::anyhow!(
+                "a widget invitation was not issued"
+            )));
+        };
+        db::funnel::mark_opened(conn, &created.invitation.id, db::now())?;
+        Ok(token)
     })?;
     Ok(Impression::Shown {
         token: token.as_str().to_owned(),

@@ -47,21 +47,19 @@ pub fn backfill_once(conn: &mut AnyConnection) -> DbResult<usize> {
     })
 }
 
-/// Rebuilds one survey's rollups from its raw rows (after its segments change, or a repair),
-/// in its own transaction. Returns how many invitations were rolled up.
+/// Rebuilds one survey's rollups from its raw rows (after its segments change, or a repair).
+/// Inside the caller's write transaction it joins it. Returns how many invitations were
+/// rolled up.
 pub fn rebuild(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<usize> {
-    crate::db::write_transaction(conn, |conn| rebuild_within(conn, survey_id))
-}
-
-/// [`rebuild`] inside the caller's write transaction.
-pub fn rebuild_within(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<usize> {
-    diesel::delete(rollup_days::table.filter(rollup_days::survey_id.eq(survey_id.as_str())))
+    crate::db::write_transaction(conn, |conn| {
+        diesel::delete(rollup_days::table.filter(rollup_days::survey_id.eq(survey_id.as_str())))
+            .execute(conn)?;
+        diesel::delete(
+            rollup_quarters::table.filter(rollup_quarters::survey_id.eq(survey_id.as_str())),
+        )
         .execute(conn)?;
-    diesel::delete(
-        rollup_quarters::table.filter(rollup_quarters::survey_id.eq(survey_id.as_str())),
-    )
-    .execute(conn)?;
-    roll_up_survey(conn, survey_id)
+        roll_up_survey(conn, survey_id)
+    })
 }
 
 /// Invitations read per page while rolling up.

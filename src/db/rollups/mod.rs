@@ -9,7 +9,7 @@ mod raw;
 mod summed;
 
 pub use accumulate::Accumulator;
-pub use backfill::{backfill_once, rebuild, rebuild_within};
+pub use backfill::{backfill_once, rebuild};
 pub use raw::{raw, RawRow};
 pub use summed::read_summed;
 
