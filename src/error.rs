@@ -174,6 +174,7 @@ impl From<DbError> for ApiError {
                     "a concurrent request changed the same resource; retry this request".into(),
                 )
             }
+            DbError::Refused(message) => Self::Conflict(message),
             DbError::Busy(cause) => Self::Unavailable(anyhow::anyhow!(cause)),
             other @ (DbError::Corrupt(_) | DbError::Panicked(_) | DbError::Other(_)) => {
                 Self::Internal(other.into())

@@ -135,6 +135,8 @@ fn bearer_credentials(header: &str) -> Option<&str> {
 pub struct Workspace {
     /// The workspace's id; every query the handler makes is scoped to it.
     pub id: WorkspaceId,
+    /// The id of the API key that made the call (for audit trails; never the key).
+    pub key_id: String,
 }
 
 impl FromRequest for Workspace {
@@ -165,8 +167,9 @@ impl FromRequest for Workspace {
                 db::workspaces::find_by_key_hash(conn, &hash).map_err(ApiError::from)
             })
             .await?;
-            id.map(|id| Workspace {
+            id.map(|(id, key_id)| Workspace {
                 id: WorkspaceId::from(id),
+                key_id,
             })
             .ok_or(ApiError::Unauthorized("the API key is not valid"))
         })

@@ -12,6 +12,10 @@ pub enum DbError {
     /// A concurrent writer got there first (a unique key was taken in between).
     #[error("conflicting concurrent change: {0}")]
     Conflict(String),
+    /// The stored state forbids the change (a limit reached, a decision already made); the
+    /// message is for the caller.
+    #[error("refused: {0}")]
+    Refused(String),
     /// The database could not take the work now: SQLite still locked after its busy
     /// timeout, a PostgreSQL serialization failure or deadlock, or no pooled connection.
     /// Retrying shortly is safe: nothing was written.

@@ -258,6 +258,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    challenges (id) {
+        id -> Text,
+        workspace_id -> Text,
+        survey_id -> Text,
+        response_id -> Text,
+        invitation_id -> Text,
+        status -> Text,
+        reason -> Text,
+        note -> Nullable<Text>,
+        challenged_by -> Text,
+        score -> Integer,
+        created_at -> Timestamp,
+        resolved_by -> Nullable<Text>,
+        resolution_note -> Nullable<Text>,
+        resolved_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    challenge_events (id) {
+        id -> Text,
+        challenge_id -> Text,
+        action -> Text,
+        actor -> Text,
+        api_key_id -> Text,
+        note -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::joinable!(webhook_deliveries -> webhook_events (event_id));
 diesel::joinable!(webhook_attempts -> webhook_deliveries (delivery_id));
@@ -265,6 +296,8 @@ diesel::joinable!(invitation_properties -> invitations (invitation_id));
 diesel::joinable!(responses -> invitations (invitation_id));
 diesel::joinable!(outbox -> invitations (invitation_id));
 diesel::joinable!(response_events -> responses (response_id));
+diesel::joinable!(challenges -> responses (response_id));
+diesel::joinable!(challenge_events -> challenges (challenge_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     workspaces,
@@ -285,4 +318,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_events,
     webhook_deliveries,
     webhook_attempts,
+    challenges,
+    challenge_events,
 );

@@ -48,7 +48,7 @@ pub fn insert(conn: &mut AnyConnection, new: &Webhook, max: i64) -> DbResult<Web
             .count()
             .get_result(conn)?;
         if existing >= max {
-            return Err(DbError::Conflict(format!(
+            return Err(DbError::Refused(format!(
                 "a workspace has at most {max} webhooks; delete one first"
             )));
         }

@@ -8,12 +8,15 @@ use super::{now, AnyConnection};
 use super::{DbError, DbResult};
 use crate::domain::secret::ApiKey;
 
-/// The workspace id that owns the key with this hash, if any.
-pub fn find_by_key_hash(conn: &mut AnyConnection, hash: &str) -> DbResult<Option<String>> {
+/// The workspace id that owns the key with this hash, and the key's id, if any.
+pub fn find_by_key_hash(
+    conn: &mut AnyConnection,
+    hash: &str,
+) -> DbResult<Option<(String, String)>> {
     Ok(api_keys::table
         .filter(api_keys::key_hash.eq(hash))
-        .select(api_keys::workspace_id)
-        .first::<String>(conn)
+        .select((api_keys::workspace_id, api_keys::id))
+        .first::<(String, String)>(conn)
         .optional()?)
 }
 

@@ -2,6 +2,7 @@
 
 pub mod answer;
 pub mod backoff;
+pub mod challenge;
 pub mod email;
 pub mod ids;
 pub mod kind;

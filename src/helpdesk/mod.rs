@@ -1,6 +1,8 @@
 //! Helpdesk triggers: a solved ticket schedules its survey email (once per ticket while the
 //! first is open), and a reopened ticket cancels an email not yet sent.
 
+pub mod challenges;
+
 use chrono::{DateTime, Utc};
 
 use crate::db::invitations::{self, status, Invitation};

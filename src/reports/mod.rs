@@ -2,6 +2,7 @@
 //! the rollups wherever they answer exactly, and from a bounded query of the raw rows where
 //! they cannot (the few minutes at the window's edges, and properties that are not segments).
 
+pub mod adjusted;
 pub mod export;
 pub mod funnel;
 mod spans;
@@ -10,6 +11,7 @@ pub mod view;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::db::challenges;
 use crate::db::rollups::{self, Grain};
 use crate::db::{to_stored, AnyConnection};
 use crate::domain::ids::SurveyId;
@@ -97,9 +99,15 @@ impl Sink {
         }
     }
 
-    fn add_total(&mut self, at: DateTime<Utc>, tally: Tally) {
-        if let Some(bucket) = self.bucket(at) {
-            self.add_total_in(bucket, tally);
+    /// Adds `tally` for raw `row`: to the totals, and to its group when grouping by a
+    /// property it carries.
+    fn add(&mut self, req: &Request, row: &rollups::RawRow, tally: Tally) {
+        let Some(bucket) = self.bucket(row.at) else {
+            return;
+        };
+        self.add_total_in(bucket, tally);
+        if let (Some(_), Some(group)) = (&req.group_by, row.group.as_deref()) {
+            self.add_group_in(group, bucket, tally);
         }
     }
 
@@ -107,12 +115,6 @@ impl Sink {
         self.total += tally;
         if let Some(i) = bucket {
             self.series[i] += tally;
-        }
-    }
-
-    fn add_group(&mut self, group: &str, at: DateTime<Utc>, tally: Tally) {
-        if let Some(bucket) = self.bucket(at) {
-            self.add_group_in(group, bucket, tally);
         }
     }
 
@@ -179,6 +181,7 @@ pub fn run(
             true
         }
     };
+    read_excluded(conn, req, &mut sink, window)?;
     Ok(Report {
         from: req.from,
         to,
@@ -278,24 +281,56 @@ fn read_raw(
     if from >= to {
         return Ok(());
     }
-    let rows = rollups::raw(
-        conn,
-        &req.surveys,
-        from,
-        to,
-        req.group_by.as_deref(),
-        &req.filters,
-        MAX_RAW_ROWS,
-    )?
-    .ok_or_else(|| too_many(req))?;
-    for row in rows {
-        // Every invitation counts in the totals; those with the property in its group too.
-        sink.add_total(row.at, row.tally);
-        if let (Some(_), Some(group)) = (&req.group_by, row.group.as_deref()) {
-            sink.add_group(group, row.at, row.tally);
+    for row in raw_rows(conn, req, (from, to), None)?.ok_or_else(|| too_many(req))? {
+        sink.add(req, &row, row.tally);
+    }
+    Ok(())
+}
+
+/// Adds the answers that accepted challenges exclude from the adjusted score. Read from the
+/// raw rows of just those invitations (accepted challenges are few: none for most surveys);
+/// their answers stay in every other figure.
+fn read_excluded(
+    conn: &mut AnyConnection,
+    req: &Request,
+    sink: &mut Sink,
+    window: (NaiveDateTime, NaiveDateTime),
+) -> Result<(), ApiError> {
+    let ids =
+        challenges::accepted_invitations(conn, &req.surveys, MAX_RAW_ROWS)?.ok_or_else(|| {
+            ApiError::from(Invalid::new(
+                "survey_id",
+                format!("more than {MAX_RAW_ROWS} accepted challenges: report on fewer surveys"),
+            ))
+        })?;
+    // Bounded statements: well under either backend's limit on bound parameters.
+    for chunk in ids.chunks(5_000) {
+        let rows = raw_rows(conn, req, window, Some(chunk))?.ok_or_else(|| too_many(req))?;
+        for row in rows {
+            let excluded = row.tally.as_excluded();
+            if !excluded.is_zero() {
+                sink.add(req, &row, excluded);
+            }
         }
     }
     Ok(())
+}
+
+fn raw_rows(
+    conn: &mut AnyConnection,
+    req: &Request,
+    (from, to): (NaiveDateTime, NaiveDateTime),
+    only: Option<&[String]>,
+) -> Result<Option<Vec<rollups::RawRow>>, ApiError> {
+    let query = rollups::RawQuery {
+        surveys: &req.surveys,
+        from,
+        to,
+        group_by: req.group_by.as_deref(),
+        filters: &req.filters,
+        only,
+    };
+    Ok(rollups::raw(conn, &query, MAX_RAW_ROWS)?)
 }
 
 fn too_many(req: &Request) -> ApiError {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
+use super::adjusted::{self, AdjustedView};
 use super::funnel::FunnelView;
 use super::Report;
 use crate::domain::kind::{Scale, SurveyKind};
@@ -33,7 +34,7 @@ pub struct RuleView(pub Rule);
 impl Serialize for RuleView {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let rule = &self.0;
-        let mut map = serializer.serialize_map(Some(rule.bands.len() + 4))?;
+        let mut map = serializer.serialize_map(Some(rule.bands.len() + 5))?;
         map.serialize_entry("metric", rule.metric)?;
         map.serialize_entry("score", rule.score)?;
         for (band, range) in &rule.bands {
@@ -41,19 +42,14 @@ impl Serialize for RuleView {
         }
         map.serialize_entry("interval", rule.interval)?;
         map.serialize_entry("higher_is_better", &rule.higher_is_better)?;
+        map.serialize_entry("challenges", adjusted::RULE)?;
         map.end()
     }
 }
 
-/// The figures of one cell.
+/// A score with its interval and the counts behind it, as every figure serves it.
 #[derive(Debug, Serialize)]
-pub struct Figures {
-    /// Invitations issued in the cell (failed and suppressed ones excluded).
-    pub invitations: u64,
-    /// Of those, how many have a trusted response.
-    pub responses: u64,
-    /// `responses / invitations`.
-    pub response_rate: f64,
+pub struct ScoreView {
     /// The headline score.
     pub score: Option<f64>,
     /// Its 95% confidence interval `[lo, hi]`, by the method `rule.interval` names.
@@ -62,12 +58,6 @@ pub struct Figures {
     pub margin_of_error: Option<f64>,
     /// Fewer answers than the documented minimum (30): read the score with care.
     pub low_sample: bool,
-    /// Answers per scale point.
-    pub distribution: DistributionView,
-    /// Responses left out because they look automated.
-    pub suspect_responses: u64,
-    /// How many invitations reached each step, from issue to comment.
-    pub funnel: FunnelView,
     /// NPS only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub promoters: Option<u64>,
@@ -85,6 +75,46 @@ pub struct Figures {
     pub low_effort_percent: Option<f64>,
 }
 
+impl ScoreView {
+    /// Scores `distribution` for a survey of `kind`.
+    pub fn of(kind: SurveyKind, distribution: &Distribution) -> Self {
+        let summary = scoring::summarize(kind, distribution);
+        Self {
+            score: summary.score,
+            confidence_interval: summary.interval.map(|i| [i.lo, i.hi]),
+            margin_of_error: summary.interval.map(|i| i.margin()),
+            low_sample: summary.low_sample,
+            promoters: summary.nps.map(|g| g.promoters),
+            passives: summary.nps.map(|g| g.passives),
+            detractors: summary.nps.map(|g| g.detractors),
+            agree_percent: summary.agree_percent,
+            low_effort_percent: summary.low_effort_percent,
+        }
+    }
+}
+
+/// The figures of one cell.
+#[derive(Debug, Serialize)]
+pub struct Figures {
+    /// Invitations issued in the cell (failed and suppressed ones excluded).
+    pub invitations: u64,
+    /// Of those, how many have a trusted response.
+    pub responses: u64,
+    /// `responses / invitations`.
+    pub response_rate: f64,
+    /// The score over every trusted response.
+    #[serde(flatten)]
+    pub score: ScoreView,
+    /// Answers per scale point.
+    pub distribution: DistributionView,
+    /// Responses left out because they look automated.
+    pub suspect_responses: u64,
+    /// How many invitations reached each step, from issue to comment.
+    pub funnel: FunnelView,
+    /// The score again without the answers whose challenge was accepted.
+    pub score_excluding_accepted_challenges: AdjustedView,
+}
+
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
@@ -93,25 +123,17 @@ impl Figures {
     /// Scores `tally` for a survey of `kind` on `scale`.
     pub fn of(kind: SurveyKind, scale: Scale, tally: &Tally) -> Self {
         let distribution = tally.distribution(scale);
-        let summary = scoring::summarize(kind, &distribution);
         let responses = distribution.total();
         let invitations = count(tally.issued);
         Self {
             invitations,
             responses,
             response_rate: scoring::response_rate(responses, invitations),
-            score: summary.score,
-            confidence_interval: summary.interval.map(|i| [i.lo, i.hi]),
-            margin_of_error: summary.interval.map(|i| i.margin()),
-            low_sample: summary.low_sample,
+            score: ScoreView::of(kind, &distribution),
             distribution: DistributionView(distribution),
             suspect_responses: count(tally.suspect),
             funnel: FunnelView::from(tally),
-            promoters: summary.nps.map(|g| g.promoters),
-            passives: summary.nps.map(|g| g.passives),
-            detractors: summary.nps.map(|g| g.detractors),
-            agree_percent: summary.agree_percent,
-            low_effort_percent: summary.low_effort_percent,
+            score_excluding_accepted_challenges: AdjustedView::of(kind, scale, tally),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The route table: the only place a path is named.
 
 mod answer;
+mod challenges;
 mod docs;
 mod health;
 mod html;
@@ -58,6 +59,10 @@ route_table! {
     GET  "/v1/surveys/{id}/stats" => stats::show,
     GET  "/v1/responses" => responses::search,
     GET  "/v1/responses/{id}" => responses::show,
+    POST "/v1/responses/{id}/challenges" => challenges::file,
+    GET  "/v1/challenges" => challenges::list,
+    GET  "/v1/challenges/{id}" => challenges::show,
+    POST "/v1/challenges/{id}/resolve" => challenges::resolve,
     GET  "/v1/stats" => stats::workspace,
     GET  "/v1/invitations" => invitations::search,
     GET  "/v1/invitations/{id}" => invitations::show,

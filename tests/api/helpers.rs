@@ -234,6 +234,8 @@ impl TestApp {
             "response_events" => schema::response_events::table.count().get_result(conn),
             "server_secrets" => schema::server_secrets::table.count().get_result(conn),
             "idempotency_keys" => schema::idempotency_keys::table.count().get_result(conn),
+            "challenges" => schema::challenges::table.count().get_result(conn),
+            "challenge_events" => schema::challenge_events::table.count().get_result(conn),
             other => panic!("unknown table {other}"),
         }
         .expect("count")

@@ -2,6 +2,7 @@
 
 mod answering;
 mod auth;
+mod challenges;
 mod contract;
 mod email;
 mod funnel;

@@ -71,7 +71,8 @@ async fn nps_of_a_random_mix_matches_an_independent_computation() {
     assert_eq!(
         stats["rule"],
         json!({"metric": "nps", "score": "net_percent", "promoters": "9-10", "passives": "7-8",
-               "detractors": "0-6", "interval": "adjusted-wald", "higher_is_better": true})
+               "detractors": "0-6", "interval": "adjusted-wald", "higher_is_better": true,
+               "challenges": scorekeeper::reports::adjusted::RULE})
     );
 }
 

@@ -13,7 +13,7 @@ use sha2::Sha256;
 
 use crate::helpers::{spawn_app_with, spawn_instance, TestApp};
 
-const FAST: [(&str, &str); 4] = [
+pub(crate) const FAST: [(&str, &str); 4] = [
     ("WEBHOOK_POLL_MS", "50"),
     ("WEBHOOK_RETRY_BASE_MS", "50"),
     ("WEBHOOK_RETRY_MAX_MS", "200"),
@@ -22,20 +22,20 @@ const FAST: [(&str, &str); 4] = [
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Hit {
+pub(crate) struct Hit {
     signature: String,
     event_id: String,
-    body: String,
+    pub(crate) body: String,
 }
 
 /// A real HTTP server on loopback that answers with scripted statuses (then 200).
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     hits: Arc<Mutex<Vec<Hit>>>,
 }
 
 /// A scripted answer: a status and an optional `Location`.
-type Scripted = (u16, Option<String>);
+pub(crate) type Scripted = (u16, Option<String>);
 
 #[derive(Clone)]
 struct Script {
@@ -71,7 +71,7 @@ async fn receive(req: HttpRequest, body: web::Bytes, script: web::Data<Script>) 
 }
 
 impl Receiver {
-    fn start(statuses: Vec<Scripted>) -> Self {
+    pub(crate) fn start(statuses: Vec<Scripted>) -> Self {
         let hits = Arc::new(Mutex::new(Vec::new()));
         let script = Script {
             statuses: Arc::new(Mutex::new(statuses.into())),
@@ -97,7 +97,7 @@ impl Receiver {
         self.hits.lock().unwrap().clone()
     }
 
-    async fn wait_for(&self, n: usize) -> Vec<Hit> {
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Hit> {
         for _ in 0..200 {
             if self.hits().len() >= n {
                 break;
@@ -109,7 +109,7 @@ impl Receiver {
 }
 
 /// What a receiver does to check a delivery (the README's recipe, in Rust).
-fn verify(secret: &str, hit: &Hit) -> bool {
+pub(crate) fn verify(secret: &str, hit: &Hit) -> bool {
     let mut t = "";
     let mut v1 = "";
     for part in hit.signature.split(',') {
@@ -130,7 +130,7 @@ fn verify(secret: &str, hit: &Hit) -> bool {
     !t.is_empty() && expected == v1
 }
 
-async fn subscribe(app: &TestApp, url: &str, events: &[&str]) -> Value {
+pub(crate) async fn subscribe(app: &TestApp, url: &str, events: &[&str]) -> Value {
     let res = app
         .post("/v1/webhooks", &json!({"url": url, "events": events}))
         .await;

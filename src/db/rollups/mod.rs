@@ -10,7 +10,7 @@ mod summed;
 
 pub use accumulate::Accumulator;
 pub use backfill::{backfill_once, rebuild};
-pub use raw::{raw, RawRow};
+pub use raw::{raw, RawQuery, RawRow};
 pub use summed::read_summed;
 
 use chrono::{DateTime, Duration, NaiveDateTime};

@@ -27,20 +27,34 @@ mod aliases {
 }
 use aliases::grouping;
 
-/// The invitations of `surveys` created in `[from, to)` that carry every `(key, value)` of
-/// `filters`, with the value of `group_by`. At most `limit` are read: `None` when there are
-/// more, so a caller can refuse rather than scan without bound.
+/// What the exact path reads: the invitations of `surveys` created in `[from, to)` that
+/// carry every `(key, value)` of `filters`, with the value of `group_by`.
+#[derive(Debug, Clone, Copy)]
+pub struct RawQuery<'a> {
+    /// The surveys.
+    pub surveys: &'a [SurveyId],
+    /// Created at or after.
+    pub from: NaiveDateTime,
+    /// Created before.
+    pub to: NaiveDateTime,
+    /// The grouping property.
+    pub group_by: Option<&'a str>,
+    /// `(property, value)` pairs every invitation carries.
+    pub filters: &'a [(String, String)],
+    /// Only these invitations (the ones whose answers an accepted challenge leaves out of
+    /// the adjusted score), when given.
+    pub only: Option<&'a [String]>,
+}
+
+/// Reads `q`. At most `limit` invitations are read: `None` when there are more, so a caller
+/// can refuse rather than scan without bound.
 pub fn raw(
     conn: &mut AnyConnection,
-    surveys: &[SurveyId],
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-    group_by: Option<&str>,
-    filters: &[(String, String)],
+    q: &RawQuery<'_>,
     limit: i64,
 ) -> DbResult<Option<Vec<RawRow>>> {
-    let ids: Vec<&str> = surveys.iter().map(SurveyId::as_str).collect();
-    let key = group_by.unwrap_or("");
+    let ids: Vec<&str> = q.surveys.iter().map(SurveyId::as_str).collect();
+    let key = q.group_by.unwrap_or("");
     let mut query = invitations::table
         .left_join(responses::table)
         .left_join(
@@ -50,8 +64,8 @@ pub fn raw(
                 .and(grouping.field(invitation_properties::key).eq(key))),
         )
         .filter(invitations::survey_id.eq_any(ids))
-        .filter(invitations::created_at.ge(from))
-        .filter(invitations::created_at.lt(to))
+        .filter(invitations::created_at.ge(q.from))
+        .filter(invitations::created_at.lt(q.to))
         .select((
             invitations::created_at,
             fact_columns(),
@@ -59,7 +73,7 @@ pub fn raw(
         ))
         .limit(limit + 1)
         .into_boxed();
-    for (k, v) in filters {
+    for (k, v) in q.filters {
         query = query.filter(
             invitations::id.eq_any(
                 invitation_properties::table
@@ -68,6 +82,9 @@ pub fn raw(
                     .select(invitation_properties::invitation_id),
             ),
         );
+    }
+    if let Some(only) = q.only {
+        query = query.filter(invitations::id.eq_any(only));
     }
     let rows: Vec<(NaiveDateTime, FactRow, Option<String>)> = query.load(conn)?;
     if rows.len() as i64 > limit {

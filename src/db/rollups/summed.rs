@@ -63,6 +63,8 @@ impl Summed {
                 self.s0, self.s1, self.s2, self.s3, self.s4, self.s5, self.s6, self.s7, self.s8,
                 self.s9, self.s10,
             ],
+            // Rollups keep no challenges: the report adds them from the raw rows.
+            excluded: [0; 11],
         }
     }
 }

@@ -27,6 +27,9 @@ pub struct Tally {
     pub suspect: i64,
     /// Trusted answers per score 0..=10.
     pub scores: [i64; SCORE_SLOTS],
+    /// Of `scores`, the answers whose rating a reviewer excluded by accepting a challenge.
+    /// Not kept in the rollups: read from the few accepted challenges at report time.
+    pub excluded: [i64; SCORE_SLOTS],
 }
 
 /// What is known about one invitation, from which its whole contribution follows.
@@ -84,6 +87,34 @@ impl Tally {
         t
     }
 
+    /// The answers of `self` as excluded ones: what an invitation whose challenge was
+    /// accepted takes out of the adjusted score.
+    pub fn as_excluded(&self) -> Self {
+        Self {
+            excluded: self.scores,
+            ..Self::default()
+        }
+    }
+
+    /// The same cell with the excluded answers taken out of the scores: what the score
+    /// excluding accepted challenges is made from.
+    pub fn without_excluded(&self) -> Self {
+        let mut scores = self.scores;
+        for (n, x) in scores.iter_mut().zip(self.excluded) {
+            *n = (*n - x).max(0);
+        }
+        Self {
+            scores,
+            excluded: [0; SCORE_SLOTS],
+            ..*self
+        }
+    }
+
+    /// Answers left out of the adjusted score.
+    pub fn excluded_responses(&self) -> i64 {
+        self.excluded.iter().sum()
+    }
+
     /// Whether the delta changes nothing.
     pub fn is_zero(&self) -> bool {
         *self == Self::default()
@@ -116,6 +147,9 @@ impl AddAssign for Tally {
         for (a, b) in self.scores.iter_mut().zip(other.scores) {
             *a += b;
         }
+        for (a, b) in self.excluded.iter_mut().zip(other.excluded) {
+            *a += b;
+        }
     }
 }
 
@@ -130,6 +164,7 @@ impl std::ops::Neg for Tally {
             commented: -self.commented,
             suspect: -self.suspect,
             scores: self.scores.map(|n| -n),
+            excluded: self.excluded.map(|n| -n),
         }
     }
 }
@@ -199,5 +234,33 @@ mod tests {
         };
         let t = Tally::of(&suspect);
         assert_eq!((t.suspect, t.responses(), t.commented), (1, 0, 0));
+    }
+
+    #[test]
+    fn excluded_answers_come_out_of_the_adjusted_scores_only() {
+        let answer = Tally::of(&Facts {
+            issued: true,
+            answer: Some((1, false, true)),
+            ..Facts::default()
+        });
+        let kept = Tally::of(&Facts {
+            issued: true,
+            answer: Some((5, false, false)),
+            ..Facts::default()
+        });
+        let cell = answer + kept + answer.as_excluded();
+        assert_eq!(cell.responses(), 2, "the raw counts keep every answer");
+        assert_eq!(cell.excluded_responses(), 1);
+        let adjusted = cell.without_excluded();
+        assert_eq!((adjusted.responses(), adjusted.scores[5]), (1, 1));
+        assert_eq!(adjusted.issued, 2, "the funnel is not adjusted");
+        // A suspect answer is in no score, so there is nothing to exclude.
+        let suspect = Tally::of(&Facts {
+            issued: true,
+            answer: Some((1, true, false)),
+            ..Facts::default()
+        });
+        assert!(suspect.as_excluded().is_zero());
+        assert!((cell + -cell).is_zero());
     }
 }

@@ -1,0 +1,2 @@
+DROP TABLE challenge_events;
+DROP TABLE challenges;
