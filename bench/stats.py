@@ -11,6 +11,7 @@ tables in the same run, on the same database, with the ratio.
 usage: bench/stats.py BINARY [ROWS] [sqlite|postgres ...]
 Postgres is the server at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test);
 a database sk_bench_stats is created there and dropped afterwards.
+BENCH_KEEP=1 keeps the SQLite database (its path is printed) for a closer look.
 """
 import csv
 import http.client
@@ -229,7 +230,10 @@ def main():
         try:
             r = run(binary, rows, backend, workdir)
         finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+            if os.environ.get("BENCH_KEEP") == "1" and backend == "sqlite":
+                print(f"kept {os.path.join(workdir, 'bench.db')}")
+            else:
+                shutil.rmtree(workdir, ignore_errors=True)
         rate = r["rows"] / r["load_s"]
         for name, (p50, p99), naive in [("(a) 90-day stats", r["a"], r["naive_a"]),
                                          ("(b) 90-day weekly by agent", r["b"], r["naive_b"]),

@@ -64,6 +64,22 @@ pub fn claim(
     limit: i64,
 ) -> DbResult<Vec<Outgoing>> {
     const RETURNING: &str = "RETURNING id, webhook_id, event_id, attempts, claimed_by, created_at";
+    // Read first: an idle queue is the common case, and a plain read never waits for
+    // SQLite's write lock (held for minutes by an import), while the claiming UPDATE would.
+    let due: Option<String> = webhook_deliveries::table
+        .filter(webhook_deliveries::state.eq("pending"))
+        .filter(webhook_deliveries::next_attempt_at.le(now))
+        .filter(
+            webhook_deliveries::lease_until
+                .is_null()
+                .or(webhook_deliveries::lease_until.lt(now)),
+        )
+        .select(webhook_deliveries::id)
+        .first(conn)
+        .optional()?;
+    if due.is_none() {
+        return Ok(Vec::new());
+    }
     let claimed: Vec<Claimed> = match conn {
         AnyConnection::Sqlite(c) => diesel::sql_query(format!(
             "UPDATE webhook_deliveries SET lease_until = ?, claimed_by = ?, attempts = attempts + 1 \

@@ -258,9 +258,11 @@ fn read_rollups(
         .map(|b| b.start.naive_utc())
         .collect();
     let bucketed = !sink.buckets.is_empty();
-    for (grain, a, b) in spans::cell_spans(q_from, q_to, &edges) {
+    for span in spans::cell_spans(q_from, q_to, &edges) {
+        let (grain, a, b) = (span.grain, span.from, span.to);
         let rows = rollups::read_summed(conn, grain, &req.surveys, dim, value, a, b, &edges)?;
         for (v, bucket, tally) in rows {
+            let tally = if span.minus { -tally } else { tally };
             let bucket = bucketed.then_some(bucket);
             if grouping {
                 sink.add_group_in(&v, bucket, tally);
@@ -355,9 +357,12 @@ fn too_many(req: &Request) -> ApiError {
 }
 
 /// The largest groups by trusted answers (then by value), and the rest summed as `other`.
+/// A value that counts nothing in the window (only failed invitations, or read from a day
+/// cell and taken out again with the hours outside the window) is no group.
 fn cap_groups(groups: std::collections::BTreeMap<String, (Tally, Vec<Tally>)>) -> Vec<Group> {
     let mut all: Vec<Group> = groups
         .into_iter()
+        .filter(|(_, (total, _))| !total.is_zero())
         .map(|(value, (total, series))| Group {
             value: Some(value),
             values: 1,

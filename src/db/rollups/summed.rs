@@ -1,5 +1,7 @@
-//! Rollup cells summed by the database per value and bucket: a stats call then decodes one
+//! Rollup cells per value and bucket. Postgres sums them itself, so a stats call decodes one
 //! row per value and bucket instead of one per cell (thousands per segment over 90 days).
+//! SQLite hands over the cells, read by position, and they are summed here: its sixteen
+//! aggregate calls per cell, and reading a named row, cost more than the cells themselves.
 
 use chrono::NaiveDateTime;
 use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
@@ -86,6 +88,78 @@ impl Placeholders {
     }
 }
 
+/// One cell read by position: value, start, the funnel counts, and the scores.
+type CellRow = (
+    String,
+    String,
+    (i64, i64, i64, i64, i64),
+    (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64),
+);
+
+/// Reads the cells of one rollup table by position.
+macro_rules! cells {
+    ($table:ident, $conn:expr, $surveys:expr, $dim:expr, $value:expr, $from:expr, $to:expr) => {{
+        use crate::db::schema::$table as t;
+        use diesel::prelude::*;
+        let ids: Vec<&str> = $surveys.iter().map(SurveyId::as_str).collect();
+        let mut query = t::table
+            .filter(t::survey_id.eq_any(ids))
+            .filter(t::dim.eq($dim))
+            .filter(t::at.ge($from))
+            .filter(t::at.lt($to))
+            .select((
+                t::value,
+                // As stored text, compared with the edges as text: parsing a timestamp per
+                // cell would cost more than the rest of the read.
+                diesel::dsl::sql::<diesel::sql_types::Text>("at"),
+                (t::issued, t::delivered, t::opened, t::commented, t::suspect),
+                (
+                    t::s0,
+                    t::s1,
+                    t::s2,
+                    t::s3,
+                    t::s4,
+                    t::s5,
+                    t::s6,
+                    t::s7,
+                    t::s8,
+                    t::s9,
+                    t::s10,
+                ),
+            ))
+            .into_boxed();
+        if let Some(value) = $value {
+            query = query.filter(t::value.eq(value));
+        }
+        query.load::<CellRow>($conn)?
+    }};
+}
+
+/// Sums cells per value and bucket (bucket `i`: the cells before `edges[i]` and at or after
+/// `edges[i - 1]`, as the SQL `CASE` does).
+fn sum_cells(cells: Vec<CellRow>, edges: &[NaiveDateTime]) -> Vec<(String, usize, Tally)> {
+    // SQLite keeps a timestamp as `YYYY-MM-DD HH:MM:SS[.f]`, which sorts as the instant does.
+    let edges: Vec<String> = edges
+        .iter()
+        .map(|e| e.format("%Y-%m-%d %H:%M:%S%.f").to_string())
+        .collect();
+    let mut sums: std::collections::BTreeMap<(String, usize), Tally> = Default::default();
+    for (value, at, (issued, delivered, opened, commented, suspect), s) in cells {
+        let bucket = edges.partition_point(|e| e.as_str() <= at.as_str());
+        let tally = Tally {
+            issued,
+            delivered,
+            opened,
+            commented,
+            suspect,
+            scores: [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7, s.8, s.9, s.10],
+            excluded: [0; SCORE_SLOTS],
+        };
+        *sums.entry((value, bucket)).or_default() += tally;
+    }
+    sums.into_iter().map(|((v, b), t)| (v, b, t)).collect()
+}
+
 /// The cells of `surveys` for segment `dim` (`""` overall; one `value`, or all) starting in
 /// `[from, to)`, summed per value and bucket. Bucket `i` holds the cells starting before
 /// `edges[i]` and at or after `edges[i - 1]` (`edges` ascending: the starts of the second
@@ -102,6 +176,13 @@ pub fn read_summed(
     to: NaiveDateTime,
     edges: &[NaiveDateTime],
 ) -> DbResult<Vec<(String, usize, Tally)>> {
+    if let AnyConnection::Sqlite(c) = conn {
+        let cells = match grain {
+            Grain::Day => cells!(rollup_days, c, surveys, dim, value, from, to),
+            Grain::Quarter => cells!(rollup_quarters, c, surveys, dim, value, from, to),
+        };
+        return Ok(sum_cells(cells, edges));
+    }
     let mut p = Placeholders {
         postgres: matches!(conn, AnyConnection::Postgresql(_)),
         next: 0,
@@ -156,8 +237,8 @@ pub fn read_summed(
         }};
     }
     let rows = match conn {
-        AnyConnection::Sqlite(c) => load!(diesel::sqlite::Sqlite, c),
         AnyConnection::Postgresql(c) => load!(diesel::pg::Pg, c),
+        AnyConnection::Sqlite(c) => load!(diesel::sqlite::Sqlite, c),
     };
     Ok(rows
         .into_iter()
