@@ -42,9 +42,24 @@ pub enum ImportCommand {
         /// Import the valid rows and skip the bad ones.
         #[arg(long)]
         skip_invalid: bool,
+        /// `generic` (our columns) or `delighted` (a Delighted response export).
+        #[arg(long, value_enum, default_value_t = FileFormat::Generic)]
+        format: FileFormat,
+        /// Check every row and print what would be imported; write nothing.
+        #[arg(long)]
+        dry_run: bool,
         /// The CSV file.
         file: std::path::PathBuf,
     },
+}
+
+/// The `--format` of an import file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileFormat {
+    /// `score`, `created_at`, optional `comment`, `email`, `name`; other columns are properties.
+    Generic,
+    /// A Delighted response export (see the README's "Moving from Delighted").
+    Delighted,
 }
 
 /// `api-key` subcommands.
@@ -55,6 +70,10 @@ pub enum ApiKeyCommand {
         /// The workspace's name.
         #[arg(long)]
         workspace: String,
+        /// Bind the key to this survey for the Delighted-compatible API under
+        /// `/delighted/v1/` (the workspace and survey must exist).
+        #[arg(long)]
+        delighted_survey: Option<uuid::Uuid>,
     },
 }
 
@@ -69,9 +88,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(ImportCommand::Responses {
             survey,
             skip_invalid,
+            format,
+            dry_run,
             file,
-        }) => import_responses(settings, survey, skip_invalid, file).await,
-        Command::ApiKey(ApiKeyCommand::Create { workspace }) => {
+        }) => {
+            let options = crate::import::Options {
+                format: match format {
+                    FileFormat::Generic => crate::import::Format::Generic,
+                    FileFormat::Delighted => crate::import::Format::Delighted,
+                },
+                skip_invalid,
+                dry_run,
+            };
+            import_responses(settings, survey, options, file).await
+        }
+        Command::ApiKey(ApiKeyCommand::Create {
+            workspace,
+            delighted_survey,
+        }) => {
             let name = workspace.trim().to_owned();
             anyhow::ensure!(
                 !name.is_empty() && name.chars().count() <= 200,
@@ -79,9 +113,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let key = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
                 let mut conn = open_one(&settings)?;
-                let key = db::workspaces::create_api_key(&mut conn, &name)
-                    .map_err(|e| anyhow::anyhow!("{e:?}"))
-                    .context("cannot store the API key")?;
+                let key = match delighted_survey {
+                    None => db::workspaces::create_api_key(&mut conn, &name),
+                    Some(survey) => {
+                        db::workspaces::create_delighted_key(&mut conn, &name, &survey.to_string())
+                    }
+                }
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .context("cannot store the API key")?;
                 Ok(key.expose().to_owned())
             })
             .await
@@ -110,9 +149,10 @@ fn open_one(settings: &Settings) -> anyhow::Result<db::DbConn> {
 async fn import_responses(
     settings: Settings,
     survey: uuid::Uuid,
-    skip_invalid: bool,
+    options: crate::import::Options,
     file: std::path::PathBuf,
 ) -> anyhow::Result<()> {
+    let skip_invalid = options.skip_invalid;
     let summary = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let mut conn = open_one(&settings)?;
         db::rollups::backfill_once(&mut conn).context("cannot roll up existing answers")?;
@@ -122,7 +162,7 @@ async fn import_responses(
             indicatif::ProgressStyle::with_template("{spinner} {pos} rows imported ({per_sec})")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
-        let summary = crate::import::run(&mut conn, &survey.into(), &file, skip_invalid, &|done| {
+        let summary = crate::import::run(&mut conn, &survey.into(), &file, options, &|done| {
             bar.set_position(done)
         });
         bar.finish_and_clear();
@@ -133,12 +173,27 @@ async fn import_responses(
     for (line, field, message) in &summary.errors {
         eprintln!("line {line}: {field}: {message}");
     }
-    if summary.skipped > 0 && !skip_invalid {
+    if summary.skipped > 0 && !skip_invalid && !options.dry_run {
         anyhow::bail!(
             "{} invalid rows (the first are listed above); nothing was imported. \
              Fix them, or pass --skip-invalid to import the valid rows only",
             summary.skipped
         );
+    }
+    if options.dry_run {
+        println!(
+            "dry run: {} valid rows would be imported{}; nothing was written",
+            summary.valid,
+            if summary.skipped > 0 {
+                format!(
+                    ", {} invalid rows would be skipped with --skip-invalid",
+                    summary.skipped
+                )
+            } else {
+                String::new()
+            }
+        );
+        return Ok(());
     }
     println!(
         "imported {} rows{}",

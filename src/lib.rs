@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod delighted;
 pub mod domain;
 pub mod error;
 pub mod extract;

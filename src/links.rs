@@ -24,6 +24,11 @@ impl Links {
         format!("{}/u/{token}", self.base.as_str().trim_end_matches('/'))
     }
 
+    /// `PUBLIC_URL` without a trailing slash.
+    pub fn base(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
+    }
+
     /// The one-click link for `score`: `PUBLIC_URL/r/{token}?score=N`.
     pub fn rating(&self, token: &str, score: i32) -> String {
         format!("{}?score={score}", self.survey(token))

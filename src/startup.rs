@@ -185,9 +185,26 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
+            // Delighted's docs write `/people.json`, its clients `/people`: one route serves both.
+            .wrap_fn(|mut req, srv| {
+                if let Some(path) = crate::delighted::strip_json_suffix(req.path()) {
+                    let query = req.query_string();
+                    let target = if query.is_empty() {
+                        path
+                    } else {
+                        format!("{path}?{query}")
+                    };
+                    if let Ok(uri) = target.parse::<actix_web::http::Uri>() {
+                        req.match_info_mut().get_mut().update(&uri);
+                        req.head_mut().uri = uri;
+                    }
+                }
+                srv.call(req)
+            })
             // API answers carry workspace data (recipients, comments): no cache may keep them.
             .wrap_fn(|req, srv| {
-                let private = req.path().starts_with("/v1/");
+                let private =
+                    req.path().starts_with("/v1/") || req.path().starts_with("/delighted/");
                 let response = srv.call(req);
                 async move {
                     let mut response = response.await?;

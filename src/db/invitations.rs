@@ -266,3 +266,31 @@ pub fn properties_of_one(
 ) -> DbResult<BTreeMap<String, String>> {
     Ok(properties_of(conn, &[id])?.remove(id).unwrap_or_default())
 }
+
+/// Most queued invitations of one recipient a cancellation touches at once.
+const MAX_QUEUED_PER_RECIPIENT: i64 = 1_000;
+
+/// The queued (not yet sent) email invitations of the recipient with `key` in `workspace`,
+/// of one survey or of all.
+pub fn queued_for(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    survey: Option<&SurveyId>,
+    key: &str,
+) -> DbResult<Vec<InvitationId>> {
+    let mut query = invitations::table
+        .filter(invitations::workspace_id.eq(workspace.as_str()))
+        .filter(invitations::recipient_key.eq(key))
+        .filter(invitations::status.eq(status::QUEUED))
+        .select(invitations::id)
+        .limit(MAX_QUEUED_PER_RECIPIENT)
+        .into_boxed();
+    if let Some(survey) = survey {
+        query = query.filter(invitations::survey_id.eq(survey.as_str()));
+    }
+    Ok(query
+        .load::<String>(conn)?
+        .into_iter()
+        .map(InvitationId::from)
+        .collect())
+}

@@ -12,6 +12,7 @@ pub mod import;
 pub mod invitations;
 pub mod maintenance;
 pub mod outbox;
+pub mod people;
 pub mod responses;
 pub mod rollups;
 #[expect(

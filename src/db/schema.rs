@@ -14,6 +14,27 @@ diesel::table! {
         workspace_id -> Text,
         key_hash -> Text,
         created_at -> Timestamp,
+        delighted_survey_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    response_annotations (response_id) {
+        response_id -> Text,
+        tags -> Text,
+        notes -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    people (id) {
+        id -> Text,
+        workspace_id -> Text,
+        email_key -> Text,
+        email -> Text,
+        name -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -320,4 +341,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_attempts,
     challenges,
     challenge_events,
+    people,
+    response_annotations,
 );

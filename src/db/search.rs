@@ -101,3 +101,56 @@ pub fn responses(
     }
     Ok(query.load(conn)?)
 }
+
+/// What the page-numbered response list of one survey selects (the Delighted facade).
+#[derive(Debug, Clone, Default)]
+pub struct ResponsePage {
+    /// Created at or after.
+    pub since: Option<NaiveDateTime>,
+    /// Created at or before.
+    pub until: Option<NaiveDateTime>,
+    /// Last changed at or after.
+    pub updated_since: Option<NaiveDateTime>,
+    /// Last changed at or before.
+    pub updated_until: Option<NaiveDateTime>,
+    /// Newest first.
+    pub newest_first: bool,
+    /// Rows to skip.
+    pub offset: i64,
+    /// Rows to return.
+    pub limit: i64,
+}
+
+/// One numbered page of `survey`'s trusted responses with their invitations.
+pub fn responses_of_survey(
+    conn: &mut AnyConnection,
+    survey: &SurveyId,
+    page: &ResponsePage,
+) -> DbResult<Vec<(Response, Invitation)>> {
+    let mut query = responses::table
+        .inner_join(invitations::table)
+        .filter(responses::survey_id.eq(survey.as_str()))
+        .filter(responses::suspect.eq(false))
+        .select((Response::as_select(), Invitation::as_select()))
+        .offset(page.offset)
+        .limit(page.limit)
+        .into_boxed();
+    query = if page.newest_first {
+        query.order((responses::created_at.desc(), responses::id.desc()))
+    } else {
+        query.order((responses::created_at.asc(), responses::id.asc()))
+    };
+    if let Some(at) = page.since {
+        query = query.filter(responses::created_at.ge(at));
+    }
+    if let Some(at) = page.until {
+        query = query.filter(responses::created_at.le(at));
+    }
+    if let Some(at) = page.updated_since {
+        query = query.filter(responses::updated_at.ge(at));
+    }
+    if let Some(at) = page.updated_until {
+        query = query.filter(responses::updated_at.le(at));
+    }
+    Ok(query.load(conn)?)
+}

@@ -107,3 +107,31 @@ pub fn list(
     }
     query.load(conn)
 }
+
+/// One numbered page of the workspace's suppressions for `why`, oldest first, added in
+/// `[since, until]` (the Delighted facade's unsubscribe and bounce lists).
+pub fn page_by_reason(
+    conn: &mut AnyConnection,
+    workspace_id: &WorkspaceId,
+    why: &str,
+    since: Option<NaiveDateTime>,
+    until: Option<NaiveDateTime>,
+    offset: i64,
+    limit: i64,
+) -> QueryResult<Vec<Suppression>> {
+    let mut query = suppressions::table
+        .filter(suppressions::workspace_id.eq(workspace_id.as_str()))
+        .filter(suppressions::reason.eq(why))
+        .select(Suppression::as_select())
+        .order((suppressions::created_at.asc(), suppressions::email.asc()))
+        .offset(offset)
+        .limit(limit)
+        .into_boxed();
+    if let Some(at) = since {
+        query = query.filter(suppressions::created_at.ge(at));
+    }
+    if let Some(at) = until {
+        query = query.filter(suppressions::created_at.le(at));
+    }
+    query.load(conn)
+}

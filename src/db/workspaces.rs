@@ -8,6 +8,35 @@ use super::{now, AnyConnection};
 use super::{DbError, DbResult};
 use crate::domain::secret::ApiKey;
 
+/// A stored key's owner and binding.
+#[derive(Debug, Clone)]
+pub struct KeyOwner {
+    /// The workspace.
+    pub workspace_id: String,
+    /// The key's id.
+    pub key_id: String,
+    /// For a Delighted facade key: its survey.
+    pub delighted_survey_id: Option<String>,
+}
+
+/// The owner of the key with this hash, if any.
+pub fn owner_of_key(conn: &mut AnyConnection, hash: &str) -> DbResult<Option<KeyOwner>> {
+    Ok(api_keys::table
+        .filter(api_keys::key_hash.eq(hash))
+        .select((
+            api_keys::workspace_id,
+            api_keys::id,
+            api_keys::delighted_survey_id,
+        ))
+        .first::<(String, String, Option<String>)>(conn)
+        .optional()?
+        .map(|(workspace_id, key_id, delighted_survey_id)| KeyOwner {
+            workspace_id,
+            key_id,
+            delighted_survey_id,
+        }))
+}
+
 /// The workspace id that owns the key with this hash, and the key's id, if any.
 pub fn find_by_key_hash(
     conn: &mut AnyConnection,
@@ -23,6 +52,30 @@ pub fn find_by_key_hash(
 /// Creates the workspace `name` if it does not exist and a new API key for it.
 /// Returns the key, which is stored only as a hash and cannot be shown again.
 pub fn create_api_key(conn: &mut AnyConnection, name: &str) -> DbResult<ApiKey> {
+    create_key(conn, name, None)
+}
+
+/// Creates a key for workspace `name` (which must exist) bound to its survey `survey_id`, for
+/// the Delighted-compatible facade. The key is stored only as a hash.
+pub fn create_delighted_key(
+    conn: &mut AnyConnection,
+    name: &str,
+    survey_id: &str,
+) -> DbResult<ApiKey> {
+    let owned: Option<String> = workspaces::table
+        .inner_join(super::schema::surveys::table)
+        .filter(workspaces::name.eq(name))
+        .filter(super::schema::surveys::id.eq(survey_id))
+        .select(workspaces::id)
+        .first(conn)
+        .optional()?;
+    if owned.is_none() {
+        return Err(DbError::NotFound("survey in that workspace"));
+    }
+    create_key(conn, name, Some(survey_id))
+}
+
+fn create_key(conn: &mut AnyConnection, name: &str, survey: Option<&str>) -> DbResult<ApiKey> {
     let key = ApiKey::generate();
     super::write_transaction(conn, |conn| {
         super::lock_key(conn, &format!("workspace:{name}"))?;
@@ -52,6 +105,7 @@ pub fn create_api_key(conn: &mut AnyConnection, name: &str) -> DbResult<ApiKey> 
                 api_keys::workspace_id.eq(&workspace_id),
                 api_keys::key_hash.eq(key.hash()),
                 api_keys::created_at.eq(at),
+                api_keys::delighted_survey_id.eq(survey),
             ))
             .execute(conn)?;
         Ok::<_, DbError>(())

@@ -29,11 +29,58 @@ const MAX_REPORTED: usize = 20;
 /// Columns with a meaning of their own; every other column is a property.
 const KNOWN: [&str; 5] = ["score", "created_at", "comment", "email", "name"];
 
+/// The shape of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Our own columns: `score`, `created_at`, `comment`, `email`, `name`, properties.
+    #[default]
+    Generic,
+    /// A Delighted response export: its column names are mapped onto ours (see
+    /// [`delighted_column`]), its bookkeeping columns dropped, the rest kept as properties.
+    Delighted,
+}
+
+/// Where a column of a Delighted export goes: one of our columns, a property (named as our
+/// keys allow: lower case, `_` for anything else), or nowhere (`""`: ids, links, tags and
+/// notes, which Scorekeeper does not keep).
+pub fn delighted_column(header: &str) -> String {
+    let h = header.trim().to_lowercase();
+    let ours = match h.as_str() {
+        "score" | "rating" => "score",
+        "response timestamp" | "response date" | "created at" | "created_at" | "date"
+        | "timestamp" | "responded at" => "created_at",
+        "comment" | "comments" | "response comment" => "comment",
+        "email" | "person email" | "email address" | "person_email" => "email",
+        "name" | "person name" | "person_name" => "name",
+        "response id" | "response_id" | "id" | "person id" | "person_id" | "survey type"
+        | "survey_type" | "permalink" | "tags" | "notes" | "updated at" | "updated_at"
+        | "phone number" | "phone_number" | "additional answers" => "",
+        _ => {
+            let mut key = String::new();
+            for c in h.chars() {
+                let c = if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
+                    c
+                } else {
+                    '_'
+                };
+                if !(c == '_' && key.ends_with('_')) {
+                    key.push(c);
+                }
+            }
+            let key: String = key.trim_matches('_').chars().take(64).collect();
+            return key;
+        }
+    };
+    ours.to_owned()
+}
+
 /// What an import did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Summary {
     /// Rows imported.
     pub imported: u64,
+    /// Valid rows (what a dry run would import).
+    pub valid: u64,
     /// Rows skipped as invalid (with `--skip-invalid`).
     pub skipped: u64,
     /// The invalid rows: `(line, field, message)`, the first few.
@@ -54,6 +101,9 @@ fn parse_row(
     let mut name = None;
     let mut properties = BTreeMap::new();
     for (header, value) in headers.iter().zip(record.iter()) {
+        if header.is_empty() {
+            continue;
+        }
         text::check(header, value)?;
         let value = value.trim();
         match header.as_str() {
@@ -92,10 +142,24 @@ fn parse_row(
     })
 }
 
-/// RFC 3339, or `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD` in UTC; not in the future.
+/// RFC 3339, `YYYY-MM-DD HH:MM:SS ±hhmm` (as Delighted exported), Unix seconds, or
+/// `YYYY-MM-DD HH:MM:SS` or `YYYY-MM-DD` in UTC; not in the future.
 fn parse_time(raw: &str, now: NaiveDateTime) -> Result<NaiveDateTime, Invalid> {
+    let unix = || {
+        raw.parse::<i64>()
+            .ok()
+            .filter(|_| raw.len() >= 9)
+            .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
+            .map(|t| t.naive_utc())
+            .ok_or(())
+    };
     let at = DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc).naive_utc())
+        .or_else(|_| {
+            DateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S %z")
+                .map(|t| t.with_timezone(&Utc).naive_utc())
+        })
+        .or_else(|_| unix())
         .or_else(|_| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S"))
         .or_else(|_| {
             NaiveDate::parse_from_str(raw, "%Y-%m-%d")
@@ -104,7 +168,8 @@ fn parse_time(raw: &str, now: NaiveDateTime) -> Result<NaiveDateTime, Invalid> {
         .map_err(|_| {
             Invalid::new(
                 "created_at",
-                "must be RFC 3339 (2026-01-31T09:30:00Z), YYYY-MM-DD HH:MM:SS or YYYY-MM-DD",
+                "must be RFC 3339 (2026-01-31T09:30:00Z), YYYY-MM-DD HH:MM:SS [+hhmm], \
+                 YYYY-MM-DD or Unix seconds",
             )
         })?;
     if at > now {
@@ -120,14 +185,17 @@ fn check_headers(headers: &[String]) -> anyhow::Result<()> {
             bail!("the CSV header has no `{required}` column");
         }
     }
-    for header in headers.iter().filter(|h| !KNOWN.contains(&h.as_str())) {
+    for header in headers
+        .iter()
+        .filter(|h| !h.is_empty() && !KNOWN.contains(&h.as_str()))
+    {
         crate::domain::properties::check_key(header, header)
             .map_err(|e| anyhow::anyhow!("column `{header}`: {}", e.message))?;
     }
     Ok(())
 }
 
-fn open(path: &Path) -> anyhow::Result<(csv::Reader<std::fs::File>, Vec<String>)> {
+fn open(path: &Path, format: Format) -> anyhow::Result<(csv::Reader<std::fs::File>, Vec<String>)> {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::Headers)
         .from_path(path)
@@ -136,9 +204,23 @@ fn open(path: &Path) -> anyhow::Result<(csv::Reader<std::fs::File>, Vec<String>)
         .headers()
         .context("cannot read the CSV header")?
         .iter()
-        .map(|h| h.trim().to_lowercase())
+        .map(|h| match format {
+            Format::Generic => h.trim().to_lowercase(),
+            Format::Delighted => delighted_column(h),
+        })
         .collect();
     Ok((reader, headers))
+}
+
+/// How to import.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// The file's shape.
+    pub format: Format,
+    /// Import the valid rows and skip the bad ones.
+    pub skip_invalid: bool,
+    /// Validate only: report what would be imported, write nothing.
+    pub dry_run: bool,
 }
 
 /// Imports `path` into `survey_id`, calling `progress(rows_done)` as it goes.
@@ -146,14 +228,19 @@ pub fn run(
     conn: &mut AnyConnection,
     survey_id: &SurveyId,
     path: &Path,
-    skip_invalid: bool,
+    options: Options,
     progress: &dyn Fn(u64),
 ) -> anyhow::Result<Summary> {
+    let Options {
+        format,
+        skip_invalid,
+        dry_run,
+    } = options;
     let survey = db::surveys::find_any(conn, survey_id)?;
     let (_, scale) = survey.kind_and_scale()?;
     let now = db::now();
     // First pass: validate everything, keep nothing.
-    let (mut reader, headers) = open(path)?;
+    let (mut reader, headers) = open(path, format)?;
     check_headers(&headers)?;
     let mut summary = Summary::default();
     let mut rows = 0u64;
@@ -171,14 +258,15 @@ pub fn run(
             }
         }
     }
-    if summary.skipped > 0 && !skip_invalid {
+    if dry_run || (summary.skipped > 0 && !skip_invalid) {
         return Ok(Summary {
             imported: 0,
+            valid: rows - summary.skipped,
             ..summary
         });
     }
     // Second pass: write the valid rows, all in one transaction.
-    let (mut reader, headers) = open(path)?;
+    let (mut reader, headers) = open(path, format)?;
     let imported = db::write_transaction(conn, |conn| {
         let mut writer = Writer::new(&survey);
         let mut done = 0u64;
@@ -198,6 +286,7 @@ pub fn run(
     progress(imported);
     Ok(Summary {
         imported,
+        valid: imported,
         ..summary
     })
 }
@@ -240,5 +329,31 @@ mod tests {
         assert_eq!(bad(&["9", "2026-01-05", "a\u{0}", ""]), "comment");
         assert!(check_headers(&["score".into()]).is_err());
         assert!(check_headers(&["score".into(), "created_at".into(), "bad key".into()]).is_err());
+    }
+
+    #[test]
+    fn delighted_columns_map_onto_ours_and_the_rest_become_valid_keys() {
+        assert_eq!(delighted_column("Score"), "score");
+        assert_eq!(delighted_column(" Response Timestamp "), "created_at");
+        assert_eq!(delighted_column("Email"), "email");
+        assert_eq!(delighted_column("Response ID"), "");
+        assert_eq!(delighted_column("Tags"), "");
+        assert_eq!(
+            delighted_column("Purchase Experience"),
+            "purchase_experience"
+        );
+        assert_eq!(delighted_column("Plan (annual?)"), "plan_annual");
+        let key = delighted_column(&"Long ".repeat(40));
+        assert!(
+            crate::domain::properties::check_key("k", &key).is_ok(),
+            "{key}"
+        );
+        let now = db::now();
+        let at = parse_time("2025-03-04 12:34:56 -0800", now).unwrap();
+        assert_eq!(at.to_string(), "2025-03-04 20:34:56");
+        assert_eq!(
+            parse_time("1741120496", now).unwrap().to_string(),
+            "2025-03-04 20:34:56"
+        );
     }
 }

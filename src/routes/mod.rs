@@ -2,6 +2,7 @@
 
 mod answer;
 mod challenges;
+mod delighted;
 mod docs;
 mod health;
 mod html;
@@ -86,6 +87,18 @@ route_table! {
     OPTIONS "/w/{key}/impressions" => widget::preflight,
     POST "/w/{key}/answers/{token}" => widget::answer,
     OPTIONS "/w/{key}/answers/{token}" => widget::preflight,
+    POST "/delighted/v1/people" => delighted::create_person,
+    GET  "/delighted/v1/people" => delighted::list_people,
+    DELETE "/delighted/v1/people/{identifier}" => delighted::delete_person,
+    DELETE "/delighted/v1/people/{email}/survey_requests/pending" => delighted::delete_pending,
+    GET  "/delighted/v1/survey_responses" => delighted::list_responses,
+    POST "/delighted/v1/survey_responses" => delighted::create_response,
+    GET  "/delighted/v1/survey_responses/{id}" => delighted::show_response,
+    PUT  "/delighted/v1/survey_responses/{id}" => delighted::update_response,
+    GET  "/delighted/v1/metrics" => delighted::metrics,
+    POST "/delighted/v1/unsubscribes" => delighted::unsubscribe,
+    GET  "/delighted/v1/unsubscribes" => delighted::list_unsubscribes,
+    GET  "/delighted/v1/bounces" => delighted::list_bounces,
     GET  "/u/{token}" => unsubscribe::page,
     POST "/u/{token}" => unsubscribe::confirm,
 }

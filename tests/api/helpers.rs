@@ -236,6 +236,7 @@ impl TestApp {
             "idempotency_keys" => schema::idempotency_keys::table.count().get_result(conn),
             "challenges" => schema::challenges::table.count().get_result(conn),
             "challenge_events" => schema::challenge_events::table.count().get_result(conn),
+            "people" => schema::people::table.count().get_result(conn),
             other => panic!("unknown table {other}"),
         }
         .expect("count")

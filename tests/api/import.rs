@@ -101,3 +101,71 @@ async fn imported_answers_feed_trends_groups_and_the_responses_list() {
     assert_eq!(first["recipient"]["email"], json!("p1-0@example.com"));
     assert_eq!(first["properties"]["ticket_id"], "T10");
 }
+
+#[tokio::test]
+async fn a_delighted_export_is_mapped_checked_dry_run_then_imported() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("nps").await;
+    // Shaped like a Delighted export: its own column names, ids, tags and notes (dropped),
+    // properties with spaces, its `YYYY-MM-DD HH:MM:SS -hhmm` times, and one bad row.
+    let csv = "Response ID,Email,Name,Score,Comment,Response Timestamp,Tags,Notes,Purchase Experience,Delighted Source\n\
+               1001,ann@example.com,Ann,10,Loved it,2025-03-04 12:34:56 -0800,vip,,Mobile App,Email\n\
+               1002,bo@example.com,,6,\"Slow, but fine\",2025-03-05 08:00:00 +0000,,called back,Retail Store,Link\n\
+               1003,cy@example.com,Cy,12,,2025-03-06 09:00:00 +0000,,,Web,Email\n";
+    let out = import(&app, &survey, csv, &["--format", "delighted"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 4: score"), "{stderr}");
+    assert_eq!(app.count("responses"), 0);
+
+    let out = import(
+        &app,
+        &survey,
+        csv,
+        &["--format", "delighted", "--dry-run", "--skip-invalid"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("2 valid rows would be imported"),
+        "{stdout}"
+    );
+    assert_eq!(app.count("responses"), 0, "a dry run writes nothing");
+
+    let out = import(
+        &app,
+        &survey,
+        csv,
+        &["--format", "delighted", "--skip-invalid"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let body: Value = app
+        .get(&format!("/v1/surveys/{survey}/responses"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let first = &body["data"][0];
+    assert_eq!(first["score"], 10);
+    assert_eq!(first["comment"], "Loved it");
+    assert_eq!(first["recipient"]["email"], "ann@example.com");
+    assert_eq!(first["created_at"], "2025-03-04T20:34:56Z");
+    assert_eq!(
+        first["properties"],
+        json!({"purchase_experience": "Mobile App", "delighted_source": "Email"})
+    );
+    assert_eq!(body["data"][1]["comment"], "Slow, but fine");
+    let stats = app.stats(&survey).await;
+    assert_eq!(
+        (stats["responses"].as_u64(), stats["score"].as_f64()),
+        (Some(2), Some(0.0))
+    );
+}

@@ -4,6 +4,7 @@ mod answering;
 mod auth;
 mod challenges;
 mod contract;
+mod delighted;
 mod email;
 mod funnel;
 mod helpers;

@@ -1,0 +1,295 @@
+//! `/survey_responses` and `/metrics`: the survey's answers in Delighted's shape, a score
+//! recorded for a person, and the figures from the same reports as `/v1/stats`.
+
+use chrono::{Duration, Utc};
+use serde_json::{Map, Value};
+
+use super::body::{list, page, properties, text, unix_param};
+use super::people::people_by_key;
+use super::views::{self, PersonListView, PersonRef, ResponseView};
+use super::Project;
+use crate::db::people;
+use crate::db::search::{self, ResponsePage};
+use crate::db::{self, AnyConnection};
+use crate::domain::answer::Answer;
+use crate::domain::email::EmailAddress;
+use crate::domain::ids::ResponseId;
+use crate::domain::Invalid;
+use crate::error::ApiError;
+use crate::invite::{self, Channel, InvitationRequest, Issuer};
+use crate::reports;
+
+fn kind(
+    conn: &mut AnyConnection,
+    project: &Project,
+) -> Result<crate::domain::kind::SurveyKind, ApiError> {
+    let survey = db::surveys::find(conn, &project.workspace, &project.survey)?;
+    Ok(survey.kind_and_scale()?.0)
+}
+
+/// Maps stored responses to Delighted's shape, with their people (expanded or by id).
+fn response_views(
+    conn: &mut AnyConnection,
+    project: &Project,
+    rows: Vec<(db::responses::Response, db::invitations::Invitation)>,
+    expand: bool,
+    public_url: &str,
+) -> Result<Vec<ResponseView>, ApiError> {
+    let kind = kind(conn, project)?;
+    let keys: Vec<&str> = rows
+        .iter()
+        .filter_map(|(_, inv)| inv.recipient_key.as_deref())
+        .collect();
+    let people = people_by_key(conn, project, &keys)?;
+    let ids: Vec<_> = rows.iter().map(|(_, inv)| &inv.id).collect();
+    let mut properties = db::invitations::properties_of(conn, &ids)?;
+    let response_ids: Vec<String> = rows.iter().map(|(r, _)| r.id.to_string()).collect();
+    let response_ids: Vec<&str> = response_ids.iter().map(String::as_str).collect();
+    let mut annotations = people::annotations_of(conn, &response_ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|(r, inv)| {
+            let person = inv
+                .recipient_key
+                .as_ref()
+                .and_then(|k| people.get(k))
+                .map(|p| {
+                    if expand {
+                        PersonRef::Expanded(PersonListView::from(p))
+                    } else {
+                        PersonRef::Id(p.id.clone())
+                    }
+                });
+            let props = properties.remove(&inv.id).unwrap_or_default();
+            let (tags, notes) = annotations.remove(r.id.as_str()).unwrap_or_default();
+            let mut view = ResponseView::new(kind, r, props, person, public_url);
+            view.tags = serde_json::from_str(&tags).unwrap_or_default();
+            view.notes = serde_json::from_str(&notes).unwrap_or_default();
+            view
+        })
+        .collect())
+}
+
+fn expands_person(params: &Map<String, Value>) -> bool {
+    list(params, "expand").iter().any(|e| e == "person")
+}
+
+/// `GET /survey_responses`: one numbered page of the survey's answers.
+pub fn list_responses(
+    conn: &mut AnyConnection,
+    project: &Project,
+    params: &Map<String, Value>,
+    public_url: &str,
+) -> Result<Vec<ResponseView>, ApiError> {
+    let (offset, limit) = page(params)?;
+    let newest_first = match text(params, "order")?.as_deref() {
+        None | Some("asc") | Some("asc:created_at") => false,
+        Some("desc") | Some("desc:created_at") => true,
+        Some(_) => return Err(Invalid::new("order", "must be asc or desc").into()),
+    };
+    let query = ResponsePage {
+        since: unix_param(params, "since")?,
+        until: unix_param(params, "until")?,
+        updated_since: unix_param(params, "updated_since")?,
+        updated_until: unix_param(params, "updated_until")?,
+        newest_first,
+        offset,
+        limit,
+    };
+    let rows = search::responses_of_survey(conn, &project.survey, &query)?;
+    response_views(conn, project, rows, expands_person(params), public_url)
+}
+
+/// `GET /survey_responses/{id}`.
+pub fn show_response(
+    conn: &mut AnyConnection,
+    project: &Project,
+    id: &ResponseId,
+    params: &Map<String, Value>,
+    public_url: &str,
+) -> Result<ResponseView, ApiError> {
+    let (r, inv) = db::responses::find_in_workspace(conn, &project.workspace, id)?;
+    if r.survey_id != project.survey {
+        return Err(ApiError::NotFound("survey response"));
+    }
+    let mut views = response_views(
+        conn,
+        project,
+        vec![(r, inv)],
+        expands_person(params),
+        public_url,
+    )?;
+    views.pop().ok_or(ApiError::NotFound("survey response"))
+}
+
+/// `POST /survey_responses`: records a score for a stored person (a kiosk, a phone call) as
+/// an answered link invitation, through the same answer path as the survey page.
+pub fn create_response(
+    conn: &mut AnyConnection,
+    project: &Project,
+    issuer: &Issuer,
+    params: &Map<String, Value>,
+    public_url: &str,
+) -> Result<ResponseView, ApiError> {
+    let person_id = match params.get("person") {
+        Some(Value::Object(p)) => text(p, "id")?,
+        _ => text(params, "person")?,
+    }
+    .ok_or_else(|| Invalid::new("person", "can't be blank"))?;
+    if params.get("score").is_none() {
+        return Err(Invalid::new("score", "can't be blank").into());
+    }
+    let props = properties(params, "person_properties")?;
+    let comment = text(params, "comment")?;
+    db::write_transaction(conn, |conn| {
+        let person = people::find(conn, &project.workspace, &person_id)
+            .map_err(|_| Invalid::new("person", "is not a person of this project"))?;
+        let survey = db::surveys::find(conn, &project.workspace, &project.survey)?;
+        let (_, scale) = survey.kind_and_scale()?;
+        let answer = Answer::parse(scale, params.get("score"), comment.as_deref(), false, None)?;
+        let request = InvitationRequest {
+            channel: Channel::Link,
+            email: Some(EmailAddress::parse("person", &person.email)?),
+            name: person.name.clone(),
+            external_id: None,
+            properties: props.clone(),
+            expires_at: None,
+            send_at: None,
+        };
+        let created = invite::create(
+            conn,
+            &project.workspace,
+            &project.survey,
+            &request,
+            None,
+            issuer,
+        )?;
+        let (response, _) = crate::respond::record(conn, &created.invitation, &answer)?;
+        let rows = vec![(response, created.invitation)];
+        let mut views = response_views(conn, project, rows, false, public_url)?;
+        views.pop().ok_or(ApiError::NotFound("survey response"))
+    })
+}
+
+/// `GET /metrics`: the survey's figures over `[since, until]` (all time by default), from the
+/// same reports as `/v1/stats`.
+pub fn metrics(
+    conn: &mut AnyConnection,
+    project: &Project,
+    params: &Map<String, Value>,
+) -> Result<Value, ApiError> {
+    let since = unix_param(params, "since")?;
+    let until = unix_param(params, "until")?;
+    let survey = db::surveys::find(conn, &project.workspace, &project.survey)?;
+    let (kind, scale) = survey.kind_and_scale()?;
+    let req = reports::Request {
+        surveys: vec![survey.id.clone()],
+        segments: survey.segments(),
+        from: since.map(db::from_stored),
+        // Delighted's `until` is inclusive; ours ends before.
+        to: until.map(|u| db::from_stored(u) + Duration::seconds(1)),
+        interval: None,
+        group_by: None,
+        filters: Vec::new(),
+    };
+    let report = reports::run(conn, &req, Utc::now())?;
+    Ok(views::metrics(kind, &report.total.distribution(scale)))
+}
+
+/// Most tags on one response.
+const MAX_TAGS: usize = 50;
+/// Most notes on one response.
+const MAX_NOTES: usize = 100;
+
+fn tags(params: &Map<String, Value>) -> Result<Option<Vec<String>>, Invalid> {
+    if params.get("tags").is_none_or(Value::is_null) {
+        return Ok(None);
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, tag) in list(params, "tags").into_iter().enumerate() {
+        let field = format!("tags[{i}]");
+        let tag = tag.trim().to_owned();
+        if tag.is_empty() || tag.chars().count() > 100 {
+            return Err(Invalid::new(field, "must be 1 to 100 characters"));
+        }
+        crate::domain::text::check(&field, &tag)?;
+        if !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    if out.len() > MAX_TAGS {
+        return Err(Invalid::new("tags", format!("at most {MAX_TAGS} tags")));
+    }
+    Ok(Some(out))
+}
+
+/// The notes of a PUT: strings or objects with `text` (an `id` already on the response keeps
+/// its time), replacing the list.
+fn notes(params: &Map<String, Value>, existing: &[Value]) -> Result<Option<Vec<Value>>, Invalid> {
+    let items = match params.get("notes") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Array(items)) => items.clone(),
+        Some(Value::String(s)) => vec![Value::String(s.clone())],
+        Some(_) => return Err(Invalid::new("notes", "must be a list of notes")),
+    };
+    if items.len() > MAX_NOTES {
+        return Err(Invalid::new("notes", format!("at most {MAX_NOTES} notes")));
+    }
+    let now = Utc::now().timestamp();
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let field = format!("notes[{i}]");
+        let (text, id) = match item {
+            Value::String(s) => (s.clone(), None),
+            Value::Object(o) => (
+                o.get("text")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                o.get("id").and_then(Value::as_str).map(str::to_owned),
+            ),
+            _ => return Err(Invalid::new(field, "must be a note")),
+        };
+        let text = text.trim().to_owned();
+        if text.is_empty() || text.chars().count() > 2_000 {
+            return Err(Invalid::new(
+                field,
+                "must have a text of 1 to 2000 characters",
+            ));
+        }
+        crate::domain::text::check(&field, &text)?;
+        let kept = id
+            .as_deref()
+            .and_then(|id| existing.iter().find(|n| n["id"] == id));
+        out.push(match kept {
+            Some(note) => serde_json::json!({"id": note["id"], "text": text,
+                "user_email": note["user_email"], "created_at": note["created_at"]}),
+            None => serde_json::json!({"id": uuid::Uuid::now_v7().to_string(), "text": text,
+                "user_email": null, "created_at": now}),
+        });
+    }
+    Ok(Some(out))
+}
+
+/// `PUT /survey_responses/{id}`: replaces the response's tags and notes. The answer itself
+/// (score, comment, person) is never changed here; the other fields a client sends back
+/// (its whole object, as `save()` does) are ignored.
+pub fn update_response(
+    conn: &mut AnyConnection,
+    project: &Project,
+    id: &ResponseId,
+    params: &Map<String, Value>,
+    public_url: &str,
+) -> Result<ResponseView, ApiError> {
+    let new_tags = tags(params)?;
+    db::write_transaction(conn, |conn| {
+        let current = show_response(conn, project, id, &Map::new(), public_url)?;
+        let new_notes = notes(params, &current.notes)?;
+        let tags = new_tags.unwrap_or(current.tags);
+        let notes = new_notes.unwrap_or(current.notes);
+        let tags = serde_json::to_string(&tags).map_err(ApiError::internal)?;
+        let notes = serde_json::to_string(&notes).map_err(ApiError::internal)?;
+        people::annotate(conn, &current.id, &tags, &notes, db::now())?;
+        show_response(conn, project, id, params, public_url)
+    })
+}

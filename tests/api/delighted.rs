@@ -1,0 +1,336 @@
+//! The Delighted-compatible facade over HTTP, on both backends: Basic auth with and without
+//! the colon, `.json` paths, form bodies, Delighted's error shape, and metrics that agree
+//! with `/v1/stats`. (The official Python client drives it in `scripts/delighted-test`.)
+
+use base64::Engine;
+use serde_json::{json, Value};
+
+use crate::email::email_app;
+use crate::helpers::TestApp;
+use crate::smtp::SmtpSink;
+
+/// A facade key bound to `survey`, made as the CLI makes it.
+fn facade_key(app: &TestApp, survey: &str) -> String {
+    let conn = &mut *app.conn();
+    let workspace: String = {
+        use diesel::prelude::*;
+        use scorekeeper::db::schema::{surveys, workspaces};
+        workspaces::table
+            .inner_join(surveys::table)
+            .filter(surveys::id.eq(survey))
+            .select(workspaces::name)
+            .first(conn)
+            .unwrap()
+    };
+    scorekeeper::db::workspaces::create_delighted_key(conn, &workspace, survey)
+        .unwrap()
+        .expose()
+        .to_owned()
+}
+
+fn basic(key: &str, colon: bool) -> String {
+    let user = if colon {
+        format!("{key}:")
+    } else {
+        key.to_owned()
+    };
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(user)
+    )
+}
+
+struct Facade<'a> {
+    app: &'a TestApp,
+    key: String,
+}
+
+impl Facade<'_> {
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}/delighted/v1/{path}", self.app.address);
+        let mut req = self
+            .app
+            .client
+            .request(method.parse().unwrap(), url)
+            .header("Authorization", basic(&self.key, true));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn form(&self, path: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+        let url = format!("{}/delighted/v1/{path}", self.app.address);
+        let res = self
+            .app
+            .client
+            .post(url)
+            .header("Authorization", basic(&self.key, false))
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn people_answers_and_metrics_agree_with_v1_stats() {
+    let sink = SmtpSink::start();
+    let app = email_app(&sink.url(), &[]).await;
+    let survey = app.survey_of("nps").await;
+    let d = Facade {
+        key: facade_key(&app, &survey),
+        app: &app,
+    };
+    // A form body, as Delighted's curl examples send, with the `.json` suffix.
+    let (status, stored) = d
+        .form(
+            "people.json",
+            &[
+                ("email", "ann@example.com"),
+                ("name", "Ann"),
+                ("send", "false"),
+                ("properties[agent]", "bo"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["scorekeeper"]["outcome"], "stored");
+    assert!(stored["survey_scheduled_at"].is_null());
+    assert_eq!(
+        app.count("invitations"),
+        0,
+        "send=false stores the person only"
+    );
+    let (_, queued) = d
+        .call(
+            "POST",
+            "people",
+            Some(json!({"email": "bo@example.com", "delay": 3600})),
+        )
+        .await;
+    assert_eq!(queued["scorekeeper"]["outcome"], "queued");
+    let scheduled = queued["survey_scheduled_at"].as_i64().unwrap();
+    let in_an_hour = chrono::Utc::now().timestamp() + 3600;
+    assert!(
+        (scheduled - in_an_hour).abs() < 30,
+        "{scheduled} vs {in_an_hour}"
+    );
+    // Within the survey's throttle, a second survey is not sent, and the answer says so.
+    let (_, again) = d
+        .call("POST", "people", Some(json!({"email": "BO@example.com"})))
+        .await;
+    assert_eq!(again["scorekeeper"]["outcome"], "throttled", "{again}");
+    assert!(again["scorekeeper"]["eligible_at"].is_i64());
+    assert_eq!(again["id"], queued["id"], "one person per address");
+
+    // Answers recorded for people (a kiosk), then read back and scored.
+    let person = stored["id"].as_str().unwrap();
+    for (score, comment) in [(10, "great"), (9, ""), (3, "slow"), (7, "")] {
+        let (status, r) = d
+            .call(
+                "POST",
+                "survey_responses",
+                Some(json!({"person": person, "score": score, "comment": comment})),
+            )
+            .await;
+        assert_eq!(status, 201, "{r}");
+        assert_eq!(r["person"], person);
+        assert_eq!(r["survey_type"], "nps");
+    }
+    let (_, page) = d
+        .call("GET", "survey_responses?per_page=2&page=2", None)
+        .await;
+    let scores: Vec<i64> = page
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["score"].as_i64().unwrap())
+        .collect();
+    assert_eq!(scores, vec![3, 7]);
+    let (_, newest) = d
+        .call(
+            "GET",
+            "survey_responses.json?order=desc&expand[]=person&per_page=1",
+            None,
+        )
+        .await;
+    assert_eq!(newest[0]["score"], 7);
+    assert_eq!(newest[0]["person"]["email"], "ann@example.com");
+    assert!(newest[0]["created_at"].is_i64());
+
+    // Tags and notes go beside the answer, which does not change; a client's `save()` sends
+    // the whole object back, read-only fields included.
+    let mut whole = newest[0].clone();
+    let id = whole["id"].as_str().unwrap().to_owned();
+    whole["tags"] = json!(["refund", "refund", "vip"]);
+    whole["notes"] = json!(["called back"]);
+    whole["score"] = json!(0);
+    let (status, put) = d
+        .call("PUT", &format!("survey_responses/{id}"), Some(whole))
+        .await;
+    assert_eq!(status, 200, "{put}");
+    assert_eq!(put["tags"], json!(["refund", "vip"]));
+    assert_eq!(put["notes"][0]["text"], "called back");
+    assert_eq!(put["score"], 7, "PUT never changes the answer");
+    let note = put["notes"][0].clone();
+    let (_, again) = d
+        .call(
+            "PUT",
+            &format!("survey_responses/{id}.json"),
+            Some(json!({"notes": [note, {"text": "closed"}]})),
+        )
+        .await;
+    assert_eq!(
+        again["notes"][0], note,
+        "a note sent back keeps its id and time"
+    );
+    assert_eq!(again["notes"][1]["text"], "closed");
+    assert_eq!(again["tags"], json!(["refund", "vip"]), "absent tags stay");
+    let (status, _) = d
+        .call(
+            "PUT",
+            &format!("survey_responses/{id}"),
+            Some(json!({"tags": [""]})),
+        )
+        .await;
+    assert_eq!(status, 422);
+
+    let (_, metrics) = d.call("GET", "metrics", None).await;
+    let stats = app.stats(&survey).await;
+    assert_eq!(metrics["response_count"], stats["responses"]);
+    assert_eq!(metrics["promoter_count"], stats["promoters"]);
+    assert_eq!(metrics["passive_count"], stats["passives"]);
+    assert_eq!(metrics["detractor_count"], stats["detractors"]);
+    assert_eq!(
+        metrics["nps"].as_i64(),
+        stats["score"].as_f64().map(|s| s.round() as i64)
+    );
+    assert_eq!(
+        (
+            metrics["nps"].as_i64(),
+            metrics["promoter_percent"].as_i64()
+        ),
+        (Some(25), Some(50))
+    );
+}
+
+#[tokio::test]
+async fn errors_come_in_delighted_shape_and_keys_are_bound_to_their_survey() {
+    let sink = SmtpSink::start();
+    let app = email_app(&sink.url(), &[]).await;
+    let survey = app.survey_of("csat").await;
+    let d = Facade {
+        key: facade_key(&app, &survey),
+        app: &app,
+    };
+    let (status, body) = d
+        .call(
+            "POST",
+            "people",
+            Some(json!({"phone_number": "+14155551212"})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(body["status"], 422);
+    assert!(body["errors"]["phone_number"][0]
+        .as_str()
+        .unwrap()
+        .contains("SMS"));
+    let (status, body) = d
+        .call("POST", "people", Some(json!({"email": "not an address"})))
+        .await;
+    assert_eq!((status, body["errors"]["email"].is_array()), (422, true));
+    let (status, body) = d
+        .call(
+            "GET",
+            &format!("survey_responses/{}", uuid::Uuid::now_v7()),
+            None,
+        )
+        .await;
+    assert_eq!((status, &body["status"]), (404, &json!(404)));
+    let (status, _) = d.call("GET", "survey_responses?per_page=101", None).await;
+    assert_eq!(status, 422);
+
+    // A wrong key, and a plain API key that is not bound to a survey: 401, Basic challenge.
+    for key in ["sk_wrong".to_owned(), app.api_key.clone()] {
+        let res = app
+            .client
+            .get(format!("{}/delighted/v1/metrics", app.address))
+            .header("Authorization", basic(&key, true))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401);
+        assert!(res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic"));
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["status"], 401);
+    }
+    assert_eq!(
+        app.count("people"),
+        0,
+        "nothing was stored by refused calls"
+    );
+
+    // CSAT metrics use the same rules as the stats.
+    let (_, p) = d
+        .call(
+            "POST",
+            "people",
+            Some(json!({"email": "a@example.com", "send": false})),
+        )
+        .await;
+    for score in [5, 4, 2] {
+        d.call(
+            "POST",
+            "survey_responses",
+            Some(json!({"person": p["id"], "score": score})),
+        )
+        .await;
+    }
+    let (_, metrics) = d.call("GET", "metrics", None).await;
+    assert_eq!(metrics["response_count"], 3);
+    assert_eq!(metrics["satisfied_count"], 2);
+    assert_eq!(metrics["csat"], 67);
+
+    // Unsubscribing suppresses the person's next survey.
+    let (status, ok) = d
+        .call(
+            "POST",
+            "unsubscribes",
+            Some(json!({"person_email": "a@example.com"})),
+        )
+        .await;
+    assert_eq!((status, ok), (200, json!({"ok": true})));
+    let (_, list) = d.call("GET", "unsubscribes", None).await;
+    assert_eq!(list[0]["email"], "a@example.com");
+    assert_eq!(list[0]["person_id"], p["id"]);
+    let (_, again) = d
+        .call("POST", "people", Some(json!({"email": "a@example.com"})))
+        .await;
+    assert_eq!(again["scorekeeper"]["outcome"], "suppressed");
+    assert_eq!(again["scorekeeper"]["reason"], "unsubscribed");
+
+    // Erasure: the person is gone and their answers keep no address.
+    let (status, _) = d
+        .call("DELETE", "people/email%3Aa%40example.com", None)
+        .await;
+    assert_eq!(status, 202);
+    let (_, answers) = d.call("GET", "survey_responses", None).await;
+    assert_eq!(answers.as_array().unwrap().len(), 3);
+    assert!(answers
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["person"].is_null()));
+    let (status, _) = d
+        .call("DELETE", "people/email%3Aa%40example.com", None)
+        .await;
+    assert_eq!(status, 404);
+}
