@@ -88,12 +88,11 @@ fn form(raw: &[u8]) -> Result<Map<String, Value>, ApiError> {
     Ok(out)
 }
 
-/// A text parameter (a JSON string or number).
+/// A text parameter.
 pub fn text(params: &Map<String, Value>, key: &str) -> Result<Option<String>, Invalid> {
     match params.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(Value::Number(n)) => Ok(Some(n.to_string())),
         Some(_) => Err(Invalid::new(key, "must be a string")),
     }
 }
@@ -104,7 +103,6 @@ pub fn integer(params: &Map<String, Value>, key: &str) -> Result<Option<i64>, In
     match params.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(bad),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad()),
         Some(_) => Err(bad()),
     }
@@ -145,6 +143,9 @@ pub const MAX_PER_PAGE: i64 = 100;
 /// Delighted's default page size.
 pub const DEFAULT_PER_PAGE: i64 = 20;
 
+/// The last second of year 9999, the latest time a parameter may name.
+pub const LAST_UNIX_SECOND: i64 = 253_402_300_799;
+
 /// A properties object (`properties`, `person_properties`), validated as on `/v1`.
 pub fn properties(params: &Map<String, Value>, key: &str) -> Result<Properties, Invalid> {
     match params.get(key) {
@@ -172,7 +173,7 @@ pub fn unix_param(
     integer(params, key)?
         .map(|secs| {
             DateTime::<Utc>::from_timestamp(secs, 0)
-                .filter(|_| secs >= 0)
+                .filter(|_| (0..=LAST_UNIX_SECOND).contains(&secs))
                 .map(db::to_stored)
                 .ok_or_else(|| Invalid::new(key, "must be a Unix timestamp"))
         })

@@ -44,8 +44,11 @@ pub fn create_person(
     let name = text(params, "name")?
         .map(|n| n.trim().to_owned())
         .filter(|n| !n.is_empty());
-    if name.as_ref().is_some_and(|n| n.chars().count() > 200) {
-        return Err(Invalid::new("name", "must be at most 200 characters").into());
+    if let Some(name) = &name {
+        if name.chars().count() > 200 {
+            return Err(Invalid::new("name", "must be at most 200 characters").into());
+        }
+        crate::domain::text::check("name", name)?;
     }
     let delay = integer(params, "delay")?.unwrap_or(0);
     if !(0..=MAX_DELAY_SECONDS).contains(&delay) {

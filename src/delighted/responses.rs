@@ -70,8 +70,16 @@ fn response_views(
         .collect())
 }
 
-fn expands_person(params: &Map<String, Value>) -> bool {
-    list(params, "expand").iter().any(|e| e == "person")
+/// Whether `expand` asks for the person (at most 10 values of at most 100 characters).
+fn expands_person(params: &Map<String, Value>) -> Result<bool, Invalid> {
+    let expand = list(params, "expand");
+    if expand.len() > 10 || expand.iter().any(|e| e.chars().count() > 100) {
+        return Err(Invalid::new(
+            "expand",
+            "at most 10 values of at most 100 characters",
+        ));
+    }
+    Ok(expand.iter().any(|e| e == "person"))
 }
 
 /// `GET /survey_responses`: one numbered page of the survey's answers.
@@ -97,7 +105,7 @@ pub fn list_responses(
         limit,
     };
     let rows = search::responses_of_survey(conn, &project.survey, &query)?;
-    response_views(conn, project, rows, expands_person(params), public_url)
+    response_views(conn, project, rows, expands_person(params)?, public_url)
 }
 
 /// `GET /survey_responses/{id}`.
@@ -116,7 +124,7 @@ pub fn show_response(
         conn,
         project,
         vec![(r, inv)],
-        expands_person(params),
+        expands_person(params)?,
         public_url,
     )?;
     views.pop().ok_or(ApiError::NotFound("survey response"))

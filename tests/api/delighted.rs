@@ -252,8 +252,26 @@ async fn errors_come_in_delighted_shape_and_keys_are_bound_to_their_survey() {
         )
         .await;
     assert_eq!((status, &body["status"]), (404, &json!(404)));
-    let (status, _) = d.call("GET", "survey_responses?per_page=101", None).await;
-    assert_eq!(status, 422);
+    for bad in [
+        "survey_responses?per_page=101",
+        "metrics?until=253402300800",
+        "people?since=-1",
+    ] {
+        let (status, body) = d.call("GET", bad, None).await;
+        assert_eq!(status, 422, "{bad}: {body}");
+    }
+    let (status, body) = d
+        .call(
+            "POST",
+            "people",
+            Some(json!({"email": "x@example.com", "name": "a\u{f}b"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["errors"]["name"].is_array()),
+        (422, true),
+        "{body}"
+    );
 
     // A wrong key, and a plain API key that is not bound to a survey: 401, Basic challenge.
     for key in ["sk_wrong".to_owned(), app.api_key.clone()] {
