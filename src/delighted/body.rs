@@ -150,7 +150,12 @@ pub const LAST_UNIX_SECOND: i64 = 253_402_300_799;
 pub fn properties(params: &Map<String, Value>, key: &str) -> Result<Properties, Invalid> {
     match params.get(key) {
         None | Some(Value::Null) => Ok(Properties::default()),
-        Some(Value::Object(map)) => {
+        Some(value @ Value::Object(map)) => {
+            // No control characters, as on `/v1` (Postgres refuses NUL): named `properties.k`.
+            crate::domain::text::check_json(&Value::Object(Map::from_iter([(
+                key.to_owned(),
+                value.clone(),
+            )])))?;
             Properties::from_json(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         }
         Some(_) => Err(Invalid::new(key, "must be an object of properties")),

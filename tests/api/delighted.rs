@@ -272,6 +272,16 @@ async fn errors_come_in_delighted_shape_and_keys_are_bound_to_their_survey() {
         (422, true),
         "{body}"
     );
+    // A NUL in a property (Postgres would refuse it) is a 422 naming it, not a 500.
+    let (status, body) = d
+        .call(
+            "POST",
+            "people",
+            Some(json!({"email": "x@example.com", "properties": {"agent": "b\u{0}o"}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["errors"]["properties.agent"].is_array(), "{body}");
 
     // A wrong key, and a plain API key that is not bound to a survey: 401, Basic challenge.
     for key in ["sk_wrong".to_owned(), app.api_key.clone()] {
