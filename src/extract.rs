@@ -164,12 +164,12 @@ impl FromRequest for Workspace {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
             let hash = key.hash();
             let id = db::run(&state.pool, move |conn| {
-                db::workspaces::find_by_key_hash(conn, &hash).map_err(ApiError::from)
+                db::workspaces::owner_of_key(conn, &hash).map_err(ApiError::from)
             })
             .await?;
-            id.map(|(id, key_id)| Workspace {
-                id: WorkspaceId::from(id),
-                key_id,
+            id.map(|owner| Workspace {
+                id: WorkspaceId::from(owner.workspace_id),
+                key_id: owner.key_id,
             })
             .ok_or(ApiError::Unauthorized("the API key is not valid"))
         })

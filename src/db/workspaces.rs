@@ -37,18 +37,6 @@ pub fn owner_of_key(conn: &mut AnyConnection, hash: &str) -> DbResult<Option<Key
         }))
 }
 
-/// The workspace id that owns the key with this hash, and the key's id, if any.
-pub fn find_by_key_hash(
-    conn: &mut AnyConnection,
-    hash: &str,
-) -> DbResult<Option<(String, String)>> {
-    Ok(api_keys::table
-        .filter(api_keys::key_hash.eq(hash))
-        .select((api_keys::workspace_id, api_keys::id))
-        .first::<(String, String)>(conn)
-        .optional()?)
-}
-
 /// Creates the workspace `name` if it does not exist and a new API key for it.
 /// Returns the key, which is stored only as a hash and cannot be shown again.
 pub fn create_api_key(conn: &mut AnyConnection, name: &str) -> DbResult<ApiKey> {

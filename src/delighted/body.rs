@@ -185,12 +185,18 @@ pub fn unix_param(
         .transpose()
 }
 
-/// `per_page` (1 to 100, default 20) and `page` (from 1) as an offset and a limit.
-pub fn page(params: &Map<String, Value>) -> Result<(i64, i64), Invalid> {
+/// `per_page`: 1 to 100, default 20.
+pub fn per_page(params: &Map<String, Value>) -> Result<i64, Invalid> {
     let per_page = integer(params, "per_page")?.unwrap_or(DEFAULT_PER_PAGE);
     if !(1..=MAX_PER_PAGE).contains(&per_page) {
         return Err(Invalid::new("per_page", "must be 1 to 100"));
     }
+    Ok(per_page)
+}
+
+/// `per_page` and `page` (from 1) as an offset and a limit.
+pub fn page(params: &Map<String, Value>) -> Result<(i64, i64), Invalid> {
+    let per_page = per_page(params)?;
     let page = integer(params, "page")?.unwrap_or(1);
     if !(1..=1_000_000).contains(&page) {
         return Err(Invalid::new("page", "must be 1 or more"));

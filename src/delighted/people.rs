@@ -7,8 +7,7 @@ use chrono::{Duration, Utc};
 use serde_json::{Map, Value};
 
 use super::body::{
-    boolean, email, integer, properties, text, unix_param, DEFAULT_PER_PAGE, MAX_DELAY_SECONDS,
-    MAX_PER_PAGE,
+    boolean, email, integer, per_page, properties, text, unix_param, MAX_DELAY_SECONDS,
 };
 use super::views::{self, Outcome, PersonListView, PersonView};
 use super::Project;
@@ -122,10 +121,7 @@ pub fn list_people(
     project: &Project,
     params: &Map<String, Value>,
 ) -> Result<(Vec<PersonListView>, Option<String>), ApiError> {
-    let per_page = integer(params, "per_page")?.unwrap_or(DEFAULT_PER_PAGE);
-    if !(1..=MAX_PER_PAGE).contains(&per_page) {
-        return Err(Invalid::new("per_page", "must be 1 to 100").into());
-    }
+    let per_page = per_page(params)?;
     let cursor = text(params, "page_info")?;
     let page = crate::domain::page::PageRequest::parse(Some(per_page), cursor.as_deref())?;
     let email = match text(params, "email")? {

@@ -34,6 +34,13 @@ fn issuer(state: &AppState) -> Issuer {
     }
 }
 
+/// A response id from the path: anything but a UUID names no response.
+fn response_id(raw: &str) -> Result<ResponseId, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(ResponseId::from)
+        .map_err(|_| ApiError::NotFound("survey response"))
+}
+
 fn ok() -> Value {
     json!({"ok": true})
 }
@@ -132,9 +139,7 @@ pub async fn show_response(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Answer {
-    let id = uuid::Uuid::parse_str(&id)
-        .map_err(|_| ApiError::NotFound("survey response"))
-        .map(ResponseId::from)?;
+    let id = response_id(&id)?;
     let params = params(&req, &[])?;
     let base = state.links.base().to_owned();
     let view = db::run(&state.pool, move |conn| {
@@ -152,9 +157,7 @@ pub async fn update_response(
     id: web::Path<String>,
     bytes: web::Bytes,
 ) -> Answer {
-    let id = uuid::Uuid::parse_str(&id)
-        .map_err(|_| ApiError::NotFound("survey response"))
-        .map(ResponseId::from)?;
+    let id = response_id(&id)?;
     let params = params(&req, &bytes)?;
     let base = state.links.base().to_owned();
     let view = db::run(&state.pool, move |conn| {
