@@ -41,10 +41,13 @@ pub fn page_state(
     Ok((invitation, survey, response))
 }
 
-/// Records `answer` for `invitation`. Returns the stored response and whether it is new.
+/// Records `answer` for `invitation` of `survey`. Returns the stored response and whether it
+/// is new. An anonymous survey's answer gets an id that carries no time, and cuts the
+/// invitation from its person (nothing is sent to someone who answered).
 pub fn record(
     conn: &mut AnyConnection,
     invitation: &Invitation,
+    survey: &Survey,
     answer: &Answer,
 ) -> Result<(Response, bool), ApiError> {
     db::write_transaction(conn, |conn| {
@@ -71,9 +74,15 @@ pub fn record(
             existing.as_ref(),
             &applied.state,
             &applied.changes,
-            answer.user_agent.as_deref(),
-            at,
+            responses::Saving {
+                user_agent: answer.user_agent.as_deref(),
+                anonymous: survey.anonymous,
+                at,
+            },
         )?;
+        if survey.anonymous {
+            db::invitations::cut_identity(conn, &invitation.id)?;
+        }
         // The rollups move with the answer: the old score (or flag) out, the new one in.
         let mut delta = answer_tally(&applied.state);
         if let Some(old) = &recorded {
@@ -93,7 +102,7 @@ pub fn record(
                 conn,
                 invitation.workspace_id.as_str(),
                 kind,
-                event_data(invitation, &response),
+                event_data(invitation, survey, &response),
                 at,
             )?;
         }
@@ -101,8 +110,21 @@ pub fn record(
     })
 }
 
-/// The object a response event carries.
-fn event_data(invitation: &Invitation, response: &Response) -> serde_json::Value {
+/// The object a response event carries: for an anonymous survey, the answer without its
+/// invitation, recipient or any time finer than the day.
+fn event_data(invitation: &Invitation, survey: &Survey, response: &Response) -> serde_json::Value {
+    if survey.anonymous {
+        return serde_json::json!({
+            "id": response.id.as_str(),
+            "survey_id": response.survey_id.as_str(),
+            "anonymous": true,
+            "score": response.score,
+            "comment": response.comment,
+            "suspect": response.suspect,
+            "created_at": db::from_stored(db::day_of(response.created_at)),
+            "updated_at": db::from_stored(db::day_of(response.updated_at)),
+        });
+    }
     serde_json::json!({
         "id": response.id.as_str(),
         "survey_id": response.survey_id.as_str(),

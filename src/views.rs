@@ -84,6 +84,9 @@ pub struct SurveyView {
     pub brand_color: String,
     /// The respondents' language.
     pub locale: String,
+    /// Whether it is anonymous: its answers carry no identity, and no score over fewer than
+    /// the workspace's `min_group_size` respondents is served.
+    pub anonymous: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
 }
@@ -127,6 +130,7 @@ impl SurveyView {
                 .brand_color
                 .unwrap_or_else(|| widget::DEFAULT_BRAND_COLOR.to_owned()),
             locale,
+            anonymous: s.anonymous,
             created_at: from_stored(s.created_at),
         })
     }
@@ -251,8 +255,8 @@ impl InvitationView {
 pub struct ResponseView {
     /// Its id.
     pub id: String,
-    /// The invitation answered.
-    pub invitation_id: String,
+    /// The invitation answered (`null` for an anonymous survey).
+    pub invitation_id: Option<String>,
     /// The survey.
     pub survey_id: String,
     /// The score.
@@ -280,7 +284,7 @@ impl ResponseView {
     pub fn from_row(r: Response, inv: &Invitation, properties: BTreeMap<String, String>) -> Self {
         Self {
             id: r.id.into(),
-            invitation_id: r.invitation_id.into(),
+            invitation_id: Some(r.invitation_id.into()),
             survey_id: r.survey_id.into(),
             score: r.score,
             comment: r.comment,
@@ -291,6 +295,28 @@ impl ResponseView {
             invited_at: from_stored(inv.created_at),
             created_at: from_stored(r.created_at),
             updated_at: from_stored(r.updated_at),
+        }
+    }
+}
+
+impl ResponseView {
+    /// An anonymous survey's response: no invitation, recipient or properties, dated to the
+    /// day, and its comment only when `comments` (the survey holds enough of them).
+    pub fn anonymous(r: Response, inv: &Invitation, comments: bool) -> Self {
+        let day = |t| from_stored(crate::db::day_of(t));
+        Self {
+            id: r.id.into(),
+            invitation_id: None,
+            survey_id: r.survey_id.into(),
+            score: r.score,
+            comment: r.comment.filter(|_| comments),
+            suspect: r.suspect,
+            suspect_reason: r.suspect_reason,
+            recipient: None,
+            properties: BTreeMap::new(),
+            invited_at: day(inv.created_at),
+            created_at: day(r.created_at),
+            updated_at: day(r.updated_at),
         }
     }
 }

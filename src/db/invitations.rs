@@ -259,6 +259,21 @@ pub fn properties_of(
     Ok(map)
 }
 
+/// Cuts invitation `id` from its person: its address, name, external id and address key
+/// are cleared (its properties, the group it counts in, stay). Call inside a write
+/// transaction.
+pub fn cut_identity(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<()> {
+    diesel::update(invitations::table.find(id.as_str()))
+        .set((
+            invitations::recipient_email.eq(None::<String>),
+            invitations::recipient_name.eq(None::<String>),
+            invitations::recipient_external_id.eq(None::<String>),
+            invitations::recipient_key.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// The properties of one invitation.
 pub fn properties_of_one(
     conn: &mut AnyConnection,

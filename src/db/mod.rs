@@ -252,6 +252,11 @@ pub fn to_stored(at: DateTime<Utc>) -> NaiveDateTime {
     at.naive_utc().trunc_subsecs(6)
 }
 
+/// The start of the UTC day of `at`: all an anonymous survey ever says of when.
+pub fn day_of(at: NaiveDateTime) -> NaiveDateTime {
+    at.date().and_time(chrono::NaiveTime::MIN)
+}
+
 /// Converts a stored timestamp back to UTC.
 pub fn from_stored(at: NaiveDateTime) -> DateTime<Utc> {
     at.and_utc()

@@ -122,6 +122,17 @@ pub fn mark_responded_if_live(
     })
 }
 
+/// How an answer is stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Saving<'a> {
+    /// The browser's user agent, if any.
+    pub user_agent: Option<&'a str>,
+    /// Whether its survey is anonymous (its id then carries no time).
+    pub anonymous: bool,
+    /// When.
+    pub at: NaiveDateTime,
+}
+
 /// Stores the new state of the answer to `invitation` and one history entry per change.
 /// `existing` is the response already recorded, if any. Returns the stored response.
 pub fn save(
@@ -130,12 +141,20 @@ pub fn save(
     existing: Option<&Response>,
     state: &Recorded,
     changes: &[Change],
-    user_agent: Option<&str>,
-    at: NaiveDateTime,
+    how: Saving<'_>,
 ) -> DbResult<Response> {
+    let Saving {
+        user_agent,
+        anonymous,
+        at,
+    } = how;
     let id = match existing {
         None => {
-            let id = ResponseId::generate();
+            let id = if anonymous {
+                ResponseId::random()
+            } else {
+                ResponseId::generate()
+            };
             diesel::insert_into(responses::table)
                 .values((
                     responses::id.eq(id.as_str()),
@@ -199,6 +218,29 @@ pub fn for_invitation(
         .select(Response::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// How many responses survey `id` has, and how many of them carry a comment.
+pub fn counts(conn: &mut AnyConnection, id: &SurveyId) -> DbResult<(i64, i64)> {
+    let all = responses::table
+        .filter(responses::survey_id.eq(id.as_str()))
+        .count()
+        .get_result(conn)?;
+    let commented = responses::table
+        .filter(responses::survey_id.eq(id.as_str()))
+        .filter(responses::comment.is_not_null())
+        .filter(responses::comment.ne(""))
+        .count()
+        .get_result(conn)?;
+    Ok((all, commented))
+}
+
+/// Whether survey `id` has any response.
+pub fn any_for_survey(conn: &mut AnyConnection, id: &SurveyId) -> DbResult<bool> {
+    Ok(diesel::select(diesel::dsl::exists(
+        responses::table.filter(responses::survey_id.eq(id.as_str())),
+    ))
+    .get_result(conn)?)
 }
 
 /// A response with the invitation it answers.

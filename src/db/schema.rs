@@ -5,6 +5,7 @@ diesel::table! {
         id -> Text,
         name -> Text,
         created_at -> Timestamp,
+        min_group_size -> Integer,
     }
 }
 
@@ -60,6 +61,7 @@ diesel::table! {
         brand_color -> Nullable<Text>,
         locale -> Text,
         send_delay_seconds -> Integer,
+        anonymous -> Bool,
     }
 }
 

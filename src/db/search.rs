@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::invitations::Invitation;
 use super::responses::Response;
-use super::schema::{invitation_properties, invitations, responses};
+use super::schema::{invitation_properties, invitations, responses, surveys};
 use super::{AnyConnection, DbResult};
 use crate::domain::ids::{SurveyId, WorkspaceId};
 use crate::domain::page::PageRequest;
@@ -77,9 +77,14 @@ pub fn responses(
     search: &Search,
     page: &PageRequest,
 ) -> DbResult<Vec<(Response, Invitation)>> {
+    let anonymous = surveys::table
+        .filter(surveys::workspace_id.eq(workspace.as_str()))
+        .filter(surveys::anonymous.eq(true))
+        .select(surveys::id);
     let mut query = responses::table
         .inner_join(invitations::table)
         .filter(invitations::workspace_id.eq(workspace.as_str()))
+        .filter(responses::survey_id.ne_all(anonymous))
         .select((Response::as_select(), Invitation::as_select()))
         .order(responses::id.asc())
         .limit(page.fetch_limit())

@@ -59,6 +59,8 @@ pub struct Survey {
     pub locale: String,
     /// How long after a ticket is solved the trigger's email goes out.
     pub send_delay_seconds: i32,
+    /// Whether it promises anonymity: no identity on its answers, no score over too few.
+    pub anonymous: bool,
 }
 
 impl Survey {
@@ -131,6 +133,8 @@ pub struct NewSurvey<'a> {
     pub locale: &'a str,
     /// Delay of the ticket-solved trigger's email.
     pub send_delay_seconds: i32,
+    /// Whether it promises anonymity.
+    pub anonymous: bool,
 }
 
 /// Inserts a survey and reads it back.
@@ -181,12 +185,17 @@ pub struct SurveyChanges<'a> {
     pub locale: Option<&'a str>,
     /// Delay of the ticket-solved trigger's email.
     pub send_delay_seconds: Option<i32>,
+    /// Turns anonymity on (see [`update`]: only before the first answer, never off).
+    pub anonymous: Option<bool>,
 }
 
 /// Applies `changes` to survey `id` of `workspace_id`; when its segments change, rebuilds its
 /// rollups in the same transaction (the time this takes grows with the survey's invitations:
 /// minutes at a million answers, holding SQLite's write lock meanwhile). Returns the survey
 /// as it now is.
+///
+/// Anonymity is a promise made to respondents before they answer: it can be turned on only
+/// while the survey has no answer, and never off (both refused with a reason).
 pub fn update(
     conn: &mut AnyConnection,
     workspace_id: &WorkspaceId,
@@ -195,6 +204,22 @@ pub fn update(
 ) -> DbResult<Survey> {
     super::write_transaction(conn, |conn| {
         let before = find(conn, workspace_id, id)?;
+        match changes.anonymous {
+            Some(false) if before.anonymous => {
+                return Err(DbError::Refused(
+                    "anonymous cannot be turned off: its respondents answered on that promise"
+                        .into(),
+                ))
+            }
+            Some(true) if !before.anonymous && super::responses::any_for_survey(conn, id)? => {
+                return Err(DbError::Refused(
+                    "anonymous can be turned on only before the first answer: the answers \
+                     already given were not made on that promise"
+                        .into(),
+                ))
+            }
+            _ => {}
+        }
         let segments_change = changes
             .segment_by
             .is_some_and(|new| before.segments() != SegmentBy::from_stored(new));
@@ -228,6 +253,7 @@ impl SurveyChanges<'_> {
             && self.brand_color.is_none()
             && self.locale.is_none()
             && self.send_delay_seconds.is_none()
+            && self.anonymous.is_none()
     }
 }
 

@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::schema::{api_keys, workspaces};
 use super::{now, AnyConnection};
 use super::{DbError, DbResult};
+use crate::domain::ids::WorkspaceId;
 use crate::domain::secret::ApiKey;
 
 /// A stored key's owner and binding.
@@ -35,6 +36,46 @@ pub fn owner_of_key(conn: &mut AnyConnection, hash: &str) -> DbResult<Option<Key
             key_id,
             delighted_survey_id,
         }))
+}
+
+/// A workspace's settings.
+#[derive(Debug, Clone, Queryable)]
+pub struct Settings {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// When it was created (UTC).
+    pub created_at: chrono::NaiveDateTime,
+    /// No score of an anonymous survey over fewer respondents than this.
+    pub min_group_size: i32,
+}
+
+/// The settings of workspace `id`.
+pub fn settings(conn: &mut AnyConnection, id: &WorkspaceId) -> DbResult<Settings> {
+    workspaces::table
+        .find(id.as_str())
+        .select((
+            workspaces::id,
+            workspaces::name,
+            workspaces::created_at,
+            workspaces::min_group_size,
+        ))
+        .first(conn)
+        .optional()?
+        .ok_or(DbError::NotFound("workspace"))
+}
+
+/// Sets the workspace's `min_group_size` (already validated) and answers its settings.
+pub fn set_min_group_size(
+    conn: &mut AnyConnection,
+    id: &WorkspaceId,
+    min_group_size: i32,
+) -> DbResult<Settings> {
+    diesel::update(workspaces::table.find(id.as_str()))
+        .set(workspaces::min_group_size.eq(min_group_size))
+        .execute(conn)?;
+    settings(conn, id)
 }
 
 /// Creates the workspace `name` if it does not exist and a new API key for it.

@@ -19,23 +19,31 @@ use crate::error::ApiError;
 use crate::invite::{self, Channel, InvitationRequest, Issuer};
 use crate::reports;
 
-fn kind(
-    conn: &mut AnyConnection,
-    project: &Project,
-) -> Result<crate::domain::kind::SurveyKind, ApiError> {
-    let survey = db::surveys::find(conn, &project.workspace, &project.survey)?;
-    Ok(survey.kind_and_scale()?.0)
-}
-
-/// Maps stored responses to Delighted's shape, with their people (expanded or by id).
+/// Maps stored responses to Delighted's shape, with their people (expanded or by id). An
+/// anonymous survey's answers come without person or properties, dated to the day, under the
+/// same minimum as its own list (`own`: the one answer the caller has just recorded, which
+/// tells them nothing new).
 fn response_views(
     conn: &mut AnyConnection,
     project: &Project,
     rows: Vec<(db::responses::Response, db::invitations::Invitation)>,
     expand: bool,
     public_url: &str,
+    own: bool,
 ) -> Result<Vec<ResponseView>, ApiError> {
-    let kind = kind(conn, project)?;
+    let survey = db::surveys::find(conn, &project.workspace, &project.survey)?;
+    let kind = survey.kind_and_scale()?.0;
+    let shown = if own {
+        survey.anonymous.then_some(true)
+    } else {
+        reports::anonymity::answers_shown(conn, &survey)?
+    };
+    if let Some(comments) = shown {
+        return Ok(rows
+            .into_iter()
+            .map(|(r, _)| ResponseView::anonymous(kind, r, comments, public_url))
+            .collect());
+    }
     let keys: Vec<&str> = rows
         .iter()
         .filter_map(|(_, inv)| inv.recipient_key.as_deref())
@@ -105,7 +113,14 @@ pub fn list_responses(
         limit,
     };
     let rows = search::responses_of_survey(conn, &project.survey, &query)?;
-    response_views(conn, project, rows, expands_person(params)?, public_url)
+    response_views(
+        conn,
+        project,
+        rows,
+        expands_person(params)?,
+        public_url,
+        false,
+    )
 }
 
 /// `GET /survey_responses/{id}`.
@@ -126,6 +141,7 @@ pub fn show_response(
         vec![(r, inv)],
         expands_person(params)?,
         public_url,
+        false,
     )?;
     views.pop().ok_or(ApiError::NotFound("survey response"))
 }
@@ -172,9 +188,9 @@ pub fn create_response(
             None,
             issuer,
         )?;
-        let (response, _) = crate::respond::record(conn, &created.invitation, &answer)?;
+        let (response, _) = crate::respond::record(conn, &created.invitation, &survey, &answer)?;
         let rows = vec![(response, created.invitation)];
-        let mut views = response_views(conn, project, rows, false, public_url)?;
+        let mut views = response_views(conn, project, rows, false, public_url, true)?;
         views.pop().ok_or(ApiError::NotFound("survey response"))
     })
 }
@@ -200,8 +216,21 @@ pub fn metrics(
         group_by: None,
         filters: Vec::new(),
     };
-    let report = reports::run(conn, &req, Utc::now())?;
-    Ok(views::metrics(kind, &report.total.distribution(scale)))
+    let Some(protection) = reports::anonymity::protection(conn, std::slice::from_ref(&survey))?
+    else {
+        let report = reports::run(conn, &req, Utc::now())?;
+        return Ok(views::metrics(kind, &report.total.distribution(scale)));
+    };
+    let (report, withheld) = reports::anonymity::run(conn, &req, Utc::now(), &protection)?;
+    let distribution = report.total.distribution(scale);
+    if withheld.total {
+        // Too few respondents in the window: how many, and nothing of what they said.
+        return Ok(serde_json::json!({
+            "response_count": distribution.total(),
+            "withheld": true,
+        }));
+    }
+    Ok(views::metrics(kind, &distribution))
 }
 
 /// Most tags on one response.

@@ -139,6 +139,28 @@ impl ResponseView {
     }
 }
 
+impl ResponseView {
+    /// An anonymous survey's response: no person or properties, times to the day, its
+    /// comment only when `comments`.
+    pub fn anonymous(kind: SurveyKind, r: Response, comments: bool, public_url: &str) -> Self {
+        let changed = crate::db::day_of(r.updated_at) != crate::db::day_of(r.created_at);
+        Self {
+            id: r.id.to_string(),
+            person: None,
+            survey_type: kind.as_str(),
+            score: r.score,
+            comment: r.comment.filter(|_| comments),
+            permalink: format!("{public_url}/v1/responses/{}", r.id),
+            created_at: unix(crate::db::day_of(r.created_at)),
+            updated_at: changed.then(|| unix(crate::db::day_of(r.updated_at))),
+            person_properties: BTreeMap::new(),
+            notes: Vec::new(),
+            tags: Vec::new(),
+            additional_answers: Vec::new(),
+        }
+    }
+}
+
 fn percent(part: u64, total: u64) -> i64 {
     if total == 0 {
         0

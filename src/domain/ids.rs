@@ -19,6 +19,12 @@ macro_rules! id_type {
                 Self(Uuid::now_v7().to_string())
             }
 
+            /// A fresh random id that carries no time (an anonymous survey's answers: a
+            /// time-ordered id would date each one to the millisecond).
+            pub fn random() -> Self {
+                Self(Uuid::new_v4().to_string())
+            }
+
             /// The id as stored and served.
             pub fn as_str(&self) -> &str {
                 &self.0

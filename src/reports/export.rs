@@ -40,8 +40,11 @@ pub struct Export {
     pub to: Option<DateTime<Utc>>,
     /// `(property, value)` pairs an invitation must all carry.
     pub filters: Vec<(String, String)>,
-    /// The property columns, in order.
+    /// The property columns, in order (none for an anonymous survey).
     pub properties: Vec<String>,
+    /// For an anonymous survey: whether its comments are shown. Its rows then carry no
+    /// invitation or recipient, and times to the day only.
+    pub anonymous: Option<bool>,
 }
 
 /// A cell as a spreadsheet will not run it: text starting with `=`, `+`, `-`, `@`, a tab or
@@ -88,6 +91,26 @@ pub fn page(
     let mut w = csv::Writer::from_writer(Vec::new());
     for (r, inv) in &rows {
         let props = properties.remove(&inv.id).unwrap_or_default();
+        if let Some(comments) = export.anonymous {
+            let day = |t| from_stored(crate::db::day_of(t)).to_rfc3339();
+            let comment = r.comment.clone().filter(|_| comments).unwrap_or_default();
+            let cells = [
+                r.id.to_string(),
+                String::new(),
+                day(inv.created_at),
+                day(r.created_at),
+                day(r.updated_at),
+                r.score.to_string(),
+                comment,
+                r.suspect.to_string(),
+                r.suspect_reason.clone().unwrap_or_default(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ];
+            let _ = w.write_record(cells.iter().map(|c| neutralise(c).into_owned()));
+            continue;
+        }
         let time = |t| from_stored(t).to_rfc3339();
         let mut cells: Vec<String> = vec![
             r.id.to_string(),

@@ -3,6 +3,7 @@
 //! they cannot (the few minutes at the window's edges, and properties that are not segments).
 
 pub mod adjusted;
+pub mod anonymity;
 pub mod export;
 pub mod funnel;
 mod spans;

@@ -11,6 +11,7 @@ use super::Report;
 use crate::domain::kind::{Scale, SurveyKind};
 use crate::domain::scoring::{self, Distribution, Rule};
 use crate::domain::stats::buckets::Interval;
+use crate::domain::stats::disclosure::Withheld;
 use crate::domain::stats::tally::Tally;
 
 /// A distribution served as `{"<score>": count}` in scale order, zeros included.
@@ -76,6 +77,21 @@ pub struct ScoreView {
 }
 
 impl ScoreView {
+    /// A withheld score: nothing but `low_sample`.
+    pub fn withheld() -> Self {
+        Self {
+            score: None,
+            confidence_interval: None,
+            margin_of_error: None,
+            low_sample: true,
+            promoters: None,
+            passives: None,
+            detractors: None,
+            agree_percent: None,
+            low_effort_percent: None,
+        }
+    }
+
     /// Scores `distribution` for a survey of `kind`.
     pub fn of(kind: SurveyKind, distribution: &Distribution) -> Self {
         let summary = scoring::summarize(kind, distribution);
@@ -102,38 +118,72 @@ pub struct Figures {
     pub responses: u64,
     /// `responses / invitations`.
     pub response_rate: f64,
-    /// The score over every trusted response.
+    /// An anonymous survey's figure over too few respondents, or one that would give such a
+    /// figure away: counts and rates only, no score, interval or distribution.
+    pub withheld: bool,
+    /// The score over every trusted response (all `null` when withheld).
     #[serde(flatten)]
     pub score: ScoreView,
-    /// Answers per scale point.
-    pub distribution: DistributionView,
+    /// Answers per scale point (`null` when withheld).
+    pub distribution: Option<DistributionView>,
     /// Responses left out because they look automated.
     pub suspect_responses: u64,
     /// How many invitations reached each step, from issue to comment.
     pub funnel: FunnelView,
-    /// The score again without the answers whose challenge was accepted.
-    pub score_excluding_accepted_challenges: AdjustedView,
+    /// The score again without the answers whose challenge was accepted (`null` for an
+    /// anonymous survey: the difference of the two would single out the excluded answers).
+    pub score_excluding_accepted_challenges: Option<AdjustedView>,
 }
 
 fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// How a figure may be served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disclosure {
+    /// In full (a survey that is not anonymous).
+    Full,
+    /// An anonymous survey's figure: its score, but never the adjusted one.
+    Anonymous,
+    /// Withheld: counts and rates only.
+    Withheld,
+}
+
+impl Disclosure {
+    /// An anonymous survey's figure, withheld or not.
+    pub fn anonymous(withheld: bool) -> Self {
+        if withheld {
+            Self::Withheld
+        } else {
+            Self::Anonymous
+        }
+    }
+}
+
 impl Figures {
-    /// Scores `tally` for a survey of `kind` on `scale`.
-    pub fn of(kind: SurveyKind, scale: Scale, tally: &Tally) -> Self {
+    /// Scores `tally` for a survey of `kind` on `scale`, as far as `disclosure` allows.
+    pub fn of(kind: SurveyKind, scale: Scale, tally: &Tally, disclosure: Disclosure) -> Self {
         let distribution = tally.distribution(scale);
         let responses = distribution.total();
         let invitations = count(tally.issued);
+        let withheld = disclosure == Disclosure::Withheld;
+        let score = if withheld {
+            ScoreView::withheld()
+        } else {
+            ScoreView::of(kind, &distribution)
+        };
         Self {
             invitations,
             responses,
             response_rate: scoring::response_rate(responses, invitations),
-            score: ScoreView::of(kind, &distribution),
-            distribution: DistributionView(distribution),
+            withheld,
+            score,
+            distribution: (!withheld).then_some(DistributionView(distribution)),
             suspect_responses: count(tally.suspect),
             funnel: FunnelView::from(tally),
-            score_excluding_accepted_challenges: AdjustedView::of(kind, scale, tally),
+            score_excluding_accepted_challenges: (disclosure == Disclosure::Full)
+                .then(|| AdjustedView::of(kind, scale, tally)),
         }
     }
 }
@@ -214,6 +264,10 @@ pub struct StatsView {
     pub confidence_level: f64,
     /// How the score was made.
     pub rule: RuleView,
+    /// For an anonymous survey: the minimum of respondents behind any score served, and how
+    /// the figures that would give a smaller one away are withheld.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymity: Option<AnonymityView>,
     /// The trend interval, if asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<&'static str>,
@@ -249,25 +303,61 @@ pub struct Context {
     pub interval: Option<(Interval, String)>,
     /// The grouping property.
     pub group_by: Option<String>,
+    /// For an anonymous survey, its rule.
+    pub anonymity: Option<AnonymityView>,
 }
 
-fn series(kind: SurveyKind, scale: Scale, report: &Report, tallies: &[Tally]) -> Vec<BucketView> {
+/// The anonymity rule an answer was made by.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct AnonymityView {
+    /// No score is served over fewer respondents than this (the workspace's `min_group_size`).
+    pub min_group_size: u64,
+    /// How it is kept.
+    pub rule: &'static str,
+}
+
+/// What `anonymity.rule` says.
+pub const ANONYMITY_RULE: &str = "a figure over fewer than min_group_size respondents is \
+    withheld; so is the smallest sibling (group, bucket, or group's bucket) of a withheld figure, \
+    until no withheld figure over fewer than min_group_size respondents can be worked out from \
+    the served ones and no served total less its served parts covers fewer than min_group_size; \
+    a filter answers the figures of that group in the same call grouped by the property";
+
+/// How figure `i` of a list may be served: in full without `withheld`, else as it says.
+fn shown(withheld: Option<&[bool]>, i: usize) -> Disclosure {
+    match withheld {
+        None => Disclosure::Full,
+        Some(w) => Disclosure::anonymous(w.get(i).copied().unwrap_or(true)),
+    }
+}
+
+fn series(
+    kind: SurveyKind,
+    scale: Scale,
+    report: &Report,
+    tallies: &[Tally],
+    withheld: Option<&[bool]>,
+) -> Vec<BucketView> {
     let mut previous: Option<Distribution> = None;
     report
         .buckets
         .iter()
         .zip(tallies)
-        .map(|(bucket, tally)| {
-            let d = tally.distribution(scale);
+        .enumerate()
+        .map(|(i, (bucket, tally))| {
+            let disclosure = shown(withheld, i);
+            // A withheld bucket is compared with nothing, and nothing with it.
+            let d = (disclosure != Disclosure::Withheld).then(|| tally.distribution(scale));
             let change = previous
                 .as_ref()
-                .and_then(|before| scoring::compare(kind, before, &d));
-            previous = Some(d);
+                .zip(d.as_ref())
+                .and_then(|(before, now)| scoring::compare(kind, before, now));
+            previous = d;
             BucketView {
                 label: bucket.label.to_string(),
                 start: bucket.start,
                 end: bucket.end,
-                figures: Figures::of(kind, scale, tally),
+                figures: Figures::of(kind, scale, tally, disclosure),
                 change: change.map(|c| c.change),
                 significant: change.map(|c| c.significant),
             }
@@ -276,10 +366,16 @@ fn series(kind: SurveyKind, scale: Scale, report: &Report, tallies: &[Tally]) ->
 }
 
 impl StatsView {
-    /// The view of `report`.
-    pub fn new(ctx: &Context, report: &Report) -> Self {
+    /// The view of `report`; for an anonymous survey, `withheld` says which figures are
+    /// withheld (shaped like the report).
+    pub fn new(ctx: &Context, report: &Report, withheld: Option<&Withheld>) -> Self {
         let (kind, scale) = (ctx.kind, ctx.scale);
         let with_series = ctx.interval.is_some();
+        let total = match withheld {
+            None => Disclosure::Full,
+            Some(w) => Disclosure::anonymous(w.total),
+        };
+        let rule = scoring::rule(kind, scale);
         Self {
             survey_id: ctx.survey_id.clone(),
             surveys: ctx.surveys,
@@ -287,23 +383,36 @@ impl StatsView {
             scale: scale.into(),
             from: report.from,
             to: report.to_given,
-            figures: Figures::of(kind, scale, &report.total),
+            figures: Figures::of(kind, scale, &report.total, total),
             confidence_level: 0.95,
-            rule: RuleView(scoring::rule(kind, scale)),
+            rule: RuleView(rule),
+            anonymity: ctx.anonymity,
             interval: ctx.interval.as_ref().map(|(i, _)| i.as_str()),
             tz: ctx.interval.as_ref().map(|(_, tz)| tz.clone()),
-            series: with_series.then(|| series(kind, scale, report, &report.series)),
+            series: with_series.then(|| {
+                let w = withheld.map(|w| w.series.as_slice());
+                series(kind, scale, report, &report.series, w)
+            }),
             group_by: ctx.group_by.clone(),
             groups: ctx.group_by.as_ref().map(|_| {
                 report
                     .groups
                     .iter()
-                    .map(|g| GroupView {
+                    .enumerate()
+                    .map(|(i, g)| GroupView {
                         value: g.value.clone().unwrap_or_else(|| "other".to_owned()),
                         other: g.value.is_none(),
                         values: g.values,
-                        figures: Figures::of(kind, scale, &g.total),
-                        series: with_series.then(|| series(kind, scale, report, &g.series)),
+                        figures: Figures::of(
+                            kind,
+                            scale,
+                            &g.total,
+                            shown(withheld.map(|w| w.groups.as_slice()), i),
+                        ),
+                        series: with_series.then(|| {
+                            let w = withheld.map(|w| w.cells.get(i).map_or(&[][..], Vec::as_slice));
+                            series(kind, scale, report, &g.series, w)
+                        }),
                     })
                     .collect()
             }),
@@ -311,19 +420,30 @@ impl StatsView {
         }
     }
 
-    /// Adds the comparison with `previous`, the report of the window before.
-    pub fn with_comparison(mut self, ctx: &Context, report: &Report, previous: &Report) -> Self {
+    /// Adds the comparison with `previous`, the report of the window before (`withheld`:
+    /// whether either window's total is withheld, which leaves only the counts).
+    pub fn with_comparison(
+        mut self,
+        ctx: &Context,
+        report: &Report,
+        previous: &Report,
+        withheld: bool,
+    ) -> Self {
         let (kind, scale) = (ctx.kind, ctx.scale);
         let (now, before) = (
             report.total.distribution(scale),
             previous.total.distribution(scale),
         );
-        let change = scoring::compare(kind, &before, &now);
+        let change = (!withheld)
+            .then(|| scoring::compare(kind, &before, &now))
+            .flatten();
         self.comparison = previous.from.map(|from| ComparisonView {
             from,
             to: previous.to,
             responses: before.total(),
-            score: scoring::summarize(kind, &before).score,
+            score: (!withheld)
+                .then(|| scoring::summarize(kind, &before).score)
+                .flatten(),
             change: change.map(|c| c.change),
             significant: change.map(|c| c.significant),
         });

@@ -195,7 +195,7 @@ async fn record(
             body.auto,
             user_agent.as_deref(),
         )?;
-        respond::record(conn, &invitation, &answer)
+        respond::record(conn, &invitation, &survey, &answer)
     })
     .await?;
     Ok((

@@ -17,6 +17,7 @@ mod triggers;
 mod unsubscribe;
 mod webhooks;
 mod widget;
+mod workspace;
 
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
@@ -50,6 +51,8 @@ route_table! {
     GET  "/openapi.yaml" => spec::openapi,
     GET  "/docs" => docs::index,
     GET  "/docs/{file:.*}" => docs::asset,
+    GET  "/v1/workspace" => workspace::show,
+    PATCH "/v1/workspace" => workspace::update,
     POST "/v1/surveys" => surveys::create,
     GET  "/v1/surveys" => surveys::list,
     GET  "/v1/surveys/{id}" => surveys::show,

@@ -8,9 +8,10 @@ use uuid::Uuid;
 
 use crate::db;
 use crate::domain::ids::{ResponseId, SurveyId};
+use crate::domain::Invalid;
 use crate::error::ApiError;
 use crate::extract::{ListQuery, Workspace};
-use crate::reports::export;
+use crate::reports::{anonymity, export};
 use crate::state::AppState;
 use crate::views::{ListView, ResponseDetailView, ResponseView};
 
@@ -35,8 +36,19 @@ pub async fn list(
     let id = SurveyId::from(id.into_inner());
     let page_of = db::run(&state.pool, move |conn| {
         let survey = db::surveys::find(conn, &ws.id, &id)?;
+        let shown = anonymity::answers_shown(conn, &survey)?;
         let rows = db::responses::list(conn, &survey.id, &page)?;
-        with_properties(conn, &page, rows)
+        match shown {
+            None => with_properties(conn, &page, rows),
+            Some(comments) => {
+                let (rows, next_cursor) = page.finish(rows, |(r, _)| r.id.as_str());
+                let data = rows
+                    .into_iter()
+                    .map(|(r, inv)| ResponseView::anonymous(r, &inv, comments))
+                    .collect();
+                Ok(ListView { data, next_cursor })
+            }
+        }
     })
     .await?;
     Ok(HttpResponse::Ok().json(page_of))
@@ -71,10 +83,22 @@ pub async fn export(
 ) -> Result<HttpResponse, ApiError> {
     let window = crate::routes::stats::window_and_filters(&req)?;
     let id = SurveyId::from(id.into_inner());
-    let (survey_id, properties) = db::run(&state.pool, move |conn| {
+    let filtered = !window.2.is_empty();
+    let (survey_id, properties, anonymous) = db::run(&state.pool, move |conn| {
         let survey = db::surveys::find(conn, &ws.id, &id)?;
-        let keys = db::responses::property_keys(conn, &survey.id, export::MAX_PROPERTY_COLUMNS)?;
-        Ok::<_, ApiError>((survey.id, keys))
+        let shown = anonymity::answers_shown(conn, &survey)?;
+        if shown.is_some() && filtered {
+            return Err(Invalid::new(
+                "filter",
+                "an anonymous survey's answers cannot be filtered by property",
+            )
+            .into());
+        }
+        let keys = match shown {
+            None => db::responses::property_keys(conn, &survey.id, export::MAX_PROPERTY_COLUMNS)?,
+            Some(_) => Vec::new(),
+        };
+        Ok::<_, ApiError>((survey.id, keys, shown))
     })
     .await?;
     let export = export::Export {
@@ -83,6 +107,7 @@ pub async fn export(
         to: window.1,
         filters: window.2,
         properties,
+        anonymous,
     };
     let header = web::Bytes::from(export::header(&export.properties));
     let pool = state.pool.clone();
@@ -127,22 +152,32 @@ pub async fn show(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = ResponseId::from(id.into_inner());
-    let (response, invitation, properties, history) = db::run(&state.pool, move |conn| {
+    let view = db::run(&state.pool, move |conn| {
         let (response, invitation) = db::responses::find_in_workspace(conn, &ws.id, &id)?;
+        let survey = db::surveys::find(conn, &ws.id, &response.survey_id)?;
+        if let Some(comments) = anonymity::answers_shown(conn, &survey)? {
+            // Each change is dated finer than the day: an anonymous answer has no history.
+            return Ok::<_, ApiError>(ResponseDetailView {
+                response: ResponseView::anonymous(response, &invitation, comments),
+                history: Vec::new(),
+            });
+        }
         let properties = db::invitations::properties_of_one(conn, &invitation.id)?;
         let history = db::responses::history(conn, &response.id)?;
-        Ok::<_, ApiError>((response, invitation, properties, history))
+        Ok(ResponseDetailView {
+            response: ResponseView::from_row(response, &invitation, properties),
+            history: history.into_iter().map(Into::into).collect(),
+        })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(ResponseDetailView {
-        response: ResponseView::from_row(response, &invitation, properties),
-        history: history.into_iter().map(Into::into).collect(),
-    }))
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// `GET /v1/responses`: the workspace's responses by `filter[<property>]` (e.g.
 /// `filter[ticket_id]=4711`), `external_id`, `survey_id` and `since` (changed at or after),
-/// oldest first, cursor-paginated: what a helpdesk app shows on a ticket.
+/// oldest first, cursor-paginated: what a helpdesk app shows on a ticket. Anonymous surveys'
+/// answers are never among them (each of these narrows answers down to a person or a
+/// moment); their own list serves them.
 pub async fn search(
     ws: Workspace,
     state: web::Data<AppState>,

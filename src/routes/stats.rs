@@ -14,7 +14,8 @@ use crate::domain::stats::buckets::{self, Interval};
 use crate::domain::Invalid;
 use crate::error::ApiError;
 use crate::extract::Workspace;
-use crate::reports::view::{Context, StatsView};
+use crate::reports::anonymity;
+use crate::reports::view::{AnonymityView, Context, StatsView, ANONYMITY_RULE};
 use crate::reports::{self, Request};
 use crate::state::AppState;
 
@@ -139,6 +140,9 @@ async fn answer(
         group_by: query.group_by.clone(),
         filters: query.filters.clone(),
     };
+    if surveys.iter().any(|s| s.anonymous) {
+        anonymity::check(&request)?;
+    }
     let now = Utc::now();
     let previous = query.compare.then(|| {
         let from = query.from.unwrap_or(now);
@@ -152,10 +156,18 @@ async fn answer(
             ..request.clone()
         }
     });
-    let (report, before) = db::run(&state.pool, move |conn| {
-        let report = reports::run(conn, &request, now)?;
-        let before = previous.map(|p| reports::run(conn, &p, now)).transpose()?;
-        Ok::<_, ApiError>((report, before))
+    let (report, withheld, before, min) = db::run(&state.pool, move |conn| {
+        let Some(protection) = anonymity::protection(conn, &surveys)? else {
+            let report = reports::run(conn, &request, now)?;
+            let before = previous.map(|p| reports::run(conn, &p, now)).transpose()?;
+            return Ok::<_, ApiError>((report, None, before.map(|b| (b, false)), None));
+        };
+        let (report, withheld) = anonymity::run(conn, &request, now, &protection)?;
+        let before = previous
+            .map(|p| anonymity::run(conn, &p, now, &protection))
+            .transpose()?
+            .map(|(b, w)| (b, w.total || withheld.total));
+        Ok((report, Some(withheld), before, Some(protection.min)))
     })
     .await?;
     let ctx = Context {
@@ -165,10 +177,14 @@ async fn answer(
         scale,
         interval: query.interval.map(|i| (i, tz.name().to_owned())),
         group_by: query.group_by,
+        anonymity: min.map(|min_group_size| AnonymityView {
+            min_group_size,
+            rule: ANONYMITY_RULE,
+        }),
     };
-    let mut view = StatsView::new(&ctx, &report);
-    if let Some(before) = before {
-        view = view.with_comparison(&ctx, &report, &before);
+    let mut view = StatsView::new(&ctx, &report, withheld.as_ref());
+    if let Some((before, withheld)) = before {
+        view = view.with_comparison(&ctx, &report, &before, withheld);
     }
     Ok(HttpResponse::Ok().json(view))
 }

@@ -216,7 +216,7 @@ pub async fn answer(
                 false,
                 user_agent.as_deref(),
             )?;
-            respond::record(conn, &invitation, &answer)
+            respond::record(conn, &invitation, &of_survey, &answer)
         })
         .await?;
         let status = if created {

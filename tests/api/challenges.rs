@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{assert_error, group, spawn_app, spawn_app_with, TestApp};
 use crate::webhooks::{subscribe, verify, Receiver, FAST};
 
 /// Issues a link invitation with `properties` and answers it with `score`; returns the
@@ -52,15 +52,6 @@ async fn resolve(app: &TestApp, challenge: &Value, decision: &str) -> (u16, Valu
 
 fn adjusted(figures: &Value) -> &Value {
     &figures["score_excluding_accepted_challenges"]
-}
-
-fn group<'a>(stats: &'a Value, value: &str) -> &'a Value {
-    stats["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|g| g["value"] == value)
-        .unwrap()
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use crate::helpers::TestApp;
 use crate::smtp::SmtpSink;
 
 /// A facade key bound to `survey`, made as the CLI makes it.
-fn facade_key(app: &TestApp, survey: &str) -> String {
+pub(crate) fn facade_key(app: &TestApp, survey: &str) -> String {
     let conn = &mut *app.conn();
     let workspace: String = {
         use diesel::prelude::*;
@@ -28,7 +28,7 @@ fn facade_key(app: &TestApp, survey: &str) -> String {
         .to_owned()
 }
 
-fn basic(key: &str, colon: bool) -> String {
+pub(crate) fn basic(key: &str, colon: bool) -> String {
     let user = if colon {
         format!("{key}:")
     } else {

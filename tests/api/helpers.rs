@@ -421,6 +421,16 @@ impl TestApp {
     }
 }
 
+/// The group `value` of a stats answer.
+pub fn group<'a>(stats: &'a Value, value: &str) -> &'a Value {
+    stats["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["value"] == value)
+        .unwrap_or_else(|| panic!("no group {value} in {stats}"))
+}
+
 /// Checks a JSON response against the spec (see `contract`) and hands it back unchanged.
 pub async fn checked(method: &str, res: reqwest::Response) -> reqwest::Response {
     let is_json = res

@@ -1,5 +1,6 @@
 //! Integration tests: the real server over HTTP, on SQLite or (with `TEST_DATABASE_URL`) Postgres.
 
+mod anonymity;
 mod answering;
 mod auth;
 mod challenges;

@@ -104,7 +104,13 @@ async fn csat_esat_thumbs_and_ces_follow_the_contract_formulas() {
     answer_all(&app, &csat, &[5, 4, 4, 3, 1], 0).await;
     assert!(close(&app.stats(&csat).await["score"], 60.0));
 
-    let esat = app.survey_of("esat").await;
+    // Not anonymous, as ESAT is by default: four answers would be withheld (see `anonymity`).
+    let esat = app
+        .create_survey(json!({"name": "esat", "kind": "esat", "anonymous": false}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     answer_all(&app, &esat, &[5, 2, 2, 2], 0).await;
     assert!(close(&app.stats(&esat).await["score"], 25.0));
 

@@ -2,6 +2,7 @@
 //! unit- and property-tested; the scores themselves are in `domain::scoring`.
 
 pub mod buckets;
+pub mod disclosure;
 pub mod distribution;
 pub mod intervals;
 pub mod significance;

@@ -48,6 +48,7 @@ pub struct CreateSurvey {
     widget: Option<Option<WidgetRulesBody>>,
     brand_color: Option<String>,
     locale: Option<String>,
+    anonymous: Option<bool>,
 }
 
 /// `POST /v1/surveys`.
@@ -114,6 +115,8 @@ pub async fn create(
                 brand_color: settings.brand_color.as_deref(),
                 locale: settings.locale.unwrap_or("en"),
                 send_delay_seconds: send_delay,
+                // Employees answer ESAT about their employer: anonymous unless asked otherwise.
+                anonymous: body.anonymous.unwrap_or(kind == SurveyKind::Esat),
             },
         )
         .map_err(ApiError::from)

@@ -58,6 +58,9 @@ pub struct UpdateSurvey {
     brand_color: Option<Option<String>>,
     #[serde(default, deserialize_with = "patch_field")]
     locale: Option<Option<String>>,
+    /// `true` turns anonymity on (before the first answer only); it never turns off.
+    #[serde(default, deserialize_with = "patch_field")]
+    anonymous: Option<Option<bool>>,
     /// `true` replaces the public key: pages still using the old one stop showing the widget.
     #[serde(default)]
     rotate_public_key: bool,
@@ -81,6 +84,9 @@ pub async fn update(
         if matches!(value, Some(None)) {
             return Err(Invalid::new(field, "cannot be null").into());
         }
+    }
+    if matches!(body.anonymous, Some(None)) {
+        return Err(Invalid::new("anonymous", "cannot be null").into());
     }
     if let Some(Some(subject)) = &body.email_subject {
         compose::check_template("email_subject", subject)?;
@@ -131,6 +137,7 @@ pub async fn update(
             },
             locale: settings.locale,
             send_delay_seconds: send_delay,
+            anonymous: body.anonymous.flatten(),
         };
         db::surveys::update(conn, &ws.id, &id, &changes).map_err(ApiError::from)
     })

@@ -1,0 +1,2 @@
+ALTER TABLE surveys DROP COLUMN anonymous;
+ALTER TABLE workspaces DROP COLUMN min_group_size;
