@@ -28,6 +28,7 @@
 //! | `WEBHOOK_RETRY_BASE_MS` | first retry delay; it doubles per attempt (with jitter)   | `10000` |
 //! | `WEBHOOK_RETRY_MAX_MS` | longest retry delay                                        | `3600000` |
 //! | `WEBHOOK_MAX_AGE_SECS` | retry a delivery for this long, then mark it failed        | `86400` |
+//! | `CAMPAIGN_POLL_MS`  | how often campaigns start due cycles and queue due reminders    | `30000` |
 //! | `RUST_LOG`          | log filter (tracing-subscriber syntax)                        | `info`                     |
 
 use std::time::Duration;
@@ -136,6 +137,8 @@ pub struct Settings {
     pub public_rate_per_ip: std::num::NonZeroU32,
     /// Widget requests for one survey key a minute.
     pub public_rate_per_key: std::num::NonZeroU32,
+    /// How often the campaign worker starts due cycles and sends due reminders.
+    pub campaign_poll: Duration,
 }
 
 /// Shortest accepted server key, in characters.
@@ -290,6 +293,11 @@ impl Settings {
             webhooks,
             public_rate_per_ip,
             public_rate_per_key,
+            campaign_poll: Duration::from_millis(number(
+                "CAMPAIGN_POLL_MS",
+                30_000,
+                10..=3_600_000,
+            )?),
         })
     }
 }

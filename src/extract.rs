@@ -19,6 +19,57 @@ use crate::state::AppState;
 /// Largest JSON body the API reads.
 pub const MAX_JSON_BYTES: usize = 64 * 1024;
 
+/// Largest upload (an audience's members as CSV or JSON) the API reads.
+pub const MAX_UPLOAD_BYTES: usize = 8 * 1024 * 1024;
+
+/// An upload body of at most [`MAX_UPLOAD_BYTES`] with its media type: `Json` for
+/// `application/json`, `Csv` for `text/csv`, 415 for anything else.
+#[derive(Debug)]
+pub enum Upload {
+    /// A JSON object (syntax checked: broken JSON is a 400).
+    Json(serde_json::Value),
+    /// CSV text.
+    Csv(web::Bytes),
+}
+
+impl FromRequest for Upload {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let kind = content_type(req).to_ascii_lowercase();
+        let mut payload = payload.take();
+        Box::pin(async move {
+            use futures_util::StreamExt;
+            if kind != "application/json" && kind != "text/csv" {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as application/json or text/csv",
+                ));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::BadRequest(format!("could not read the request body: {e}"))
+                })?;
+                if body.len() + chunk.len() > MAX_UPLOAD_BYTES {
+                    return Err(ApiError::PayloadTooLarge(MAX_UPLOAD_BYTES));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let body = body.freeze();
+            if kind == "text/csv" {
+                return Ok(Self::Csv(body));
+            }
+            let value: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| ApiError::MalformedBody(format!("body is not valid JSON: {e}")))?;
+            if !value.is_object() {
+                return Err(Invalid::new("body", "must be a JSON object").into());
+            }
+            Ok(Self::Json(value))
+        })
+    }
+}
+
 /// A JSON body. Broken JSON → 400; well-formed JSON of the wrong shape → 422 naming the field.
 #[derive(Debug)]
 pub struct Json<T>(pub T);

@@ -57,6 +57,9 @@ pub struct InvitationRequest {
     pub expires_at: Option<DateTime<Utc>>,
     /// For email: when to send (`None` = now).
     pub send_at: Option<DateTime<Utc>>,
+    /// Whether the survey's throttle applies: `false` only for a campaign's cycle, whose
+    /// schedule is its throttle (suppressions always apply).
+    pub throttled: bool,
 }
 
 /// An `Idempotency-Key` and the fingerprint of the request it came with.
@@ -140,7 +143,7 @@ pub fn create(
             .then(|| server_key.derive_unsubscribe_token(id.as_str()).hash());
         let suppressed = match (&req.channel, &req.email) {
             (Channel::Email, Some(email)) => {
-                check_recipient(conn, workspace_id, email, &survey, now)?
+                check_recipient(conn, workspace_id, email, &survey, req.throttled, now)?
             }
             _ => None,
         };
@@ -237,6 +240,7 @@ fn check_recipient(
     workspace_id: &WorkspaceId,
     email: &EmailAddress,
     survey: &surveys::Survey,
+    throttled: bool,
     now: NaiveDateTime,
 ) -> Result<Option<(&'static str, Option<NaiveDateTime>)>, ApiError> {
     let key = email.key();
@@ -250,7 +254,7 @@ fn check_recipient(
         return Ok(Some((reason, None)));
     }
     let throttle = Throttle::from_stored(survey.throttle_days);
-    if let Some(since) = throttle.lookback_start(now) {
+    if let Some(since) = throttle.lookback_start(now).filter(|_| throttled) {
         if let Some(last) = invitations::last_issued_to(conn, workspace_id, &key, since)? {
             return Ok(Some(("throttled", Some(throttle.eligible_at(last)))));
         }

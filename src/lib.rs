@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod campaigns;
 pub mod cli;
 pub mod config;
 pub mod db;

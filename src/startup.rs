@@ -120,6 +120,18 @@ impl Application {
             .rsplit_once('@')
             .map_or("localhost", |(_, domain)| domain)
             .to_owned();
+        tokio::spawn(
+            crate::campaigns::Worker::new(
+                pool.clone(),
+                crate::invite::Issuer {
+                    message_domain: message_domain.clone(),
+                    server_key: server_key.clone(),
+                },
+                settings.campaign_poll,
+                outbox_wake.clone(),
+            )
+            .run(stop_worker.subscribe()),
+        );
         let state = AppState {
             pool: pool.clone(),
             links,

@@ -3,6 +3,8 @@
 //! Backend-specific SQL lives only in this module's `match`es on [`AnyConnection`]
 //! (migrations, connection set-up, and the few statements Diesel cannot express portably).
 
+pub mod audiences;
+pub mod campaigns;
 pub mod challenges;
 mod connection;
 pub mod error;

@@ -32,6 +32,19 @@ pub fn enqueue(
     now: NaiveDateTime,
     message_domain: &str,
 ) -> QueryResult<()> {
+    enqueue_reminder(conn, invitation_id, 0, due, now, message_domain)
+}
+
+/// Queues reminder `reminder` of `invitation_id` (0: the first email): the same link again,
+/// sent by the same worker with the same retries.
+pub fn enqueue_reminder(
+    conn: &mut AnyConnection,
+    invitation_id: &InvitationId,
+    reminder: i32,
+    due: NaiveDateTime,
+    now: NaiveDateTime,
+    message_domain: &str,
+) -> QueryResult<()> {
     let id = Uuid::now_v7().to_string();
     diesel::insert_into(outbox::table)
         .values((
@@ -43,6 +56,7 @@ pub fn enqueue(
             // Stable across retries, so a receiver can drop a duplicate after a crash.
             outbox::message_id.eq(format!("<{id}@{message_domain}>")),
             outbox::created_at.eq(now),
+            outbox::reminder.eq(reminder),
         ))
         .execute(conn)?;
     Ok(())
@@ -66,6 +80,9 @@ pub struct Claimed {
     /// The worker holding the claim; outcomes are recorded only while it still does.
     #[diesel(sql_type = Text)]
     pub claimed_by: String,
+    /// 0 for the first email, N for reminder N.
+    #[diesel(sql_type = Integer)]
+    pub reminder: i32,
 }
 
 /// Claims up to `limit` due rows for `worker` until `lease_until`, counting the attempt now so
@@ -77,7 +94,8 @@ pub fn claim(
     lease_until: NaiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<Claimed>> {
-    const RETURNING: &str = "RETURNING id, invitation_id, attempts, message_id, claimed_by";
+    const RETURNING: &str =
+        "RETURNING id, invitation_id, attempts, message_id, claimed_by, reminder";
     match conn {
         AnyConnection::Sqlite(c) => diesel::sql_query(format!(
             "UPDATE outbox SET lease_until = ?, claimed_by = ?, attempts = attempts + 1 \

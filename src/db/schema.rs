@@ -140,6 +140,7 @@ diesel::table! {
         message_id -> Text,
         created_at -> Timestamp,
         finished_at -> Nullable<Timestamp>,
+        reminder -> Integer,
     }
 }
 
@@ -345,4 +346,77 @@ diesel::allow_tables_to_appear_in_same_query!(
     challenge_events,
     people,
     response_annotations,
+    audiences,
+    audience_members,
+    campaigns,
+    campaign_cycles,
+    campaign_invitations,
 );
+
+diesel::table! {
+    audiences (id) {
+        id -> Text,
+        workspace_id -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audience_members (audience_id, email_key) {
+        audience_id -> Text,
+        email_key -> Text,
+        email -> Text,
+        name -> Nullable<Text>,
+        attributes -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaigns (id) {
+        id -> Text,
+        workspace_id -> Text,
+        survey_id -> Text,
+        audience_id -> Text,
+        name -> Text,
+        start_local -> Text,
+        tz -> Text,
+        every_days -> Nullable<Integer>,
+        reminder_days -> Text,
+        status -> Text,
+        next_index -> Integer,
+        next_cycle_at -> Nullable<Timestamp>,
+        cycles -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    campaign_cycles (id) {
+        id -> Text,
+        campaign_id -> Text,
+        number -> Integer,
+        scheduled_at -> Timestamp,
+        started_at -> Timestamp,
+        issued_through -> Text,
+        issuing_done -> Bool,
+        cut_after -> Timestamp,
+        cut_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    campaign_invitations (invitation_id) {
+        invitation_id -> Text,
+        cycle_id -> Text,
+        reminders_sent -> Integer,
+        next_reminder_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(audience_members -> audiences (audience_id));
+diesel::joinable!(campaign_cycles -> campaigns (campaign_id));
+diesel::joinable!(campaign_invitations -> campaign_cycles (cycle_id));
+diesel::joinable!(campaign_invitations -> invitations (invitation_id));

@@ -89,6 +89,7 @@ pub fn create_person(
             properties: props.clone(),
             expires_at: None,
             send_at: Some(Utc::now() + Duration::seconds(delay)),
+            throttled: true,
         };
         let created = invite::create(
             conn,

@@ -179,6 +179,7 @@ pub fn create_response(
             properties: props.clone(),
             expires_at: None,
             send_at: None,
+            throttled: true,
         };
         let created = invite::create(
             conn,

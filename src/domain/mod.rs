@@ -1,6 +1,7 @@
 //! Domain types, validated when they are parsed, and the pure scoring maths. No I/O here.
 
 pub mod answer;
+pub mod audience;
 pub mod backoff;
 pub mod challenge;
 pub mod email;
@@ -10,6 +11,7 @@ pub mod locale;
 pub mod page;
 pub mod properties;
 pub mod scanner;
+pub mod schedule;
 pub mod score;
 pub mod scoring;
 pub mod secret;

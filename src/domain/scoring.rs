@@ -51,6 +51,17 @@ pub struct Rule {
     pub higher_is_better: bool,
 }
 
+/// The rule of an NPS survey sent to employees (an audience): eNPS, the same maths.
+pub fn employee_rule(rule: Rule) -> Rule {
+    match rule.metric {
+        "nps" => Rule {
+            metric: "enps",
+            ..rule
+        },
+        _ => rule,
+    }
+}
+
 /// The rule for a survey of `kind` on `scale`.
 pub fn rule(kind: SurveyKind, scale: Scale) -> Rule {
     let satisfied = if scale == Scale::Thumbs { "1" } else { "4-5" };

@@ -93,6 +93,7 @@ pub fn ticket_solved(
             properties: req.properties.clone(),
             expires_at: None,
             send_at: Some(send_at),
+            throttled: true,
         };
         let created = invite::create(conn, workspace_id, &survey.id, &request, None, issuer)?;
         let outcome = match created.outcome {

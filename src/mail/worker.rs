@@ -173,7 +173,15 @@ impl Worker {
         if invitation.expires_at.is_some_and(|at| at <= db::now()) {
             return Ok(Outcome::Cancel("expired".to_owned()));
         }
+        if row.reminder > 0 && invitation.status == invitations::status::RESPONDED {
+            // Answered since the reminder was queued: nothing to remind of.
+            return Ok(Outcome::Cancel("answered".to_owned()));
+        }
         let Some(to) = invitation.recipient_email.as_deref() else {
+            if row.reminder > 0 {
+                // Cut from its person since it was queued (an anonymous cycle closed).
+                return Ok(Outcome::Cancel("no longer addressed".to_owned()));
+            }
             return Ok(Outcome::Fail(
                 "the invitation has no recipient address".to_owned(),
             ));
@@ -196,6 +204,12 @@ impl Worker {
             unsubscribe.as_str(),
             &self.links,
         )
+        .map(|mut rendered| {
+            if row.reminder > 0 {
+                rendered.subject = format!("Reminder: {}", rendered.subject);
+            }
+            rendered
+        })
         .and_then(|rendered| {
             compose::message(
                 rendered,

@@ -138,6 +138,7 @@ impl CreateInvitation {
             properties,
             expires_at: self.expires_at,
             send_at,
+            throttled: true,
         })
     }
 }

@@ -1,6 +1,8 @@
 //! The route table: the only place a path is named.
 
 mod answer;
+mod audiences;
+mod campaigns;
 mod challenges;
 mod delighted;
 mod docs;
@@ -53,6 +55,19 @@ route_table! {
     GET  "/docs/{file:.*}" => docs::asset,
     GET  "/v1/workspace" => workspace::show,
     PATCH "/v1/workspace" => workspace::update,
+    POST "/v1/audiences" => audiences::create,
+    GET  "/v1/audiences" => audiences::list,
+    GET  "/v1/audiences/{id}" => audiences::show,
+    DELETE "/v1/audiences/{id}" => audiences::delete,
+    POST "/v1/audiences/{id}/members" => audiences::add_members,
+    GET  "/v1/audiences/{id}/members" => audiences::members,
+    DELETE "/v1/audiences/{id}/members/{email}" => audiences::remove_member,
+    POST "/v1/campaigns" => campaigns::create,
+    GET  "/v1/campaigns" => campaigns::list,
+    GET  "/v1/campaigns/{id}" => campaigns::show,
+    POST "/v1/campaigns/{id}/pause" => campaigns::pause,
+    POST "/v1/campaigns/{id}/resume" => campaigns::resume,
+    GET  "/v1/campaigns/{id}/cycles" => campaigns::cycles,
     POST "/v1/surveys" => surveys::create,
     GET  "/v1/surveys" => surveys::list,
     GET  "/v1/surveys/{id}" => surveys::show,

@@ -81,6 +81,17 @@ impl StatsQuery {
                     q.group_by = Some(value);
                 }
                 "kind" => q.kind = Some(value),
+                // A campaign's cycle: the same as `filter[cycle]=N`.
+                "cycle" => {
+                    if q.filters.len() == MAX_FILTERS {
+                        return Err(Invalid::new(
+                            "cycle",
+                            format!("at most {MAX_FILTERS} filters"),
+                        )
+                        .into());
+                    }
+                    q.filters.push(("cycle".to_owned(), value));
+                }
                 "scale" => q.scale = Some(value),
                 other => {
                     let Some(property) = other
@@ -156,18 +167,33 @@ async fn answer(
             ..request.clone()
         }
     });
-    let (report, withheld, before, min) = db::run(&state.pool, move |conn| {
+    let ids: Vec<SurveyId> = surveys.iter().map(|s| s.id.clone()).collect();
+    let (report, withheld, before, min, employees) = db::run(&state.pool, move |conn| {
+        // NPS sent to an audience is eNPS: every survey combined is sent by a campaign.
+        let mut employees = kind == SurveyKind::Nps;
+        for id in &ids {
+            if !employees {
+                break;
+            }
+            employees = db::campaigns::sends_survey(conn, id)?;
+        }
         let Some(protection) = anonymity::protection(conn, &surveys)? else {
             let report = reports::run(conn, &request, now)?;
             let before = previous.map(|p| reports::run(conn, &p, now)).transpose()?;
-            return Ok::<_, ApiError>((report, None, before.map(|b| (b, false)), None));
+            return Ok::<_, ApiError>((report, None, before.map(|b| (b, false)), None, employees));
         };
         let (report, withheld) = anonymity::run(conn, &request, now, &protection)?;
         let before = previous
             .map(|p| anonymity::run(conn, &p, now, &protection))
             .transpose()?
             .map(|(b, w)| (b, w.total || withheld.total));
-        Ok((report, Some(withheld), before, Some(protection.min)))
+        Ok((
+            report,
+            Some(withheld),
+            before,
+            Some(protection.min),
+            employees,
+        ))
     })
     .await?;
     let ctx = Context {
@@ -183,6 +209,9 @@ async fn answer(
         }),
     };
     let mut view = StatsView::new(&ctx, &report, withheld.as_ref());
+    if employees {
+        view.rule.0 = crate::domain::scoring::employee_rule(view.rule.0.clone());
+    }
     if let Some((before, withheld)) = before {
         view = view.with_comparison(&ctx, &report, &before, withheld);
     }

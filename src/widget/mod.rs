@@ -87,6 +87,7 @@ pub fn impression(
         properties: req.properties.clone(),
         expires_at: None,
         send_at: None,
+        throttled: true,
     };
     // The invitation and its being shown (delivered and opened) commit together.
     let token = db::write_transaction(conn, |conn| {

@@ -237,6 +237,10 @@ impl TestApp {
             "challenges" => schema::challenges::table.count().get_result(conn),
             "challenge_events" => schema::challenge_events::table.count().get_result(conn),
             "people" => schema::people::table.count().get_result(conn),
+            "audiences" => schema::audiences::table.count().get_result(conn),
+            "audience_members" => schema::audience_members::table.count().get_result(conn),
+            "campaigns" => schema::campaigns::table.count().get_result(conn),
+            "campaign_invitations" => schema::campaign_invitations::table.count().get_result(conn),
             other => panic!("unknown table {other}"),
         }
         .expect("count")

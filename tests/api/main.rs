@@ -3,6 +3,7 @@
 mod anonymity;
 mod answering;
 mod auth;
+mod campaigns;
 mod challenges;
 mod contract;
 mod delighted;

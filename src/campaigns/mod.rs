@@ -1,0 +1,206 @@
+//! Campaigns: a survey sent to an audience once or on a schedule, one cycle at a time, with
+//! reminders to those who have not answered, and, for an anonymous survey, the link from each
+//! invitation to its person cut once reminders no longer need it.
+//!
+//! [`tick`] does everything that is due at a given instant; the worker calls it with the
+//! wall clock, and tests with any clock they like. Each step is claimed by a conditional
+//! update, so instances sharing a database never do one twice.
+
+pub mod manage;
+pub mod worker;
+
+use chrono::{DateTime, Utc};
+
+use crate::db::campaigns::{self, Campaign, Cycle};
+use crate::db::invitations::status;
+use crate::db::{self, audiences, to_stored, AnyConnection};
+use crate::domain::audience::CYCLE_PROPERTY;
+use crate::domain::email::EmailAddress;
+use crate::domain::properties::Properties;
+use crate::domain::schedule::Reminders;
+use crate::error::ApiError;
+use crate::invite::{self, Channel, InvitationRequest, Issuer, Outcome};
+
+pub use worker::Worker;
+
+/// Members issued per transaction (each a few statements: a bounded hold on the write lock).
+pub const CHUNK: i64 = 250;
+/// Most chunks one tick issues (the next tick goes on).
+const CHUNKS_PER_TICK: usize = 40;
+/// Most campaigns started, reminders sent and cycles cut per tick.
+const PER_TICK: i64 = 500;
+
+/// What one tick did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Ticked {
+    /// Cycles started.
+    pub cycles: usize,
+    /// Invitations issued.
+    pub issued: usize,
+    /// Reminders queued.
+    pub reminders: usize,
+    /// Cycles cut from their people.
+    pub cut: usize,
+}
+
+/// Does what is due at `now`: starts due cycles, issues their invitations, queues due
+/// reminders, and cuts cycles that no longer need to know who they went to.
+pub fn tick(
+    conn: &mut AnyConnection,
+    issuer: &Issuer,
+    now: DateTime<Utc>,
+) -> Result<Ticked, ApiError> {
+    let mut done = Ticked::default();
+    for campaign in campaigns::due(conn, to_stored(now), PER_TICK)? {
+        if start(conn, &campaign, now)? {
+            done.cycles += 1;
+        }
+    }
+    let mut chunks = 0;
+    for (cycle, campaign) in campaigns::issuing(conn, PER_TICK)? {
+        while chunks < CHUNKS_PER_TICK {
+            chunks += 1;
+            match issue_chunk(conn, issuer, &campaign, &cycle.id)? {
+                Some(n) => done.issued += n,
+                None => break,
+            }
+        }
+    }
+    done.reminders = remind(conn, issuer, now)?;
+    for (cycle, survey) in campaigns::cuts_due(conn, to_stored(now), PER_TICK)? {
+        let anonymous = db::surveys::find_any(conn, &survey.into())?.anonymous;
+        campaigns::cut(conn, &cycle, anonymous, db::now())?;
+        done.cut += 1;
+    }
+    Ok(done)
+}
+
+/// Starts the due cycle of `campaign`: records it and moves the campaign to its next slot
+/// (skipping any it missed while the service was down). `false` if another instance did.
+fn start(
+    conn: &mut AnyConnection,
+    campaign: &Campaign,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let schedule = campaign.schedule()?;
+    let index = u32::try_from(campaign.next_index).unwrap_or(u32::MAX);
+    let scheduled = campaign.next_cycle_at.unwrap_or_else(|| to_stored(now));
+    let next = index
+        .checked_add(1)
+        .and_then(|i| schedule.next_from(i, now))
+        .map(|(i, at)| (i32::try_from(i).unwrap_or(i32::MAX), to_stored(at)));
+    // The tick's clock, not the wall clock: reminders and the cut count from it.
+    let started = to_stored(now);
+    let cycle = Cycle {
+        id: uuid::Uuid::now_v7().to_string(),
+        campaign_id: campaign.id.clone(),
+        number: campaign.cycles + 1,
+        scheduled_at: scheduled,
+        started_at: started,
+        issued_through: String::new(),
+        issuing_done: false,
+        cut_after: to_stored(campaign.reminders().cut_after(now)),
+        cut_at: None,
+    };
+    Ok(db::write_transaction(conn, |conn| {
+        campaigns::start_cycle(conn, campaign, next, &cycle)
+    })?)
+}
+
+/// Issues the next chunk of members of cycle `cycle_id`; the number issued, or `None` when
+/// the cycle is done or another instance took the chunk.
+fn issue_chunk(
+    conn: &mut AnyConnection,
+    issuer: &Issuer,
+    campaign: &Campaign,
+    cycle_id: &str,
+) -> Result<Option<usize>, ApiError> {
+    let workspace = campaign.workspace_id.clone().into();
+    let survey = campaign.survey_id.clone().into();
+    let reminders = campaign.reminders();
+    db::write_transaction(conn, |conn| {
+        // Read the cycle again inside the transaction: where the last commit left it.
+        let cycle = campaigns::find_cycle(conn, cycle_id)?;
+        if cycle.issuing_done {
+            return Ok(None);
+        }
+        let after = (!cycle.issued_through.is_empty()).then_some(cycle.issued_through.as_str());
+        let members = audiences::members(conn, &campaign.audience_id, after, CHUNK)?;
+        let last = members
+            .last()
+            .map_or(cycle.issued_through.clone(), |m| m.email_key.clone());
+        let done = i64::try_from(members.len()).unwrap_or(CHUNK) < CHUNK;
+        if !campaigns::claim_chunk(conn, cycle_id, &cycle.issued_through, &last, done)? {
+            return Ok(None);
+        }
+        let first_reminder = reminders.due(cycle.started_at.and_utc(), 1).map(to_stored);
+        let mut issued = 0;
+        for member in &members {
+            let mut attributes = member.attributes();
+            attributes.insert(CYCLE_PROPERTY.to_owned(), cycle.number.to_string());
+            let request = InvitationRequest {
+                channel: Channel::Email,
+                email: Some(EmailAddress::parse("email", &member.email)?),
+                name: member.name.clone(),
+                external_id: None,
+                properties: Properties::parse(attributes)?,
+                expires_at: None,
+                send_at: None,
+                throttled: false,
+            };
+            let created = invite::create(conn, &workspace, &survey, &request, None, issuer)?;
+            // A suppressed member is counted in no cycle: nothing was sent.
+            if created.outcome == Outcome::Issued {
+                campaigns::link(conn, &created.invitation.id, cycle_id, first_reminder)?;
+                issued += 1;
+            }
+        }
+        Ok(if members.is_empty() && done {
+            None
+        } else {
+            Some(issued)
+        })
+    })
+}
+
+/// Queues the reminders due at `now`; how many.
+fn remind(
+    conn: &mut AnyConnection,
+    issuer: &Issuer,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    let mut queued = 0;
+    for due in campaigns::due_reminders(conn, to_stored(now), PER_TICK)? {
+        // Not for an answered or undelivered invitation, nor one whose cycle is past its cut
+        // (a tick long overdue after downtime sends no stale reminders).
+        let wanted = due.status != status::RESPONDED
+            && !status::NOT_ISSUED.contains(&due.status.as_str())
+            && due.cut_after > to_stored(now);
+        let sent = db::write_transaction(conn, |conn| {
+            if !wanted {
+                campaigns::stop_reminders(conn, &due.invitation_id)?;
+                return Ok::<_, ApiError>(false);
+            }
+            let reminders = Reminders::from_stored(&due.reminder_days);
+            let number = usize::try_from(due.sent).unwrap_or(0) + 1;
+            let next = reminders
+                .due(due.started_at.and_utc(), number + 1)
+                .map(to_stored);
+            if !campaigns::take_reminder(conn, &due.invitation_id, due.sent, next)? {
+                return Ok(false);
+            }
+            let at = db::now();
+            crate::db::outbox::enqueue_reminder(
+                conn,
+                &due.invitation_id.clone().into(),
+                i32::try_from(number).unwrap_or(i32::MAX),
+                at,
+                at,
+                &issuer.message_domain,
+            )?;
+            Ok(true)
+        })?;
+        queued += usize::from(sent);
+    }
+    Ok(queued)
+}
