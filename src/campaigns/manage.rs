@@ -56,10 +56,8 @@ pub fn create(
         at
     };
     db::write_transaction(conn, |conn| {
-        let survey = db::surveys::find(conn, workspace, &new.survey_id)
-            .map_err(|e| not_found_as(e, "survey_id", "is not a survey of this workspace"))?;
-        audiences::find(conn, workspace, &new.audience_id)
-            .map_err(|e| not_found_as(e, "audience_id", "is not an audience of this workspace"))?;
+        let survey = db::surveys::find(conn, workspace, &new.survey_id)?;
+        audiences::find(conn, workspace, &new.audience_id)?;
         let mut segments = survey.segments().keys().to_vec();
         let add_cycle = !segments.iter().any(|k| k == CYCLE_PROPERTY);
         if add_cycle {
@@ -105,13 +103,6 @@ pub fn create(
         campaigns::insert(conn, &campaign)?;
         Ok(campaign)
     })
-}
-
-fn not_found_as(e: DbError, field: &str, message: &str) -> ApiError {
-    match e {
-        DbError::NotFound(_) => Invalid::new(field, message).into(),
-        other => other.into(),
-    }
 }
 
 /// Pauses campaign `id`: no cycle starts until it is resumed (reminders of cycles already

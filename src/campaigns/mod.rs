@@ -99,7 +99,7 @@ fn start(
         started_at: started,
         issued_through: String::new(),
         issuing_done: false,
-        cut_after: to_stored(campaign.reminders().cut_after(now)),
+        cut_after: to_stored(campaign.reminders().cut_after(now, schedule.every_days)),
         cut_at: None,
     };
     Ok(db::write_transaction(conn, |conn| {

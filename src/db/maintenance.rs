@@ -1,4 +1,5 @@
-//! Keeping tables bounded: idempotency records and finished outbox rows age out.
+//! Keeping tables bounded: idempotency records and finished outbox rows age out, and
+//! identities older than a workspace's retention are cut.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -19,10 +20,15 @@ pub struct Swept {
     pub idempotency_keys: usize,
     /// Finished outbox rows past their keep time.
     pub outbox: usize,
+    /// Invitations cut from their people under a workspace's `retention_days`.
+    pub anonymised: usize,
 }
 
+/// Most invitations one sweep anonymises per workspace (the next sweep goes on).
+const RETENTION_BATCH: i64 = 10_000;
+
 /// Deletes what has aged out as of `now`.
-pub fn sweep(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<Swept> {
+pub fn sweep(conn: &mut AnyConnection, now: NaiveDateTime) -> super::DbResult<Swept> {
     let idempotency_keys = diesel::delete(
         idempotency_keys::table.filter(idempotency_keys::created_at.lt(now - IDEMPOTENCY_WINDOW)),
     )
@@ -33,8 +39,10 @@ pub fn sweep(conn: &mut AnyConnection, now: NaiveDateTime) -> QueryResult<Swept>
             .filter(outbox::finished_at.lt(now - FINISHED_OUTBOX_KEPT)),
     )
     .execute(conn)?;
+    let anonymised = super::erasure::sweep_retention(conn, now, RETENTION_BATCH)?;
     Ok(Swept {
         idempotency_keys,
         outbox,
+        anonymised,
     })
 }

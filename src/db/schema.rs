@@ -6,6 +6,7 @@ diesel::table! {
         name -> Text,
         created_at -> Timestamp,
         min_group_size -> Integer,
+        retention_days -> Nullable<Integer>,
     }
 }
 

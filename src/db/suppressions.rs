@@ -38,14 +38,18 @@ pub struct Suppression {
     pub created_at: NaiveDateTime,
 }
 
-/// The suppression of `email` (lower-cased) in the workspace, if any.
+/// The suppression of `email` (lower-cased) in the workspace, if any: listed as it is, or
+/// as the hash an erasure left (see [`super::erasure::hashed_key`]).
 pub fn find(
     conn: &mut AnyConnection,
     workspace_id: &WorkspaceId,
     email: &str,
 ) -> QueryResult<Option<Suppression>> {
+    let hashed = super::erasure::hashed_key(workspace_id, email);
     suppressions::table
-        .find((workspace_id.as_str(), email))
+        .filter(suppressions::workspace_id.eq(workspace_id.as_str()))
+        .filter(suppressions::email.eq_any([email, hashed.as_str()]))
+        .order(suppressions::email.asc())
         .select(Suppression::as_select())
         .first(conn)
         .optional()

@@ -49,6 +49,8 @@ pub struct Settings {
     pub created_at: chrono::NaiveDateTime,
     /// No score of an anonymous survey over fewer respondents than this.
     pub min_group_size: i32,
+    /// Invitations older than this many days lose their identity (`None`: kept).
+    pub retention_days: Option<i32>,
 }
 
 /// The settings of workspace `id`.
@@ -60,21 +62,34 @@ pub fn settings(conn: &mut AnyConnection, id: &WorkspaceId) -> DbResult<Settings
             workspaces::name,
             workspaces::created_at,
             workspaces::min_group_size,
+            workspaces::retention_days,
         ))
         .first(conn)
         .optional()?
         .ok_or(DbError::NotFound("workspace"))
 }
 
-/// Sets the workspace's `min_group_size` (already validated) and answers its settings.
-pub fn set_min_group_size(
+/// Changes to a workspace's settings (validated): `None` leaves one as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = workspaces)]
+pub struct SettingsChanges {
+    /// The anonymity minimum.
+    pub min_group_size: Option<i32>,
+    /// Days identities are kept; `Some(None)` keeps them until erased.
+    pub retention_days: Option<Option<i32>>,
+}
+
+/// Applies `changes` and answers the workspace's settings.
+pub fn update_settings(
     conn: &mut AnyConnection,
     id: &WorkspaceId,
-    min_group_size: i32,
+    changes: &SettingsChanges,
 ) -> DbResult<Settings> {
-    diesel::update(workspaces::table.find(id.as_str()))
-        .set(workspaces::min_group_size.eq(min_group_size))
-        .execute(conn)?;
+    if changes.min_group_size.is_some() || changes.retention_days.is_some() {
+        diesel::update(workspaces::table.find(id.as_str()))
+            .set(changes)
+            .execute(conn)?;
+    }
     settings(conn, id)
 }
 

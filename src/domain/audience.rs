@@ -124,12 +124,12 @@ fn member(raw: RawMember) -> Result<Member, Invalid> {
     })
 }
 
-/// Checks every row (named by `row_name(i)`), refusing an address given twice.
+/// Checks every row; an address given twice keeps its later row (as a second upload would).
 pub fn parse_rows(
     rows: impl IntoIterator<Item = (String, Result<RawMember, Invalid>)>,
 ) -> Result<Parsed, Invalid> {
     let mut out = Parsed::default();
-    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, (row, raw)) in rows.into_iter().enumerate() {
         if i >= MAX_MEMBERS {
             return Err(Invalid::new(
@@ -137,14 +137,14 @@ pub fn parse_rows(
                 format!("at most {MAX_MEMBERS} members per upload"),
             ));
         }
-        let checked =
-            raw.and_then(member)
-                .and_then(|m| match seen.insert(m.email.key(), row.clone()) {
-                    Some(first) => Err(Invalid::new("email", format!("is also on {first}"))),
-                    None => Ok(m),
-                });
-        match checked {
-            Ok(m) => out.members.push(m),
+        match raw.and_then(member) {
+            Ok(m) => match seen.get(&m.email.key()) {
+                Some(&at) => out.members[at] = m,
+                None => {
+                    seen.insert(m.email.key(), out.members.len());
+                    out.members.push(m);
+                }
+            },
             Err(e) => out.errors.push(RowError {
                 row,
                 field: e.field,
@@ -229,53 +229,61 @@ pub fn from_json(members: Option<&serde_json::Value>) -> Result<Parsed, Invalid>
             format!("at most {MAX_MEMBERS} members per upload"),
         ));
     }
-    let rows = items.iter().enumerate().map(|(i, item)| {
-        let raw = (|| {
-            let Value::Object(o) = item else {
-                return Err(Invalid::new("member", "must be an object"));
-            };
-            if let Some(unknown) = o
-                .keys()
-                .find(|k| !matches!(k.as_str(), "email" | "name" | "attributes"))
-            {
-                return Err(Invalid::new(unknown.clone(), "is not a member field"));
-            }
-            let text = |key: &str| match o.get(key) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(_) => Err(Invalid::new(key, "must be a string")),
-            };
-            let email = text("email")?.ok_or_else(|| Invalid::new("email", "is required"))?;
-            let mut attributes = BTreeMap::new();
-            match o.get("attributes") {
-                None | Some(Value::Null) => {}
-                Some(Value::Object(a)) => {
-                    for (k, v) in a {
-                        let v = match v {
-                            Value::String(s) => s.clone(),
-                            Value::Number(n) => n.to_string(),
-                            Value::Bool(b) => b.to_string(),
-                            _ => {
-                                return Err(Invalid::new(
-                                    format!("attributes.{k}"),
-                                    "must be a string, number or boolean",
-                                ))
-                            }
-                        };
-                        attributes.insert(k.clone(), v);
+    // The shape is checked first, for the whole upload: a malformed member is a malformed
+    // request (422 whatever `skip_invalid` says); only its values are checked row by row.
+    let mut raws = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        raws.push((format!("members[{i}]"), Ok(shape(i, item)?)));
+    }
+    parse_rows(raws)
+}
+
+/// Member `i` of a JSON upload, its shape checked: an object of `email` (a string), `name`
+/// (a string or null) and `attributes` (an object of strings, numbers or booleans).
+fn shape(i: usize, item: &serde_json::Value) -> Result<RawMember, Invalid> {
+    use serde_json::Value;
+    let at = |field: &str| format!("members[{i}].{field}");
+    let Value::Object(o) = item else {
+        return Err(Invalid::new(format!("members[{i}]"), "must be an object"));
+    };
+    if let Some(unknown) = o
+        .keys()
+        .find(|k| !matches!(k.as_str(), "email" | "name" | "attributes"))
+    {
+        return Err(Invalid::new(at(unknown), "is not a member field"));
+    }
+    let text = |key: &str| match o.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(Invalid::new(at(key), "must be a string")),
+    };
+    let email = text("email")?.ok_or_else(|| Invalid::new(at("email"), "is required"))?;
+    let mut attributes = BTreeMap::new();
+    match o.get("attributes") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(a)) => {
+            for (k, v) in a {
+                let v = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => {
+                        return Err(Invalid::new(
+                            at(&format!("attributes.{k}")),
+                            "must be a string, number or boolean",
+                        ))
                     }
-                }
-                Some(_) => return Err(Invalid::new("attributes", "must be an object")),
+                };
+                attributes.insert(k.clone(), v);
             }
-            Ok(RawMember {
-                email,
-                name: text("name")?,
-                attributes,
-            })
-        })();
-        (format!("members[{i}]"), raw)
-    });
-    parse_rows(rows)
+        }
+        Some(_) => return Err(Invalid::new(at("attributes"), "must be an object")),
+    }
+    Ok(RawMember {
+        email,
+        name: text("name")?,
+        attributes,
+    })
 }
 
 #[cfg(test)]
@@ -285,22 +293,25 @@ mod tests {
     #[test]
     fn a_bad_row_is_reported_with_its_line_and_nothing_is_accepted() {
         let csv = "email,name,department\nana@example.com,Ana,eng\nnot-an-address,Bo,ops\n\
-                   cy@example.com,Cy,sales\nana@example.com,Ana again,eng\n";
+                   cy@example.com,Cy,sales\nana@example.com,Ana again,ops\nx@y.z,A\u{7},eng\n";
         let parsed = from_csv(csv.as_bytes()).unwrap();
-        assert_eq!(parsed.members.len(), 2);
+        assert_eq!(
+            parsed.members.len(),
+            2,
+            "an address given twice keeps its later row"
+        );
+        assert_eq!(parsed.members[0].name.as_deref(), Some("Ana again"));
         assert_eq!(parsed.errors[0].row, "line 3");
         assert_eq!(parsed.errors[0].field, "email");
-        assert_eq!(parsed.errors[1].row, "line 5");
-        assert!(parsed.errors[1].message.contains("line 2"));
+        assert_eq!(parsed.errors[1].row, "line 6");
+        assert_eq!(parsed.errors[1].field, "name");
         let err = from_csv(csv.as_bytes()).unwrap().accept(false).unwrap_err();
         assert_eq!(err.field, "line 3");
         assert!(err.message.contains("2 bad row(s)"), "{}", err.message);
         let (members, skipped) = from_csv(csv.as_bytes()).unwrap().accept(true).unwrap();
         assert_eq!((members.len(), skipped.len()), (2, 2));
-        assert_eq!(
-            members[0].attributes.iter().collect::<Vec<_>>(),
-            vec![("department", "eng")]
-        );
+        let attributes: Vec<_> = members[0].attributes.iter().collect();
+        assert_eq!(attributes, vec![("department", "ops")]);
     }
 
     #[test]

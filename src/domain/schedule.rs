@@ -123,8 +123,9 @@ impl Schedule {
 pub struct Reminders(Vec<u32>);
 
 impl Reminders {
-    /// Parses ascending days (each 1–60, at most 5, and all before the next cycle).
-    pub fn parse(days: &[i64], every_days: Option<u32>) -> Result<Self, Invalid> {
+    /// Parses ascending days (each 1–60, at most 5). Those due after the next cycle has
+    /// started are not sent (see [`Reminders::cut_after`]).
+    pub fn parse(days: &[i64]) -> Result<Self, Invalid> {
         if days.len() > MAX_REMINDERS {
             return Err(Invalid::new(
                 "reminder_days",
@@ -144,12 +145,6 @@ impl Reminders {
                 return Err(Invalid::new(
                     field,
                     "must be later than the reminder before",
-                ));
-            }
-            if every_days.is_some_and(|every| day >= every) {
-                return Err(Invalid::new(
-                    field,
-                    "must come before the next cycle (less than every_days)",
                 ));
             }
             out.push(day);
@@ -188,9 +183,15 @@ impl Reminders {
 
     /// When a cycle started at `start` no longer needs to know who its invitations went to:
     /// a day after its last reminder is due (a day after the start without reminders), time
-    /// enough for the outbox to send it.
-    pub fn cut_after(&self, start: DateTime<Utc>) -> DateTime<Utc> {
-        start + Duration::days(i64::from(self.0.last().copied().unwrap_or(0)) + 1)
+    /// enough for the outbox to send it; and no later than the next cycle (`every_days`),
+    /// which supersedes it, so its reminders due after that are never sent.
+    pub fn cut_after(&self, start: DateTime<Utc>, every_days: Option<u32>) -> DateTime<Utc> {
+        let after_reminders =
+            start + Duration::days(i64::from(self.0.last().copied().unwrap_or(0)) + 1);
+        match every_days {
+            Some(d) => after_reminders.min(start + Duration::days(i64::from(d))),
+            None => after_reminders,
+        }
     }
 }
 
@@ -227,11 +228,11 @@ mod tests {
         assert_eq!(e.field, "tz");
         let e = Schedule::parse("2026-12-07T09:00", None, Some(0)).unwrap_err();
         assert_eq!(e.field, "every_days");
-        let e = Reminders::parse(&[3, 3], Some(14)).unwrap_err();
+        let e = Reminders::parse(&[3, 3]).unwrap_err();
         assert_eq!(e.field, "reminder_days[1]");
-        let e = Reminders::parse(&[3, 14], Some(14)).unwrap_err();
-        assert_eq!(e.field, "reminder_days[1]");
-        assert_eq!(Reminders::parse(&[3, 5], Some(14)).unwrap().days(), &[3, 5]);
+        let e = Reminders::parse(&[0]).unwrap_err();
+        assert_eq!(e.field, "reminder_days[0]");
+        assert_eq!(Reminders::parse(&[3, 5]).unwrap().days(), &[3, 5]);
     }
 
     #[test]
@@ -244,12 +245,16 @@ mod tests {
 
     #[test]
     fn reminders_and_the_cut_follow_the_cycle() {
-        let r = Reminders::parse(&[3, 5], Some(14)).unwrap();
+        let r = Reminders::parse(&[3, 5]).unwrap();
         let start = at("2026-12-07T08:00:00Z");
         assert_eq!(r.due(start, 1), Some(at("2026-12-10T08:00:00Z")));
         assert_eq!(r.due(start, 2), Some(at("2026-12-12T08:00:00Z")));
         assert_eq!(r.due(start, 3), None);
-        assert_eq!(r.cut_after(start), at("2026-12-13T08:00:00Z"));
+        assert_eq!(r.cut_after(start, Some(14)), at("2026-12-13T08:00:00Z"));
+        // Weekly with a reminder at +10: the next cycle supersedes it before it is due.
+        let late = Reminders::parse(&[10]).unwrap();
+        assert_eq!(late.cut_after(start, Some(7)), at("2026-12-14T08:00:00Z"));
+        assert!(late.due(start, 1).unwrap() > late.cut_after(start, Some(7)));
         assert_eq!(Reminders::from_stored(&r.to_stored()), r);
     }
 

@@ -113,38 +113,54 @@ fn query(req: &HttpRequest) -> Result<(bool, Option<String>), ApiError> {
     Ok((skip, name))
 }
 
-/// The members of an upload, parsed row by row.
-fn parse_members(body: &Upload) -> Result<Parsed, ApiError> {
+/// The members of an upload, parsed row by row (`required`: a JSON body must have them).
+fn parse_members(body: &Upload, required: bool) -> Result<Parsed, ApiError> {
     Ok(match body {
         Upload::Csv(bytes) => audience::from_csv(bytes)?,
-        Upload::Json(value) => audience::from_json(value.get("members"))?,
+        Upload::Json(value) => {
+            if let Some(k) = value.as_object().and_then(|o| {
+                o.keys().find(|k| {
+                    !matches!(k.as_str(), "name" | "members") || (required && *k == "name")
+                })
+            }) {
+                return Err(Invalid::new(k.clone(), "is not a field of this request").into());
+            }
+            if required && value.get("members").is_none() {
+                return Err(Invalid::new("members", "is required").into());
+            }
+            audience::from_json(value.get("members"))?
+        }
     })
 }
 
-/// The audience's name: from the JSON body, or `?name=` with a CSV upload.
-fn audience_name(body: &Upload, from_query: Option<String>) -> Result<String, Invalid> {
-    let name = match body {
-        Upload::Json(value) => {
-            if let Some(k) = value
-                .as_object()
-                .and_then(|o| o.keys().find(|k| !matches!(k.as_str(), "name" | "members")))
-            {
-                return Err(Invalid::new(k.clone(), "is not a field of an audience"));
-            }
-            match value.get("name") {
-                Some(serde_json::Value::String(s)) => Some(s.clone()),
-                None | Some(serde_json::Value::Null) => None,
-                Some(_) => return Err(Invalid::new("name", "must be a string")),
-            }
-        }
-        Upload::Csv(_) => from_query,
-    };
-    let name = name.map(|n| n.trim().to_owned()).unwrap_or_default();
+/// Checks a name (1 to 200 characters, no control characters).
+fn checked_name(name: &str) -> Result<String, Invalid> {
+    let name = name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(Invalid::new("name", "is required: 1 to 200 characters"));
+        return Err(Invalid::new("name", "must be 1 to 200 characters"));
     }
     crate::domain::text::check("name", &name)?;
     Ok(name)
+}
+
+/// The audience's name: from the JSON body, else `?name=`, else one made from the date.
+fn audience_name(body: &Upload, from_query: Option<String>) -> Result<String, Invalid> {
+    let from_query = from_query.as_deref().map(checked_name).transpose()?;
+    let name = match body {
+        Upload::Json(value) => match value.get("name") {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            None | Some(serde_json::Value::Null) => None,
+            Some(_) => return Err(Invalid::new("name", "must be a string")),
+        },
+        Upload::Csv(_) => None,
+    };
+    match name.or(from_query) {
+        Some(name) => checked_name(&name),
+        None => Ok(format!(
+            "Audience of {}",
+            chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+        )),
+    }
 }
 
 /// `POST /v1/audiences`: `{"name", "members": [...]}` as JSON, or a CSV upload with `?name=`.
@@ -156,7 +172,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let (skip, name) = query(&req)?;
     let name = audience_name(&body, name)?;
-    let (members, skipped) = parse_members(&body)?.accept(skip)?;
+    let (members, skipped) = parse_members(&body, false)?.accept(skip)?;
     let view = db::run(&state.pool, move |conn| {
         db::write_transaction(conn, |conn| {
             let now = db::now();
@@ -194,7 +210,7 @@ pub async fn add_members(
     body: Upload,
 ) -> Result<HttpResponse, ApiError> {
     let (skip, _) = query(&req)?;
-    let (members, skipped) = parse_members(&body)?.accept(skip)?;
+    let (members, skipped) = parse_members(&body, true)?.accept(skip)?;
     let view = db::run(&state.pool, move |conn| {
         db::write_transaction(conn, |conn| {
             let a = audiences::find(conn, &ws.id, &id)?;
@@ -284,10 +300,14 @@ pub async fn remove_member(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, email) = path.into_inner();
-    let email = EmailAddress::parse("email", &email)?;
+    // Something that is not an address is no member (404), like an address that is not one.
+    let key = EmailAddress::parse("email", &email).ok().map(|e| e.key());
     db::run(&state.pool, move |conn| {
         let a = audiences::find(conn, &ws.id, &id)?;
-        if audiences::remove_member(conn, &a.id, &email.key())? {
+        let Some(key) = key else {
+            return Err(ApiError::NotFound("member"));
+        };
+        if audiences::remove_member(conn, &a.id, &key)? {
             Ok(())
         } else {
             Err(ApiError::NotFound("member"))

@@ -123,7 +123,7 @@ impl CreateCampaign {
         let starts_now = self.start.is_none();
         let start = self.start.unwrap_or_else(|| "1970-01-01T00:00".to_owned());
         let schedule = Schedule::parse(&start, self.tz.as_deref(), self.every_days)?;
-        let reminders = Reminders::parse(&self.reminder_days, schedule.every_days)?;
+        let reminders = Reminders::parse(&self.reminder_days)?;
         Ok(NewCampaign {
             name,
             survey_id: SurveyId::from(self.survey_id),

@@ -9,6 +9,7 @@ mod docs;
 mod health;
 mod html;
 mod invitations;
+mod recipients;
 mod responses;
 mod search;
 mod spec;
@@ -85,6 +86,7 @@ route_table! {
     GET  "/v1/stats" => stats::workspace,
     GET  "/v1/invitations" => invitations::search,
     GET  "/v1/invitations/{id}" => invitations::show,
+    DELETE "/v1/recipients/{email}" => recipients::erase,
     GET  "/v1/suppressions" => suppressions::list,
     POST "/v1/suppressions" => suppressions::create,
     DELETE "/v1/suppressions/{email}" => suppressions::delete,

@@ -8,6 +8,7 @@ mod challenges;
 mod contract;
 mod delighted;
 mod email;
+mod erasure;
 mod funnel;
 mod helpers;
 mod import;

@@ -48,7 +48,8 @@ pub struct CreateSurvey {
     widget: Option<Option<WidgetRulesBody>>,
     brand_color: Option<String>,
     locale: Option<String>,
-    anonymous: Option<bool>,
+    #[serde(default, deserialize_with = "patch_field")]
+    anonymous: Option<Option<bool>>,
 }
 
 /// `POST /v1/surveys`.
@@ -58,6 +59,9 @@ pub async fn create(
     Json(body): Json<CreateSurvey>,
 ) -> Result<HttpResponse, ApiError> {
     check(&body)?;
+    if matches!(body.anonymous, Some(None)) {
+        return Err(crate::domain::Invalid::new("anonymous", "cannot be null").into());
+    }
     let kind = SurveyKind::parse(&body.kind)?;
     let scale = kind.scale(body.scale.as_deref())?;
     if let Some(subject) = &body.email_subject {
@@ -116,7 +120,7 @@ pub async fn create(
                 locale: settings.locale.unwrap_or("en"),
                 send_delay_seconds: send_delay,
                 // Employees answer ESAT about their employer: anonymous unless asked otherwise.
-                anonymous: body.anonymous.unwrap_or(kind == SurveyKind::Esat),
+                anonymous: body.anonymous.flatten().unwrap_or(kind == SurveyKind::Esat),
             },
         )
         .map_err(ApiError::from)

@@ -343,7 +343,8 @@ async fn aged_idempotency_records_and_finished_outbox_rows_are_swept() {
         swept,
         scorekeeper::db::maintenance::Swept {
             idempotency_keys: 1,
-            outbox: 1
+            outbox: 1,
+            anonymised: 0,
         }
     );
     assert_eq!(
