@@ -28,6 +28,9 @@
 //! | `WEBHOOK_RETRY_BASE_MS` | first retry delay; it doubles per attempt (with jitter)   | `10000` |
 //! | `WEBHOOK_RETRY_MAX_MS` | longest retry delay                                        | `3600000` |
 //! | `WEBHOOK_MAX_AGE_SECS` | retry a delivery for this long, then mark it failed        | `86400` |
+//! | `ANSWER_RATE_PER_MINUTE_IP` | survey page views and answers one client address may make a minute (an office behind one NAT answers a pulse at once) | `6000` |
+//! | `ANSWER_RATE_PER_MINUTE_LINK` | answers (and page-open beacons) of one survey link a minute; page views are not counted, since mail scanners fetch every rating link | `60` |
+//! | `API_RATE_PER_MINUTE_KEY` | API calls one key may make a minute (bursts of a quarter) | `6000` |
 //! | `CAMPAIGN_POLL_MS`  | how often campaigns start due cycles and queue due reminders    | `30000` |
 //! | `RUST_LOG`          | log filter (tracing-subscriber syntax)                        | `info`                     |
 
@@ -133,10 +136,8 @@ pub struct Settings {
     pub sqlite_busy_timeout_ms: u32,
     /// Webhook delivery settings.
     pub webhooks: WebhookSettings,
-    /// Widget requests one client address may make a minute.
-    pub public_rate_per_ip: std::num::NonZeroU32,
-    /// Widget requests for one survey key a minute.
-    pub public_rate_per_key: std::num::NonZeroU32,
+    /// Every rate limit, in requests a minute.
+    pub limits: crate::limits::LimitSettings,
     /// How often the campaign worker starts due cycles and sends due reminders.
     pub campaign_poll: Duration,
 }
@@ -277,8 +278,13 @@ impl Settings {
             )?),
             max_age: Duration::from_secs(number("WEBHOOK_MAX_AGE_SECS", 86_400, 1..=604_800)?),
         };
-        let public_rate_per_ip = rate("PUBLIC_RATE_PER_MINUTE_IP", 120)?;
-        let public_rate_per_key = rate("PUBLIC_RATE_PER_MINUTE_KEY", 6000)?;
+        let limits = crate::limits::LimitSettings {
+            widget_per_ip: rate("PUBLIC_RATE_PER_MINUTE_IP", 120)?,
+            widget_per_key: rate("PUBLIC_RATE_PER_MINUTE_KEY", 6000)?,
+            answer_per_ip: rate("ANSWER_RATE_PER_MINUTE_IP", 6000)?,
+            answer_per_link: rate("ANSWER_RATE_PER_MINUTE_LINK", 60)?,
+            api_per_key: rate("API_RATE_PER_MINUTE_KEY", 6000)?,
+        };
         Ok(Self {
             database_url,
             listen_addr,
@@ -291,8 +297,7 @@ impl Settings {
             secret_key_file,
             sqlite_busy_timeout_ms,
             webhooks,
-            public_rate_per_ip,
-            public_rate_per_key,
+            limits,
             campaign_poll: Duration::from_millis(number(
                 "CAMPAIGN_POLL_MS",
                 30_000,

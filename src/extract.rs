@@ -218,11 +218,12 @@ impl FromRequest for Workspace {
                 db::workspaces::owner_of_key(conn, &hash).map_err(ApiError::from)
             })
             .await?;
-            id.map(|owner| Workspace {
+            let owner = id.ok_or(ApiError::Unauthorized("the API key is not valid"))?;
+            state.public_limits.check_api(&owner.key_id)?;
+            Ok(Workspace {
                 id: WorkspaceId::from(owner.workspace_id),
                 key_id: owner.key_id,
             })
-            .ok_or(ApiError::Unauthorized("the API key is not valid"))
         })
     }
 }

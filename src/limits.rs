@@ -1,6 +1,7 @@
-//! Rate limits on the public endpoints (the widget's), per client IP and per survey key, with
-//! the `governor` crate's GCRA: a burst is allowed, then a steady rate. In memory, per
-//! instance; the key sets are pruned so they stay bounded.
+//! Rate limits, with the `governor` crate's GCRA (a burst is allowed, then a steady rate): the
+//! widget's calls per client IP and per survey key, the survey pages and answers per client IP
+//! and per link, and the API per key. In memory, per instance; the key sets are pruned so
+//! they stay bounded. Over a limit → 429 with `Retry-After`.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -17,10 +18,28 @@ type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
 /// Above this many tracked keys, entries whose limit has fully recovered are dropped.
 const MAX_TRACKED: usize = 100_000;
 
-/// The public endpoints' limits.
+/// Requests a minute allowed, per limit.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitSettings {
+    /// Widget calls from one client address.
+    pub widget_per_ip: NonZeroU32,
+    /// Widget calls for one survey key, all clients together.
+    pub widget_per_key: NonZeroU32,
+    /// Survey page views and answers from one client address.
+    pub answer_per_ip: NonZeroU32,
+    /// Answers (and page-open beacons) of one link.
+    pub answer_per_link: NonZeroU32,
+    /// API calls with one key.
+    pub api_per_key: NonZeroU32,
+}
+
+/// Every limit of one instance.
 pub struct PublicLimits {
     per_ip: Keyed<IpAddr>,
     per_key: Keyed<String>,
+    answer_ip: Keyed<IpAddr>,
+    answer_link: Keyed<String>,
+    api_key: Keyed<String>,
     clock: DefaultClock,
 }
 
@@ -37,28 +56,57 @@ fn quota(per_minute: NonZeroU32) -> Quota {
 }
 
 impl PublicLimits {
-    /// Limits of `per_ip` requests a minute from one address and `per_key` for one survey.
-    pub fn new(per_ip: NonZeroU32, per_key: NonZeroU32) -> Self {
+    /// The limits of `s`.
+    pub fn new(s: &LimitSettings) -> Self {
         Self {
-            per_ip: RateLimiter::keyed(quota(per_ip)),
-            per_key: RateLimiter::keyed(quota(per_key)),
+            per_ip: RateLimiter::keyed(quota(s.widget_per_ip)),
+            per_key: RateLimiter::keyed(quota(s.widget_per_key)),
+            answer_ip: RateLimiter::keyed(quota(s.answer_per_ip)),
+            answer_link: RateLimiter::keyed(quota(s.answer_per_link)),
+            api_key: RateLimiter::keyed(quota(s.api_per_key)),
             clock: DefaultClock::default(),
         }
+    }
+
+    /// Counts one survey page view from `ip`. Not per link: mail scanners fetch every rating
+    /// link of an email, and must not use up the person's own tries.
+    pub fn check_page(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        match ip {
+            Some(ip) => self.take(&self.answer_ip, &ip),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one answer (or page-open beacon) from `ip` for the link `token` (kept only as
+    /// a hash).
+    pub fn check_answer(&self, ip: Option<IpAddr>, token: &str) -> Result<(), ApiError> {
+        self.check_page(ip)?;
+        self.take(&self.answer_link, &crate::domain::secret::sha256_hex(token))
+    }
+
+    /// Counts one API call with the key whose id is `key_id`.
+    pub fn check_api(&self, key_id: &str) -> Result<(), ApiError> {
+        self.take(&self.api_key, &key_id.to_owned())
+    }
+
+    fn take<K: std::hash::Hash + Eq + Clone>(
+        &self,
+        limiter: &Keyed<K>,
+        key: &K,
+    ) -> Result<(), ApiError> {
+        prune(limiter);
+        limiter
+            .check_key(key)
+            .map_err(|not_until| self.limited(not_until.wait_time_from(self.clock.now())))
     }
 
     /// Counts one request from `ip` for survey key `key`: `RateLimited` with the seconds to
     /// wait when either limit is spent.
     pub fn check(&self, ip: Option<IpAddr>, key: &str) -> Result<(), ApiError> {
         if let Some(ip) = ip {
-            prune(&self.per_ip);
-            self.per_ip
-                .check_key(&ip)
-                .map_err(|not_until| self.limited(not_until.wait_time_from(self.clock.now())))?;
+            self.take(&self.per_ip, &ip)?;
         }
-        prune(&self.per_key);
-        self.per_key
-            .check_key(&key.to_owned())
-            .map_err(|not_until| self.limited(not_until.wait_time_from(self.clock.now())))
+        self.take(&self.per_key, &key.to_owned())
     }
 
     fn limited(&self, wait: Duration) -> ApiError {
@@ -76,9 +124,38 @@ fn prune<K: std::hash::Hash + Eq + Clone>(limiter: &Keyed<K>) {
 mod tests {
     use super::*;
 
+    fn n(x: u32) -> NonZeroU32 {
+        NonZeroU32::new(x).unwrap()
+    }
+
+    fn limits(widget_per_ip: u32, widget_per_key: u32) -> PublicLimits {
+        PublicLimits::new(&LimitSettings {
+            widget_per_ip: n(widget_per_ip),
+            widget_per_key: n(widget_per_key),
+            answer_per_ip: n(8),
+            answer_per_link: n(4),
+            api_per_key: n(4),
+        })
+    }
+
+    #[test]
+    fn a_link_and_an_api_key_are_limited_on_their_own() {
+        let limits = limits(1000, 1000);
+        let ip = |i: u8| Some(IpAddr::from([192, 0, 2, i]));
+        assert!(limits.check_answer(ip(1), "tok_a").is_ok());
+        assert!(
+            limits.check_answer(ip(2), "tok_a").is_err(),
+            "one link across addresses"
+        );
+        assert!(limits.check_answer(ip(1), "tok_b").is_ok());
+        assert!(limits.check_api("key-1").is_ok());
+        assert!(matches!(limits.check_api("key-1"), Err(ApiError::RateLimited(s)) if s >= 1));
+        assert!(limits.check_api("key-2").is_ok());
+    }
+
     #[test]
     fn a_burst_passes_then_the_client_waits_and_other_clients_do_not() {
-        let limits = PublicLimits::new(NonZeroU32::new(8).unwrap(), NonZeroU32::new(1000).unwrap());
+        let limits = limits(8, 1000);
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "192.0.2.2".parse().unwrap();
         assert!(limits.check(Some(a), "pk_x").is_ok());
@@ -92,7 +169,7 @@ mod tests {
 
     #[test]
     fn one_survey_key_is_limited_across_addresses() {
-        let limits = PublicLimits::new(NonZeroU32::new(1000).unwrap(), NonZeroU32::new(4).unwrap());
+        let limits = limits(1000, 4);
         let ip = |i: u8| Some(IpAddr::from([192, 0, 2, i]));
         assert!(limits.check(ip(1), "pk_x").is_ok());
         assert!(limits.check(ip(2), "pk_x").is_err());

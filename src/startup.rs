@@ -139,10 +139,7 @@ impl Application {
             outbox_wake,
             message_domain,
             server_key,
-            public_limits: std::sync::Arc::new(crate::limits::PublicLimits::new(
-                settings.public_rate_per_ip,
-                settings.public_rate_per_key,
-            )),
+            public_limits: std::sync::Arc::new(crate::limits::PublicLimits::new(&settings.limits)),
         };
         let server = run(listener, state)?;
         tracing::info!(%addr, database = %settings.database_url.redacted(), email = settings.smtp_url.is_some(), "scorekeeper listening");

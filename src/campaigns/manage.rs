@@ -31,10 +31,8 @@ pub struct NewCampaign {
     pub anonymous: bool,
 }
 
-/// How far in the past a given `start` may be (a request's own latency).
-const START_GRACE_SECS: i64 = 300;
-
-/// Creates a campaign of `workspace`. The survey becomes anonymous unless asked otherwise
+/// Creates a campaign of `workspace`. A `start` already past starts at the schedule's next
+/// slot (a campaign sent once: now). The survey becomes anonymous unless asked otherwise
 /// (409 when it already has answers given without that promise), and its stats keep `cycle`
 /// as a segment when there is room.
 pub fn create(
@@ -43,17 +41,16 @@ pub fn create(
     new: &NewCampaign,
     now: DateTime<Utc>,
 ) -> Result<Campaign, ApiError> {
-    let first = if new.starts_now {
-        now
+    let (first_index, first) = if new.starts_now {
+        (0, now)
     } else {
-        let at = new
-            .schedule
-            .slot(0)
-            .ok_or_else(|| Invalid::new("start", "is too late"))?;
-        if at < now - chrono::Duration::seconds(START_GRACE_SECS) {
-            return Err(Invalid::new("start", "is in the past: leave it out to start now").into());
+        match new.schedule.next_from(0, now) {
+            Some(next) => next,
+            None if new.schedule.every_days.is_none() => (0, now),
+            None => {
+                return Err(Invalid::new("start", "leaves no cycle before the year 9000").into())
+            }
         }
-        at
     };
     db::write_transaction(conn, |conn| {
         let survey = db::surveys::find(conn, workspace, &new.survey_id)?;
@@ -95,7 +92,7 @@ pub fn create(
                 .map(|d| i32::try_from(d).unwrap_or(i32::MAX)),
             reminder_days: new.reminders.to_stored(),
             status: state::ACTIVE.to_owned(),
-            next_index: 0,
+            next_index: i32::try_from(first_index).unwrap_or(i32::MAX),
             next_cycle_at: Some(to_stored(first)),
             cycles: 0,
             created_at: db::now(),

@@ -160,12 +160,15 @@ pub fn set_state(
     Ok(())
 }
 
-/// Whether any campaign sends survey `id` (an NPS survey sent to an audience reports eNPS).
-pub fn sends_survey(conn: &mut AnyConnection, id: &SurveyId) -> DbResult<bool> {
-    Ok(diesel::select(diesel::dsl::exists(
-        campaigns::table.filter(campaigns::survey_id.eq(id.as_str())),
-    ))
-    .get_result(conn)?)
+/// Whether a campaign sends every one of `ids` (NPS sent to an audience reports as eNPS).
+pub fn send_all(conn: &mut AnyConnection, ids: &[SurveyId]) -> DbResult<bool> {
+    let ids: Vec<&str> = ids.iter().map(SurveyId::as_str).collect();
+    let sent: Vec<String> = campaigns::table
+        .filter(campaigns::survey_id.eq_any(&ids))
+        .select(campaigns::survey_id)
+        .distinct()
+        .load(conn)?;
+    Ok(!ids.is_empty() && sent.len() == ids.len())
 }
 
 /// Active campaigns whose next cycle is due at `now`.

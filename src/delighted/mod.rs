@@ -119,6 +119,8 @@ impl FromRequest for Project {
             })
             .await?
             .ok_or_else(invalid)?;
+            // Delighted answered 429 with Retry-After too; its clients raise TooManyRequests.
+            state.public_limits.check_api(&owner.key_id)?;
             let survey = owner.delighted_survey_id.ok_or(ApiError::Unauthorized(
                 "this key is not bound to a survey: create one with `scorekeeper api-key create \
                  --workspace W --delighted-survey SURVEY_ID`",

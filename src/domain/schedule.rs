@@ -123,8 +123,8 @@ impl Schedule {
 pub struct Reminders(Vec<u32>);
 
 impl Reminders {
-    /// Parses ascending days (each 1–60, at most 5). Those due after the next cycle has
-    /// started are not sent (see [`Reminders::cut_after`]).
+    /// Parses the days (each 1–60, at most 5; in any order, a day given twice counts once).
+    /// Those due after the next cycle has started are not sent (see [`Reminders::cut_after`]).
     pub fn parse(days: &[i64]) -> Result<Self, Invalid> {
         if days.len() > MAX_REMINDERS {
             return Err(Invalid::new(
@@ -134,21 +134,19 @@ impl Reminders {
         }
         let mut out: Vec<u32> = Vec::with_capacity(days.len());
         for (i, &d) in days.iter().enumerate() {
-            let field = format!("reminder_days[{i}]");
             let day = u32::try_from(d)
                 .ok()
                 .filter(|d| (1..=MAX_REMINDER_DAY).contains(&i64::from(*d)))
                 .ok_or_else(|| {
-                    Invalid::new(&field, format!("must be from 1 to {MAX_REMINDER_DAY} days"))
+                    Invalid::new(
+                        format!("reminder_days[{i}]"),
+                        format!("must be from 1 to {MAX_REMINDER_DAY} days"),
+                    )
                 })?;
-            if out.last().is_some_and(|&last| day <= last) {
-                return Err(Invalid::new(
-                    field,
-                    "must be later than the reminder before",
-                ));
-            }
             out.push(day);
         }
+        out.sort_unstable();
+        out.dedup();
         Ok(Self(out))
     }
 
@@ -228,7 +226,8 @@ mod tests {
         assert_eq!(e.field, "tz");
         let e = Schedule::parse("2026-12-07T09:00", None, Some(0)).unwrap_err();
         assert_eq!(e.field, "every_days");
-        let e = Reminders::parse(&[3, 3]).unwrap_err();
+        assert_eq!(Reminders::parse(&[5, 3, 3]).unwrap().days(), &[3, 5]);
+        let e = Reminders::parse(&[3, 61]).unwrap_err();
         assert_eq!(e.field, "reminder_days[1]");
         let e = Reminders::parse(&[0]).unwrap_err();
         assert_eq!(e.field, "reminder_days[0]");

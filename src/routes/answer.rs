@@ -46,7 +46,11 @@ pub async fn page(
     state: web::Data<AppState>,
     token: web::Path<String>,
     query: web::Query<PageQuery>,
+    req: HttpRequest,
 ) -> HttpResponse {
+    if let Err(err) = state.public_limits.check_page(peer(&req)) {
+        return html::error(&err);
+    }
     match render_page(&state, token.into_inner(), query.into_inner().score).await {
         Ok(page) => html::respond(StatusCode::OK, page),
         Err(err) => html::error(&err),
@@ -94,6 +98,7 @@ pub async fn opened(
     token: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    state.public_limits.check_answer(peer(&req), &token)?;
     let scanner = req
         .headers()
         .get(header::USER_AGENT)
@@ -142,6 +147,11 @@ pub async fn submit(
     }
 }
 
+/// The client's address: the TCP peer (a proxy in front answers for its clients as one).
+fn peer(req: &HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
 /// What a recorded answer looks like to the page's script (and the widget).
 #[derive(Debug, serde::Serialize)]
 pub struct RecordedView {
@@ -160,6 +170,7 @@ async fn record(
     payload: web::Payload,
     is_form: bool,
 ) -> Result<(RecordedView, bool), ApiError> {
+    state.public_limits.check_answer(peer(req), token)?;
     let body = if is_form {
         let bytes = read_body(req, payload).await?;
         let form: FormAnswer = serde_urlencoded::from_bytes(&bytes)

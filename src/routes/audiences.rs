@@ -113,6 +113,12 @@ fn query(req: &HttpRequest) -> Result<(bool, Option<String>), ApiError> {
     Ok((skip, name))
 }
 
+/// Whether bad rows are skipped: for a CSV file when asked. A JSON body is a typed document
+/// (its schema says what a member is), accepted or refused whole.
+fn skip_rows(body: &Upload, skip_invalid: bool) -> bool {
+    skip_invalid && matches!(body, Upload::Csv(_))
+}
+
 /// The members of an upload, parsed row by row (`required`: a JSON body must have them).
 fn parse_members(body: &Upload, required: bool) -> Result<Parsed, ApiError> {
     Ok(match body {
@@ -172,7 +178,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let (skip, name) = query(&req)?;
     let name = audience_name(&body, name)?;
-    let (members, skipped) = parse_members(&body, false)?.accept(skip)?;
+    let (members, skipped) = parse_members(&body, false)?.accept(skip_rows(&body, skip))?;
     let view = db::run(&state.pool, move |conn| {
         db::write_transaction(conn, |conn| {
             let now = db::now();
@@ -210,7 +216,7 @@ pub async fn add_members(
     body: Upload,
 ) -> Result<HttpResponse, ApiError> {
     let (skip, _) = query(&req)?;
-    let (members, skipped) = parse_members(&body, true)?.accept(skip)?;
+    let (members, skipped) = parse_members(&body, true)?.accept(skip_rows(&body, skip))?;
     let view = db::run(&state.pool, move |conn| {
         db::write_transaction(conn, |conn| {
             let a = audiences::find(conn, &ws.id, &id)?;

@@ -66,6 +66,10 @@ pub fn error(err: &ApiError) -> HttpResponse {
             "Survey closed",
             "This survey link has expired. Thank you all the same.".to_owned(),
         ),
+        ApiError::RateLimited(_) => (
+            "Too many tries",
+            "This page was asked for too often just now. Please try again in a minute.".to_owned(),
+        ),
         ApiError::Invalid(_)
         | ApiError::MalformedBody(_)
         | ApiError::BadRequest(_)
@@ -76,10 +80,13 @@ pub fn error(err: &ApiError) -> HttpResponse {
         ),
     };
     let mut response = respond(status, Page::static_html(pages::message(title, &message)));
-    if let ApiError::Unavailable(_) = err {
-        if let Ok(v) = HeaderValue::from_str(&crate::error::RETRY_AFTER_SECS.to_string()) {
-            response.headers_mut().insert(header::RETRY_AFTER, v);
-        }
+    let retry_after = match err {
+        ApiError::Unavailable(_) => Some(u64::from(crate::error::RETRY_AFTER_SECS)),
+        ApiError::RateLimited(secs) => Some(*secs),
+        _ => None,
+    };
+    if let Some(v) = retry_after.and_then(|s| HeaderValue::from_str(&s.to_string()).ok()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
     }
     response
 }

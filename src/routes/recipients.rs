@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::db;
 use crate::db::erasure::{self, Answers, Erased};
-use crate::domain::email::EmailAddress;
+use crate::domain::email::{EmailAddress, MAX_EMAIL_CHARS};
 use crate::domain::Invalid;
 use crate::error::ApiError;
 use crate::extract::Workspace;
@@ -70,6 +70,13 @@ pub async fn erase(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let mode = mode(&req)?;
+    if email.chars().count() > MAX_EMAIL_CHARS {
+        return Err(Invalid::new(
+            "email",
+            format!("is longer than {MAX_EMAIL_CHARS} characters"),
+        )
+        .into());
+    }
     // Something that is not an address was never stored as one: nothing to erase.
     let Ok(email) = EmailAddress::parse("email", &email) else {
         return Ok(HttpResponse::Ok().json(view(mode, Erased::default())));

@@ -170,13 +170,7 @@ async fn answer(
     let ids: Vec<SurveyId> = surveys.iter().map(|s| s.id.clone()).collect();
     let (report, withheld, before, min, employees) = db::run(&state.pool, move |conn| {
         // NPS sent to an audience is eNPS: every survey combined is sent by a campaign.
-        let mut employees = kind == SurveyKind::Nps;
-        for id in &ids {
-            if !employees {
-                break;
-            }
-            employees = db::campaigns::sends_survey(conn, id)?;
-        }
+        let employees = kind == SurveyKind::Nps && db::campaigns::send_all(conn, &ids)?;
         let Some(protection) = anonymity::protection(conn, &surveys)? else {
             let report = reports::run(conn, &request, now)?;
             let before = previous.map(|p| reports::run(conn, &p, now)).transpose()?;

@@ -419,11 +419,10 @@ async fn campaign_requests_that_break_a_rule_name_the_field_and_write_nothing() 
     let base = json!({"name": "Pulse", "survey_id": survey, "audience_id": audience});
     let cases = [
         (json!({"start": "next monday"}), "start"),
-        (json!({"start": "2020-01-06T09:00"}), "start"),
         (json!({"tz": "Mars/Olympus"}), "tz"),
         (json!({"every_days": 0}), "every_days"),
         (
-            json!({"every_days": 14, "reminder_days": [3, 3]}),
+            json!({"every_days": 14, "reminder_days": [3, 61]}),
             "reminder_days[1]",
         ),
         (json!({"reminder_days": [0]}), "reminder_days[0]"),
@@ -453,4 +452,15 @@ async fn campaign_requests_that_break_a_rule_name_the_field_and_write_nothing() 
     let mut named = base.clone();
     named["anonymous"] = json!(false);
     assert_eq!(app.post("/v1/campaigns", &named).await.status(), 201);
+
+    // A start already past keeps its cadence: the next Monday 09:00 from now.
+    let mut weekly = named.clone();
+    weekly["start"] = json!("2026-01-05T09:00");
+    weekly["every_days"] = json!(7);
+    let res = app.post("/v1/campaigns", &weekly).await;
+    assert_eq!(res.status(), 201);
+    let c: Value = res.json().await.unwrap();
+    let next: DateTime<Utc> = c["next_cycle_at"].as_str().unwrap().parse().unwrap();
+    assert!(next > Utc::now() && next < Utc::now() + chrono::Duration::days(7));
+    assert_eq!(next.format("%a %H:%M").to_string(), "Mon 09:00");
 }

@@ -13,6 +13,7 @@ mod funnel;
 mod helpers;
 mod import;
 mod invitations;
+mod limits;
 mod openapi;
 mod reports;
 mod responses;

@@ -1,0 +1,89 @@
+//! Rate limits: an API key, a survey link and the Delighted facade over their rate answer 429
+//! with `Retry-After`, write nothing, and leave other keys and links alone.
+
+use serde_json::{json, Value};
+
+use crate::delighted::{basic, facade_key};
+use crate::helpers::{assert_error, spawn_app_with};
+
+#[tokio::test]
+async fn an_api_key_over_its_rate_is_refused_with_retry_after_and_writes_nothing() {
+    // 4 a minute: a burst of one, then one every 15 s.
+    let app = spawn_app_with(&[("API_RATE_PER_MINUTE_KEY", "4")]).await;
+    assert_eq!(app.get("/v1/surveys").await.status(), 200);
+    let res = app
+        .post("/v1/surveys", &json!({"name": "Too fast", "kind": "nps"}))
+        .await;
+    let retry: u64 = res.headers()["Retry-After"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=15).contains(&retry), "{retry}");
+    assert_error(res, 429, "rate_limited").await;
+    assert_eq!(app.count("surveys"), 0, "a refused request writes nothing");
+    // Another key of the same workspace has its own allowance.
+    let other = crate::helpers::create_key(&app.pool, "acme");
+    assert_eq!(app.get_as("/v1/surveys", &other).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_link_asked_too_often_is_refused_and_the_refused_answer_is_not_stored() {
+    let app = spawn_app_with(&[("ANSWER_RATE_PER_MINUTE_LINK", "8")]).await;
+    let survey = app.survey_of("csat").await;
+    let url = app.link(&survey).await;
+    let other = app.link(&survey).await;
+    // Page views do not count against the link (scanners fetch every rating link).
+    for _ in 0..5 {
+        assert_eq!(app.client.get(&url).send().await.unwrap().status(), 200);
+    }
+    // A burst of two answers.
+    assert_eq!(app.answer(&url, json!({"score": 5})).await.status(), 201);
+    assert_eq!(app.answer(&url, json!({"score": 5})).await.status(), 200);
+    let res = app.answer(&url, json!({"score": 1})).await;
+    assert!(res.headers().contains_key("Retry-After"));
+    assert_error(res, 429, "rate_limited").await;
+    let stats = app.stats(&survey).await;
+    assert_eq!(
+        (
+            stats["distribution"]["5"].as_u64(),
+            stats["distribution"]["1"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+    // Another link is not held back by this one.
+    assert_eq!(app.answer(&other, json!({"score": 4})).await.status(), 201);
+}
+
+#[tokio::test]
+async fn too_many_page_views_from_one_address_get_a_page_saying_so() {
+    let app = spawn_app_with(&[("ANSWER_RATE_PER_MINUTE_IP", "8")]).await;
+    let survey = app.survey_of("csat").await;
+    let url = app.link(&survey).await;
+    for _ in 0..2 {
+        assert_eq!(app.client.get(&url).send().await.unwrap().status(), 200);
+    }
+    let page = app.client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 429);
+    assert!(page.headers().contains_key("Retry-After"));
+    assert!(page.text().await.unwrap().contains("Too many tries"));
+}
+
+#[tokio::test]
+async fn the_delighted_facade_answers_429_as_delighted_did() {
+    let app = spawn_app_with(&[("API_RATE_PER_MINUTE_KEY", "4")]).await;
+    let survey = app.survey_of("nps").await;
+    let key = facade_key(&app, &survey);
+    let get = || {
+        app.client
+            .get(format!("{}/delighted/v1/metrics", app.address))
+            .header("Authorization", basic(&key, true))
+            .send()
+    };
+    assert_eq!(get().await.unwrap().status(), 200);
+    let res = get().await.unwrap();
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("Retry-After"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["status"], 429, "{body}");
+}
