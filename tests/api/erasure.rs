@@ -171,16 +171,7 @@ async fn erasing_a_person_leaves_nothing_of_them_but_a_hashed_suppression_and_ke
         assert!(!holding(&app, needle).is_empty(), "seeded {needle}");
     }
 
-    let res = app
-        .client
-        .delete(format!(
-            "{}/v1/recipients/ANA.example@acme.test",
-            app.address
-        ))
-        .bearer_auth(&app.api_key)
-        .send()
-        .await
-        .unwrap();
+    let res = app.delete("/v1/recipients/ANA.example@acme.test").await;
     assert_eq!(res.status(), 200);
     let erased: Value = res.json().await.unwrap();
     assert_eq!(erased["responses"], "anonymise");
@@ -222,15 +213,8 @@ async fn erasing_with_responses_delete_removes_the_answers_from_the_stats_too() 
     let (app, smtp) = erased_app().await;
     let survey = seeded(&app, &smtp).await;
     let res = app
-        .client
-        .delete(format!(
-            "{}/v1/recipients/ana.example@acme.test?responses=delete",
-            app.address
-        ))
-        .bearer_auth(&app.api_key)
-        .send()
-        .await
-        .unwrap();
+        .delete("/v1/recipients/ana.example@acme.test?responses=delete")
+        .await;
     assert_eq!(res.status(), 200);
     let erased: Value = res.json().await.unwrap();
     assert_eq!(erased["responses_deleted"], 1);
@@ -256,15 +240,8 @@ async fn erasing_with_responses_delete_removes_the_answers_from_the_stats_too() 
 
     // A bad mode is refused, and writes nothing.
     let res = app
-        .client
-        .delete(format!(
-            "{}/v1/recipients/bo@acme.test?responses=shred",
-            app.address
-        ))
-        .bearer_auth(&app.api_key)
-        .send()
-        .await
-        .unwrap();
+        .delete("/v1/recipients/bo@acme.test?responses=shred")
+        .await;
     assert_error(res, 422, "invalid_field").await;
     assert!(!holding(&app, "bo@acme.test").is_empty());
 }

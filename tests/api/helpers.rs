@@ -251,6 +251,18 @@ impl TestApp {
         create_key(&self.pool, name)
     }
 
+    /// `DELETE path` with the default key.
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        let res = self
+            .client
+            .delete(format!("{}{path}", self.address))
+            .bearer_auth(&self.api_key)
+            .send()
+            .await
+            .expect("request");
+        checked("DELETE", res).await
+    }
+
     /// `GET path` with the default key.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.get_as(path, &self.api_key).await
