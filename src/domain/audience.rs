@@ -219,7 +219,7 @@ pub fn from_csv(bytes: &[u8]) -> Result<Parsed, Invalid> {
 pub fn from_json(members: Option<&serde_json::Value>) -> Result<Parsed, Invalid> {
     use serde_json::Value;
     let items = match members {
-        None | Some(Value::Null) => return Ok(Parsed::default()),
+        None => return Ok(Parsed::default()),
         Some(Value::Array(items)) => items,
         Some(_) => return Err(Invalid::new("members", "must be an array of members")),
     };

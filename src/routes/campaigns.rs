@@ -108,9 +108,22 @@ pub struct CreateCampaign {
     tz: Option<String>,
     #[serde(default, deserialize_with = "crate::extract::whole_number")]
     every_days: Option<i64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_numbers")]
     reminder_days: Vec<i64>,
     anonymous: Option<bool>,
+}
+
+/// A list of whole numbers that JSON may write as `3` or `3.0`, refusing fractions.
+fn whole_numbers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+    use serde::de::Error;
+    let raw: Vec<serde_json::Number> = Deserialize::deserialize(d)?;
+    raw.into_iter()
+        .map(|n| match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Ok(i),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => Ok(f as i64),
+            _ => Err(D::Error::custom(format!("{n} is not a whole number"))),
+        })
+        .collect()
 }
 
 impl CreateCampaign {
