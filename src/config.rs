@@ -31,6 +31,7 @@
 //! | `ANSWER_RATE_PER_MINUTE_IP` | survey page views and answers one client address may make a minute (an office behind one NAT answers a pulse at once) | `6000` |
 //! | `ANSWER_RATE_PER_MINUTE_LINK` | answers (and page-open beacons) of one survey link a minute; page views are not counted, since mail scanners fetch every rating link | `60` |
 //! | `API_RATE_PER_MINUTE_KEY` | API calls one key may make a minute (bursts of a quarter) | `6000` |
+//! | `METRICS_TOKEN`     | if set, `GET /metrics` wants `Authorization: Bearer <it>`; unset, it is open (keep it on a private network) | — |
 //! | `CAMPAIGN_POLL_MS`  | how often campaigns start due cycles and queue due reminders    | `30000` |
 //! | `RUST_LOG`          | log filter (tracing-subscriber syntax)                        | `info`                     |
 
@@ -140,6 +141,8 @@ pub struct Settings {
     pub limits: crate::limits::LimitSettings,
     /// How often the campaign worker starts due cycles and sends due reminders.
     pub campaign_poll: Duration,
+    /// The bearer token `GET /metrics` wants; `None` serves it to anyone who reaches it.
+    pub metrics_token: Option<String>,
 }
 
 /// Shortest accepted server key, in characters.
@@ -303,6 +306,7 @@ impl Settings {
                 30_000,
                 10..=3_600_000,
             )?),
+            metrics_token: get("METRICS_TOKEN"),
         })
     }
 }

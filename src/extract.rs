@@ -174,7 +174,7 @@ impl ListQuery {
 
 /// The credentials of a `Bearer` authorization header. The scheme is case-insensitive
 /// (RFC 9110 §11.1), so `bearer` and `BEARER` work too.
-fn bearer_credentials(header: &str) -> Option<&str> {
+pub fn bearer_credentials(header: &str) -> Option<&str> {
     let (scheme, credentials) = header.trim().split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")

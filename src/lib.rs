@@ -18,6 +18,7 @@ pub mod keyfile;
 pub mod limits;
 pub mod links;
 pub mod mail;
+pub mod metrics;
 pub mod pages;
 pub mod reports;
 pub mod respond;

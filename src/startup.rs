@@ -89,6 +89,7 @@ impl Application {
         };
         let links = Links::new(public_url);
         let outbox_wake = Arc::new(Notify::new());
+        let metrics = crate::metrics::Metrics::new();
         let (stop_worker, stop_rx) = watch::channel(false);
         tokio::spawn(sweep_periodically(pool.clone(), stop_worker.subscribe()));
         let (worker_done_tx, worker_done) = watch::channel(settings.smtp_url.is_none());
@@ -101,6 +102,7 @@ impl Application {
                 settings.outbox.clone(),
                 outbox_wake.clone(),
                 server_key.clone(),
+                metrics.clone(),
             );
             tokio::spawn(async move {
                 worker.run(stop_rx).await;
@@ -112,6 +114,7 @@ impl Application {
                 pool.clone(),
                 settings.webhooks.clone(),
                 server_key.clone(),
+                metrics.clone(),
             )
             .run(stop_worker.subscribe()),
         );
@@ -140,6 +143,8 @@ impl Application {
             message_domain,
             server_key,
             public_limits: std::sync::Arc::new(crate::limits::PublicLimits::new(&settings.limits)),
+            metrics,
+            metrics_token: settings.metrics_token.clone(),
         };
         let server = run(listener, state)?;
         tracing::info!(%addr, database = %settings.database_url.redacted(), email = settings.smtp_url.is_some(), "scorekeeper listening");
@@ -209,6 +214,26 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
                     }
                 }
                 srv.call(req)
+            })
+            // Requests and latency by route template (never the path: tokens stay out).
+            .wrap_fn(|req, srv| {
+                let started = std::time::Instant::now();
+                let route = req
+                    .match_pattern()
+                    .unwrap_or_else(|| "unmatched".to_owned());
+                let method = req.method().to_string();
+                let metrics = req
+                    .app_data::<web::Data<AppState>>()
+                    .map(|s| s.metrics.clone());
+                let response = srv.call(req);
+                async move {
+                    let response = response.await?;
+                    if let Some(m) = metrics {
+                        let status = response.status().as_u16();
+                        m.request(&route, &method, status, started.elapsed());
+                    }
+                    Ok(response)
+                }
             })
             // API answers carry workspace data (recipients, comments): no cache may keep them.
             .wrap_fn(|req, srv| {

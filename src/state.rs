@@ -24,6 +24,10 @@ pub struct AppState {
     pub message_domain: String,
     /// Derives links that must be rebuilt later (email, idempotent replays).
     pub server_key: ServerKey,
-    /// Rate limits of the public widget endpoints.
+    /// Every rate limit (widget, survey pages and answers, API keys).
     pub public_limits: Arc<PublicLimits>,
+    /// This instance's metrics.
+    pub metrics: crate::metrics::Metrics,
+    /// The bearer token `GET /metrics` wants (`METRICS_TOKEN`); `None`: open.
+    pub metrics_token: Option<String>,
 }

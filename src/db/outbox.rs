@@ -62,6 +62,21 @@ pub fn enqueue_reminder(
     Ok(())
 }
 
+/// Emails due at `now` and not yet sent, and when the oldest of them fell due (the outbox's
+/// lag).
+pub fn due(conn: &mut AnyConnection, now: NaiveDateTime) -> DbResult<(i64, Option<NaiveDateTime>)> {
+    let pending = || {
+        outbox::table
+            .filter(outbox::state.eq(state::PENDING))
+            .filter(outbox::next_attempt_at.le(now))
+    };
+    let count = pending().count().get_result(conn)?;
+    let oldest = pending()
+        .select(diesel::dsl::min(outbox::next_attempt_at))
+        .first(conn)?;
+    Ok((count, oldest))
+}
+
 /// A row a worker has claimed.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct Claimed {

@@ -29,6 +29,7 @@ pub struct Worker {
     id: String,
     wake: Arc<Notify>,
     server_key: ServerKey,
+    metrics: crate::metrics::Metrics,
 }
 
 /// What to do with a claimed email after trying it.
@@ -49,6 +50,7 @@ impl Worker {
         settings: OutboxSettings,
         wake: Arc<Notify>,
         server_key: ServerKey,
+        metrics: crate::metrics::Metrics,
     ) -> Self {
         Self {
             pool,
@@ -58,6 +60,7 @@ impl Worker {
             id: uuid::Uuid::new_v4().to_string(),
             wake,
             server_key,
+            metrics,
         }
     }
 
@@ -120,6 +123,12 @@ impl Worker {
             Outcome::Retry(error) if attempts >= self.settings.max_attempts => Outcome::Fail(error),
             other => other,
         };
+        self.metrics.email(match &outcome {
+            Outcome::Sent => "sent",
+            Outcome::Retry(_) => "retried",
+            Outcome::Fail(_) => "failed",
+            Outcome::Cancel(_) => "cancelled",
+        });
         match &outcome {
             Outcome::Sent => tracing::info!(invitation = %row.invitation_id, "email sent"),
             Outcome::Retry(e) => {

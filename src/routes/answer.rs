@@ -126,7 +126,11 @@ pub async fn submit(
     body: web::Payload,
 ) -> HttpResponse {
     let is_form = content_type(&req).eq_ignore_ascii_case("application/x-www-form-urlencoded");
-    match record(&state, token.as_str(), &req, body, is_form).await {
+    let recorded = record(&state, token.as_str(), &req, body, is_form).await;
+    if let Ok((_, created)) = &recorded {
+        state.metrics.answer(*created);
+    }
+    match recorded {
         // Relative to /r/{token}: right behind any proxy or path prefix.
         Ok(_) if is_form => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, token.as_str()))

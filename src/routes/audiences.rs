@@ -155,7 +155,7 @@ fn audience_name(body: &Upload, from_query: Option<String>) -> Result<String, In
     let name = match body {
         Upload::Json(value) => match value.get("name") {
             Some(serde_json::Value::String(s)) => Some(s.clone()),
-            None | Some(serde_json::Value::Null) => None,
+            None => None,
             Some(_) => return Err(Invalid::new("name", "must be a string")),
         },
         Upload::Csv(_) => None,

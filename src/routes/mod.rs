@@ -9,6 +9,7 @@ mod docs;
 mod health;
 mod html;
 mod invitations;
+mod metrics;
 mod recipients;
 mod responses;
 mod search;
@@ -51,6 +52,7 @@ macro_rules! route_table {
 
 route_table! {
     GET  "/healthz" => health::check,
+    GET  "/metrics" => metrics::scrape,
     GET  "/openapi.yaml" => spec::openapi,
     GET  "/docs" => docs::index,
     GET  "/docs/{file:.*}" => docs::asset,

@@ -219,6 +219,7 @@ pub async fn answer(
             respond::record(conn, &invitation, &of_survey, &answer)
         })
         .await?;
+        state.metrics.answer(created);
         let status = if created {
             StatusCode::CREATED
         } else {

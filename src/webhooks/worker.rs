@@ -25,16 +25,23 @@ pub struct Worker {
     settings: WebhookSettings,
     server_key: ServerKey,
     id: String,
+    metrics: crate::metrics::Metrics,
 }
 
 impl Worker {
     /// A worker delivering with `settings`, signing with secrets derived from `server_key`.
-    pub fn new(pool: DbPool, settings: WebhookSettings, server_key: ServerKey) -> Self {
+    pub fn new(
+        pool: DbPool,
+        settings: WebhookSettings,
+        server_key: ServerKey,
+        metrics: crate::metrics::Metrics,
+    ) -> Self {
         Self {
             pool,
             settings,
             server_key,
             id: uuid::Uuid::new_v4().to_string(),
+            metrics,
         }
     }
 
@@ -102,6 +109,12 @@ impl Worker {
         )
         .await;
         let retry_at = self.retry_at(&out, attempt.status);
+        let outcome = match (&attempt.error, retry_at) {
+            (None, _) => "delivered",
+            (Some(_), Some(_)) => "retried",
+            (Some(_), None) => "failed",
+        };
+        self.metrics.webhook(outcome);
         match (&attempt.error, retry_at) {
             (None, _) => {
                 tracing::info!(delivery = %out.claimed.id, event = %out.claimed.event_id, "webhook delivered")

@@ -14,6 +14,7 @@ mod helpers;
 mod import;
 mod invitations;
 mod limits;
+mod metrics;
 mod openapi;
 mod reports;
 mod responses;
