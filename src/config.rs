@@ -33,6 +33,7 @@
 //! | `API_RATE_PER_MINUTE_KEY` | API calls one key may make a minute (bursts of a quarter) | `6000` |
 //! | `METRICS_TOKEN`     | if set, `GET /metrics` wants `Authorization: Bearer <it>`; unset, it is open (keep it on a private network) | — |
 //! | `CAMPAIGN_POLL_MS`  | how often campaigns start due cycles and queue due reminders    | `30000` |
+//! | `LOG_FORMAT`        | `json` for one JSON object per log line; otherwise text          | text |
 //! | `RUST_LOG`          | log filter (tracing-subscriber syntax)                        | `info`                     |
 
 use std::time::Duration;

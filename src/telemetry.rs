@@ -1,4 +1,5 @@
-//! Logging set-up: structured logs to stderr, filtered by `RUST_LOG` (default `info`).
+//! Logging set-up: structured logs to stderr, filtered by `RUST_LOG` (default `info`), as
+//! text or, with `LOG_FORMAT=json`, one JSON object per line.
 
 use tracing_subscriber::EnvFilter;
 
@@ -11,15 +12,27 @@ pub fn init() {
 /// later calls are ignored (tests build many apps).
 pub fn init_with_default(default: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.trim().eq_ignore_ascii_case("json"));
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        logs.json().try_init()
+    } else {
+        logs.try_init()
+    };
 }
 
-/// A request path fit for logs: the secret segment of `/r/{token}` and `/u/{token}` is
-/// replaced, so survey tokens never reach a log. Query strings are never logged.
+/// A request path fit for logs: the secret segment of `/r/{token}`, `/u/{token}` and
+/// `/w/{key}/answers/{token}` is replaced, so survey tokens never reach a log. Query strings
+/// are never logged.
 pub fn redact_path(path: &str) -> String {
+    if let Some((widget, _)) = path
+        .strip_prefix("/w/")
+        .and_then(|rest| rest.split_once("/answers/"))
+    {
+        return format!("/w/{widget}/answers/<token>");
+    }
     for prefix in ["/r/", "/u/"] {
         if let Some(rest) = path.strip_prefix(prefix) {
             let tail = rest.find('/').map_or("", |i| &rest[i..]);
@@ -37,6 +50,14 @@ mod tests {
     fn survey_tokens_are_kept_out_of_logged_paths() {
         assert_eq!(redact_path("/r/AbC_123-xyz"), "/r/<token>");
         assert_eq!(redact_path("/u/AbC_123-xyz"), "/u/<token>");
+        assert_eq!(
+            redact_path("/w/pk_abc/answers/AbC_123-xyz"),
+            "/w/pk_abc/answers/<token>"
+        );
+        assert_eq!(
+            redact_path("/w/pk_abc/impressions"),
+            "/w/pk_abc/impressions"
+        );
         assert_eq!(
             redact_path("/v1/surveys/abc/stats"),
             "/v1/surveys/abc/stats"
