@@ -83,8 +83,6 @@ pub fn record(
         if survey.anonymous {
             db::invitations::cut_identity(conn, &invitation.id)?;
         }
-        // An answer stops a campaign's reminders (a no-op for any other invitation).
-        db::campaigns::stop_reminders(conn, invitation.id.as_str())?;
         // The rollups move with the answer: the old score (or flag) out, the new one in.
         let mut delta = answer_tally(&applied.state);
         if let Some(old) = &recorded {

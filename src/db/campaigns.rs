@@ -364,7 +364,9 @@ pub fn take_reminder(
         > 0)
 }
 
-/// No more reminders for `invitation` (it was answered, or will never be delivered).
+/// No more reminders for `invitation` (it was answered, or will never be delivered). The
+/// reminder tick calls it when it finds one due for such an invitation, so answering costs
+/// no extra write.
 pub fn stop_reminders(conn: &mut AnyConnection, invitation: &str) -> DbResult<()> {
     diesel::update(campaign_invitations::table.find(invitation))
         .set(campaign_invitations::next_reminder_at.eq(None::<NaiveDateTime>))

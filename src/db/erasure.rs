@@ -78,7 +78,7 @@ pub fn erase(
     match answers {
         Answers::Anonymise => {
             for chunk in ids.chunks(1_000) {
-                cut(conn, chunk)?;
+                super::invitations::cut_identities(conn, chunk)?;
             }
         }
         Answers::Delete => {
@@ -116,20 +116,6 @@ pub fn erase(
     )
     .execute(conn)?;
     Ok(out)
-}
-
-/// Clears the identity of invitations `ids`.
-fn cut(conn: &mut AnyConnection, ids: &[String]) -> DbResult<usize> {
-    Ok(
-        diesel::update(invitations::table.filter(invitations::id.eq_any(ids)))
-            .set((
-                invitations::recipient_email.eq(None::<String>),
-                invitations::recipient_name.eq(None::<String>),
-                invitations::recipient_external_id.eq(None::<String>),
-                invitations::recipient_key.eq(None::<String>),
-            ))
-            .execute(conn)?,
-    )
 }
 
 /// Deletes invitation `id` with everything hanging off it, after taking its whole
@@ -203,7 +189,8 @@ pub fn sweep_retention(
             .select(invitations::id)
             .limit(limit)
             .load(conn)?;
-        cut_total += super::write_transaction(conn, |conn| cut(conn, &ids))?;
+        cut_total +=
+            super::write_transaction(conn, |conn| super::invitations::cut_identities(conn, &ids))?;
         // People on record that long who have no invitation still naming them.
         let named = invitations::table
             .filter(invitations::workspace_id.eq(&workspace))

@@ -259,19 +259,26 @@ pub fn properties_of(
     Ok(map)
 }
 
-/// Cuts invitation `id` from its person: its address, name, external id and address key
-/// are cleared (its properties, the group it counts in, stay). Call inside a write
-/// transaction.
+/// Cuts invitation `id` from its person: see [`cut_identities`].
 pub fn cut_identity(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<()> {
-    diesel::update(invitations::table.find(id.as_str()))
-        .set((
-            invitations::recipient_email.eq(None::<String>),
-            invitations::recipient_name.eq(None::<String>),
-            invitations::recipient_external_id.eq(None::<String>),
-            invitations::recipient_key.eq(None::<String>),
-        ))
-        .execute(conn)?;
-    Ok(())
+    cut_identities(conn, &[id.as_str()]).map(drop)
+}
+
+/// Cuts invitations `ids` from their people: address, name, external id and address key are
+/// cleared (their properties, the groups they count in, stay). Returns how many rows were
+/// updated. Call inside a write transaction.
+pub fn cut_identities<S: AsRef<str>>(conn: &mut AnyConnection, ids: &[S]) -> DbResult<usize> {
+    let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
+    Ok(
+        diesel::update(invitations::table.filter(invitations::id.eq_any(ids)))
+            .set((
+                invitations::recipient_email.eq(None::<String>),
+                invitations::recipient_name.eq(None::<String>),
+                invitations::recipient_external_id.eq(None::<String>),
+                invitations::recipient_key.eq(None::<String>),
+            ))
+            .execute(conn)?,
+    )
 }
 
 /// The properties of one invitation.
