@@ -11,6 +11,8 @@ Prints answers/s, p50/p99 latency (wrk's), the ratio to the baseline, the server
 and checks that every answer wrk saw acknowledged (201) is in the survey's stats.
 
 usage: bench/ingest.py BINARY [N] [sqlite|postgres ...]
+With BENCH_BEFORE=OTHER_BINARY (an earlier build), that binary runs first on each backend in
+the same run, so the table shows before and after side by side.
 Postgres is the server at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test);
 a database sk_bench_ingest is created there and dropped afterwards.
 """
@@ -139,7 +141,7 @@ def baseline_postgres(url, workdir):
     return tps, f"pgbench one-row INSERT, {CONNECTIONS} clients"
 
 
-def bench(binary, backend, n, workdir):
+def bench(label, binary, backend, n, workdir):
     env = dict(os.environ, SECRET_KEY=SECRET, RUST_LOG="warn",
                ANSWER_RATE_PER_MINUTE_IP="1000000", ANSWER_RATE_PER_MINUTE_LINK="1000000",
                API_RATE_PER_MINUTE_KEY="1000000", DATABASE_POOL_SIZE="16")
@@ -180,7 +182,7 @@ def bench(binary, backend, n, workdir):
                 db.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
     answers_per_s = run["stored"] / run["secs"]
     return {
-        "backend": backend, "n": n, "issued_per_s": n / issued_secs, **run,
+        "label": label, "backend": backend, "n": n, "issued_per_s": n / issued_secs, **run,
         "answers_per_s": answers_per_s, "baseline": base, "baseline_how": how,
         "ratio": answers_per_s / base, "peak_rss_mib": rss / 1024,
         "stored": stats["responses"],
@@ -196,24 +198,28 @@ def main():
     if not shutil.which("wrk"):
         sys.exit("wrk is not installed (apt-get install -y wrk)")
     workdir = tempfile.mkdtemp(prefix="sk-ingest-")
+    builds = [("this build", binary)]
+    if os.environ.get("BENCH_BEFORE"):
+        builds.insert(0, ("before", os.environ["BENCH_BEFORE"]))
     results = []
     try:
         for backend in backends:
-            print(f"== {backend}: {n} invitations, each answered once by wrk with "
-                  f"{CONNECTIONS} connections", flush=True)
-            results.append(bench(binary, backend, n, workdir))
+            for label, path in builds:
+                print(f"== {backend}, {label}: {n} invitations, each answered once by wrk with "
+                      f"{CONNECTIONS} connections", flush=True)
+                results.append(bench(label, path, backend, n, workdir))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print()
-    print("| backend | answers | answers/s | p50 ms | p99 ms | DB limit/s (same run) | ratio | "
+    print("| backend | build | answers | answers/s | p50 ms | p99 ms | DB limit/s (same run) | ratio | "
           "peak RSS MiB | stored = acknowledged |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     ok = True
     for r in results:
         # wrk may draw a token or two it never sends: those are simply not answered.
         same = r["stored"] == r["acked"] and r["refused"] == 0 and r["acked"] >= r["n"] - THREADS
         ok &= same
-        print(f"| {r['backend']} | {r['acked']} | {r['answers_per_s']:,.0f} | {r['p50_ms']:.1f} | "
+        print(f"| {r['backend']} | {r['label']} | {r['acked']} | {r['answers_per_s']:,.0f} | {r['p50_ms']:.1f} | "
               f"{r['p99_ms']:.1f} | {r['baseline']:,.0f} ({r['baseline_how']}) | "
               f"{r['ratio']:.2f}x | {r['peak_rss_mib']:.1f} | "
               f"{'yes' if same else 'NO'} ({r['stored']} stored, {r['refused']} refused) |")

@@ -33,6 +33,9 @@
 //! | `API_RATE_PER_MINUTE_KEY` | API calls one key may make a minute (bursts of a quarter) | `6000` |
 //! | `METRICS_TOKEN`     | if set, `GET /metrics` wants `Authorization: Bearer <it>`; unset, it is open (keep it on a private network) | — |
 //! | `CAMPAIGN_POLL_MS`  | how often campaigns start due cycles and queue due reminders    | `30000` |
+//! | `ANSWER_WRITERS`    | writer lanes that commit batches of answers (group commit); more help PostgreSQL, SQLite has one writer anyway | `1` on SQLite; on PostgreSQL half the pool, at most `4` |
+//! | `ANSWER_BATCH_MAX`  | the most answers committed in one transaction                  | `256` |
+//! | `SHUTDOWN_GRACE_SECS` | on SIGTERM/SIGINT, how long in-flight requests may take to finish before the server stops anyway | `30` |
 //! | `LOG_FORMAT`        | `json` for one JSON object per log line; otherwise text          | text |
 //! | `RUST_LOG`          | log filter (tracing-subscriber syntax)                        | `info`                     |
 
@@ -144,6 +147,10 @@ pub struct Settings {
     pub campaign_poll: Duration,
     /// The bearer token `GET /metrics` wants; `None` serves it to anyone who reaches it.
     pub metrics_token: Option<String>,
+    /// How answers are batched into transactions.
+    pub ingest: crate::ingest::IngestSettings,
+    /// How long a stopping server lets in-flight requests finish.
+    pub shutdown_grace: Duration,
 }
 
 /// Shortest accepted server key, in characters.
@@ -289,7 +296,23 @@ impl Settings {
             answer_per_link: rate("ANSWER_RATE_PER_MINUTE_LINK", 60)?,
             api_per_key: rate("API_RATE_PER_MINUTE_KEY", 6000)?,
         };
+        let ingest = crate::ingest::IngestSettings {
+            writers: number(
+                "ANSWER_WRITERS",
+                match database_url {
+                    DatabaseUrl::Sqlite(_) => 1,
+                    DatabaseUrl::Postgres(_) => u64::from(pool_size / 2).clamp(1, 4),
+                },
+                1..=64,
+            )? as usize,
+            batch_max: number("ANSWER_BATCH_MAX", 256, 1..=4096)? as usize,
+        };
+        if ingest.writers as u32 >= pool_size {
+            bail!("ANSWER_WRITERS must be below DATABASE_POOL_SIZE ({pool_size}): requests need connections too");
+        }
         Ok(Self {
+            ingest,
+            shutdown_grace: Duration::from_secs(number("SHUTDOWN_GRACE_SECS", 30, 1..=3600)?),
             database_url,
             listen_addr,
             public_url,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod helpdesk;
 pub mod import;
+pub mod ingest;
 pub mod invite;
 pub mod keyfile;
 pub mod limits;

@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The metrics of one instance (each instance has its own registry).
@@ -18,6 +19,7 @@ pub struct Metrics {
     answers: IntCounterVec,
     emails: IntCounterVec,
     webhooks: IntCounterVec,
+    batches: Histogram,
     gauges: IntGaugeVec,
 }
 
@@ -77,6 +79,19 @@ impl Metrics {
         registry
             .register(Box::new(latency.clone()))
             .unwrap_or_else(|e| unreachable!("latency histogram: {e}"));
+        let batches = Histogram::with_opts(
+            HistogramOpts::new(
+                "answer_batch_size",
+                "Answers committed together in one transaction (group commit)",
+            )
+            .buckets(vec![
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0,
+            ]),
+        )
+        .unwrap_or_else(|e| unreachable!("batch histogram: {e}"));
+        registry
+            .register(Box::new(batches.clone()))
+            .unwrap_or_else(|e| unreachable!("batch histogram: {e}"));
         let gauges = IntGaugeVec::new(
             Opts::new(
                 "state",
@@ -96,6 +111,7 @@ impl Metrics {
             answers,
             emails,
             webhooks,
+            batches,
             gauges,
         }
     }
@@ -114,6 +130,11 @@ impl Metrics {
     pub fn answer(&self, created: bool) {
         let change = if created { "created" } else { "updated" };
         self.answers.with_label_values(&[change]).inc();
+    }
+
+    /// Records the size of one committed batch of answers.
+    pub fn answer_batch(&self, size: usize) {
+        self.batches.observe(size as f64);
     }
 
     /// Counts one email outcome.
@@ -155,6 +176,7 @@ mod tests {
         m.request("/r/{token}", "POST", 201, Duration::from_millis(3));
         m.answer(true);
         m.email("sent");
+        m.answer_batch(3);
         m.set("outbox_lag_seconds", 7);
         let text = m.render();
         assert!(text.contains(
@@ -162,6 +184,7 @@ mod tests {
         ));
         assert!(text.contains("scorekeeper_answers_recorded_total{change=\"created\"} 1"));
         assert!(text.contains("scorekeeper_emails_total{outcome=\"sent\"} 1"));
+        assert!(text.contains("scorekeeper_answer_batch_size_sum 3"));
         assert!(text.contains("scorekeeper_state{of=\"outbox_lag_seconds\"} 7"));
         assert!(text.contains("scorekeeper_http_request_duration_seconds_bucket"));
     }

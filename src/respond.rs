@@ -3,9 +3,11 @@
 
 use crate::db::invitations::Invitation;
 use crate::db::responses::{self, Liveness, Response};
+use crate::db::rollups::{self, Accumulator};
 use crate::db::surveys::Survey;
-use crate::db::{self, rollups, AnyConnection};
+use crate::db::{self, AnyConnection};
 use crate::domain::answer::{self, Answer};
+use crate::domain::ids::SurveyId;
 use crate::domain::secret::SurveyToken;
 use crate::domain::stats::tally::Tally;
 use crate::error::ApiError;
@@ -41,9 +43,8 @@ pub fn page_state(
     Ok((invitation, survey, response))
 }
 
-/// Records `answer` for `invitation` of `survey`. Returns the stored response and whether it
-/// is new. An anonymous survey's answer gets an id that carries no time, and cuts the
-/// invitation from its person (nothing is sent to someone who answered).
+/// Records `answer` for `invitation` of `survey` in its own write transaction. Returns the
+/// stored response and whether it is new.
 pub fn record(
     conn: &mut AnyConnection,
     invitation: &Invitation,
@@ -51,63 +52,118 @@ pub fn record(
     answer: &Answer,
 ) -> Result<(Response, bool), ApiError> {
     db::write_transaction(conn, |conn| {
-        let at = db::now();
-        match responses::mark_responded_if_live(conn, &invitation.id, at)? {
-            Liveness::Live => {}
-            Liveness::Expired => return Err(ApiError::Gone),
-            Liveness::NotIssued => return Err(ApiError::NotFound("survey link")),
-        }
-        // An answer means the link was opened, whatever the page saw before.
-        db::funnel::mark_opened(conn, &invitation.id, at)?;
-        let existing = responses::for_invitation(conn, &invitation.id)?;
-        let recorded = existing.as_ref().map(Response::recorded);
-        if recorded.is_none() && answer.score.is_none() {
-            // Well-formed, but the link's state does not allow it yet.
-            return Err(ApiError::Conflict(
-                "this link has no answer yet: send a score first".into(),
-            ));
-        }
-        let applied = answer::apply(recorded.as_ref(), answer, at)?;
-        let response = responses::save(
-            conn,
-            invitation,
-            existing.as_ref(),
-            &applied.state,
-            &applied.changes,
-            responses::Saving {
-                user_agent: answer.user_agent.as_deref(),
-                anonymous: survey.anonymous,
-                at,
-            },
-        )?;
-        if survey.anonymous {
-            db::invitations::cut_identity(conn, &invitation.id)?;
-        }
-        // The rollups move with the answer: the old score (or flag) out, the new one in.
-        let mut delta = answer_tally(&applied.state);
-        if let Some(old) = &recorded {
-            delta += -answer_tally(old);
-        }
-        if !delta.is_zero() {
-            let cell = rollups::cell_of(conn, &invitation.id)?;
-            rollups::apply(conn, &cell, &delta)?;
-        }
-        if !applied.changes.is_empty() {
-            let kind = if existing.is_none() {
-                "response.created"
-            } else {
-                "response.updated"
-            };
-            db::webhooks::emit(
-                conn,
-                invitation.workspace_id.as_str(),
-                kind,
-                event_data(invitation, survey, &response),
-                at,
-            )?;
-        }
-        Ok((response, existing.is_none()))
+        let mut cells = Accumulator::new();
+        let recorded = record_into(conn, invitation, survey, answer, &mut cells)?;
+        cells.write(conn)?;
+        Ok(recorded)
     })
+}
+
+/// An answer to a survey link as it arrived, not yet checked against the link's survey.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The link's token.
+    pub token: String,
+    /// The survey the link must belong to (the widget's), if any.
+    pub survey: Option<SurveyId>,
+    /// The score as sent.
+    pub score: Option<serde_json::Value>,
+    /// The comment as sent.
+    pub comment: Option<String>,
+    /// Whether the page's script sent a pre-chosen score on its own.
+    pub auto: bool,
+    /// The browser's user agent.
+    pub user_agent: Option<String>,
+}
+
+/// Resolves `submission`'s link and records its answer inside the caller's write
+/// transaction; the rollup changes go to `cells`, which the caller writes before it commits.
+pub fn submit_into(
+    conn: &mut AnyConnection,
+    submission: &Submission,
+    cells: &mut Accumulator,
+) -> Result<(Response, bool), ApiError> {
+    let (invitation, survey) = find_live(conn, &submission.token)?;
+    if submission.survey.as_ref().is_some_and(|s| *s != survey.id) {
+        return Err(ApiError::NotFound("survey link"));
+    }
+    let (_, scale) = survey.kind_and_scale()?;
+    let answer = Answer::parse(
+        scale,
+        submission.score.as_ref(),
+        submission.comment.as_deref(),
+        submission.auto,
+        submission.user_agent.as_deref(),
+    )?;
+    record_into(conn, &invitation, &survey, &answer, cells)
+}
+
+/// Records `answer` for `invitation` of `survey` inside the caller's write transaction, its
+/// rollup changes added to `cells`. Returns the stored response and whether it is new. An
+/// anonymous survey's answer gets an id that carries no time, and cuts the invitation from
+/// its person (nothing is sent to someone who answered).
+pub fn record_into(
+    conn: &mut AnyConnection,
+    invitation: &Invitation,
+    survey: &Survey,
+    answer: &Answer,
+    cells: &mut Accumulator,
+) -> Result<(Response, bool), ApiError> {
+    let at = db::now();
+    match responses::mark_responded_if_live(conn, &invitation.id, at)? {
+        Liveness::Live => {}
+        Liveness::Expired => return Err(ApiError::Gone),
+        Liveness::NotIssued => return Err(ApiError::NotFound("survey link")),
+    }
+    // An answer means the link was opened, whatever the page saw before.
+    let opened = db::funnel::open(conn, &invitation.id, at)?;
+    let existing = responses::for_invitation(conn, &invitation.id)?;
+    let recorded = existing.as_ref().map(Response::recorded);
+    if recorded.is_none() && answer.score.is_none() {
+        // Well-formed, but the link's state does not allow it yet.
+        return Err(ApiError::Conflict(
+            "this link has no answer yet: send a score first".into(),
+        ));
+    }
+    let applied = answer::apply(recorded.as_ref(), answer, at)?;
+    let response = responses::save(
+        conn,
+        invitation,
+        existing.as_ref(),
+        &applied.state,
+        &applied.changes,
+        responses::Saving {
+            user_agent: answer.user_agent.as_deref(),
+            anonymous: survey.anonymous,
+            at,
+        },
+    )?;
+    if survey.anonymous {
+        db::invitations::cut_identity(conn, &invitation.id)?;
+    }
+    // The rollups move with the answer: the old score (or flag) out, the new one in.
+    let mut delta = opened + answer_tally(&applied.state);
+    if let Some(old) = &recorded {
+        delta += -answer_tally(old);
+    }
+    if !delta.is_zero() {
+        cells.add_cell(&rollups::cell_for(conn, invitation, survey)?, delta);
+    }
+    if !applied.changes.is_empty() {
+        let kind = if existing.is_none() {
+            "response.created"
+        } else {
+            "response.updated"
+        };
+        db::webhooks::emit(
+            conn,
+            invitation.workspace_id.as_str(),
+            kind,
+            event_data(invitation, survey, &response),
+            at,
+        )?;
+    }
+    Ok((response, existing.is_none()))
 }
 
 /// The object a response event carries: for an anonymous survey, the answer without its

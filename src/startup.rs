@@ -33,6 +33,8 @@ pub struct Application {
     pool: DbPool,
     stop_worker: watch::Sender<bool>,
     worker_done: watch::Receiver<bool>,
+    stop_ingest: watch::Sender<bool>,
+    ingest_done: watch::Receiver<bool>,
 }
 
 /// Stops a running [`Application`] from elsewhere (tests, signal handlers).
@@ -41,6 +43,8 @@ pub struct AppHandle {
     server: ServerHandle,
     stop_worker: watch::Sender<bool>,
     worker_done: watch::Receiver<bool>,
+    stop_ingest: watch::Sender<bool>,
+    ingest_done: watch::Receiver<bool>,
 }
 
 impl AppHandle {
@@ -48,9 +52,12 @@ impl AppHandle {
     pub async fn stop(&self) {
         let _ = self.stop_worker.send(true);
         self.server.stop(true).await;
+        // The requests have been answered; the answer lanes commit anything still queued.
+        let _ = self.stop_ingest.send(true);
+        wait_for(self.ingest_done.clone(), "answer writers").await;
         // Returns only once the worker has finished its round: a send in flight completes
         // (and is recorded) before the caller goes on.
-        wait_for_worker(self.worker_done.clone()).await;
+        wait_for(self.worker_done.clone(), "email worker").await;
     }
 }
 
@@ -135,7 +142,22 @@ impl Application {
             )
             .run(stop_worker.subscribe()),
         );
+        let (stop_ingest, ingest_stop_rx) = watch::channel(false);
+        let (ingest, lanes) = crate::ingest::Ingest::start(
+            pool.clone(),
+            &settings.ingest,
+            metrics.clone(),
+            ingest_stop_rx,
+        );
+        let (ingest_done_tx, ingest_done) = watch::channel(false);
+        tokio::spawn(async move {
+            for lane in lanes {
+                let _ = lane.await;
+            }
+            let _ = ingest_done_tx.send(true);
+        });
         let state = AppState {
+            ingest,
             pool: pool.clone(),
             links,
             email_enabled: settings.smtp_url.is_some(),
@@ -146,7 +168,7 @@ impl Application {
             metrics,
             metrics_token: settings.metrics_token.clone(),
         };
-        let server = run(listener, state)?;
+        let server = run(listener, state, settings.shutdown_grace)?;
         tracing::info!(%addr, database = %settings.database_url.redacted(), email = settings.smtp_url.is_some(), "scorekeeper listening");
         Ok(Self {
             port: addr.port(),
@@ -154,6 +176,8 @@ impl Application {
             pool,
             stop_worker,
             worker_done,
+            stop_ingest,
+            ingest_done,
         })
     }
 
@@ -163,6 +187,8 @@ impl Application {
             server: self.server.handle(),
             stop_worker: self.stop_worker.clone(),
             worker_done: self.worker_done.clone(),
+            stop_ingest: self.stop_ingest.clone(),
+            ingest_done: self.ingest_done.clone(),
         }
     }
 
@@ -176,26 +202,33 @@ impl Application {
         &self.pool
     }
 
-    /// Serves until the process is told to stop, then lets the email worker finish its round.
+    /// Serves until the process is told to stop (SIGTERM or SIGINT: the server stops
+    /// accepting and lets in-flight requests finish within the grace period), then commits
+    /// the queued answers and lets the email worker finish its round.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let result = self.server.await;
         let _ = self.stop_worker.send(true);
-        wait_for_worker(self.worker_done).await;
+        let _ = self.stop_ingest.send(true);
+        wait_for(self.ingest_done, "answer writers").await;
+        wait_for(self.worker_done, "email worker").await;
+        tracing::info!("scorekeeper stopped");
         result
     }
 }
 
-/// Waits (bounded) until the email worker reports that it has stopped.
-async fn wait_for_worker(mut done: watch::Receiver<bool>) {
+/// Waits (bounded) until a background task reports that it has stopped.
+async fn wait_for(mut done: watch::Receiver<bool>, what: &str) {
     if tokio::time::timeout(WORKER_STOP_TIMEOUT, done.wait_for(|d| *d))
         .await
         .is_err()
     {
-        tracing::warn!("email worker did not stop in time; its claims will lapse and be retried");
+        // Nothing is lost: unclaimed work is retried by the next start (email claims lapse),
+        // and an answer not yet committed was never acknowledged.
+        tracing::warn!(what, "did not stop in time");
     }
 }
 
-fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+fn run(listener: TcpListener, state: AppState, grace: Duration) -> anyhow::Result<Server> {
     let state = web::Data::new(state);
     let server = HttpServer::new(move || {
         App::new()
@@ -272,6 +305,7 @@ fn run(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             }))
             .configure(routes::configure)
     })
+    .shutdown_timeout(grace.as_secs())
     .listen(listener)
     .context("cannot listen")?
     .run();

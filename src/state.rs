@@ -12,6 +12,8 @@ use crate::links::Links;
 /// Shared application state, registered once as `web::Data<AppState>`.
 #[derive(Debug, Clone)]
 pub struct AppState {
+    /// Queues answers to public links for group commit.
+    pub ingest: crate::ingest::Ingest,
     /// The database pool.
     pub pool: DbPool,
     /// Builds public links.

@@ -37,6 +37,18 @@ pub fn facts(
 /// Records the first opening of invitation `id` at `at` (later ones change nothing).
 /// Call inside a write transaction.
 pub fn mark_opened(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTime) -> DbResult<()> {
+    let delta = open(conn, id, at)?;
+    if delta.is_zero() {
+        return Ok(());
+    }
+    let cell = rollups::cell_of(conn, id)?;
+    rollups::apply(conn, &cell, &delta)
+}
+
+/// Marks invitation `id` opened at `at` if it was not, and returns what that adds to its
+/// rollup cell, for a caller that applies it with other changes to the same cell.
+/// Call inside a write transaction.
+pub fn open(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTime) -> DbResult<Tally> {
     // Conditional on `opened_at IS NULL`, so two concurrent openings count once: the second
     // waits for the first's row lock (Postgres) or write lock (SQLite) and then matches nothing.
     let before: Option<(String, String, Option<NaiveDateTime>)> = diesel::update(
@@ -52,19 +64,17 @@ pub fn mark_opened(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTim
     ))
     .get_result(conn)
     .optional()?;
-    if let Some((channel, status, sent_at)) = before {
-        let was = facts(&channel, &status, sent_at, None);
-        step(
-            conn,
-            id,
-            &was,
-            &Facts {
+    Ok(match before {
+        Some((channel, status, sent_at)) => {
+            let was = facts(&channel, &status, sent_at, None);
+            let is = Facts {
                 opened: true,
                 ..was
-            },
-        )?;
-    }
-    Ok(())
+            };
+            Tally::of(&is) + -Tally::of(&was)
+        }
+        None => Tally::default(),
+    })
 }
 
 /// Records that invitation `id`'s email was accepted at `at` (only the first time counts).

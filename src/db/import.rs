@@ -68,7 +68,7 @@ impl Writer {
             workspace_id: survey.workspace_id.to_string(),
             segments: survey.segments(),
             pending: Vec::with_capacity(BATCH),
-            cells: Accumulator::new(survey.id.clone()),
+            cells: Accumulator::new(),
         }
     }
 
@@ -202,7 +202,7 @@ impl Writer {
             });
             let segments = &self.segments;
             let dims = row.properties.iter().filter(|(k, _)| segments.contains(k));
-            self.cells.add(row.created_at, dims, delta);
+            self.cells.add(&self.survey_id, row.created_at, dims, delta);
         }
         self.cells.write_above(conn, MAX_PENDING_CELLS)?;
         Ok(())

@@ -245,6 +245,33 @@ where
     .map_err(|e| DbError::Panicked(e.to_string()))?
 }
 
+/// Runs `work` inside a savepoint of the caller's open transaction: if it fails, what it
+/// wrote is undone and the transaction goes on (one bad answer does not sink its batch).
+pub fn savepoint<T, E, F>(conn: &mut AnyConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    // At depth one or more, the transaction manager opens, releases and rolls back savepoints.
+    match conn {
+        AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c)?,
+        AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    let result = work(conn);
+    let end = match (&result, &mut *conn) {
+        (Ok(_), AnyConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
+        (Ok(_), AnyConnection::Postgresql(c)) => AnsiTransactionManager::commit_transaction(c),
+        (Err(_), AnyConnection::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c),
+        (Err(_), AnyConnection::Postgresql(c)) => AnsiTransactionManager::rollback_transaction(c),
+    };
+    match (result, end) {
+        (Ok(value), Ok(())) => Ok(value),
+        (Ok(_), Err(release_failed)) => Err(release_failed.into()),
+        // A failed rollback leaves the transaction unusable: its commit fails too.
+        (Err(e), _) => Err(e),
+    }
+}
+
 /// The current time as stored: UTC, truncated to microseconds so both backends keep it exactly.
 pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)

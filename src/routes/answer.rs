@@ -7,14 +7,13 @@ use serde::Deserialize;
 
 use super::html::{self, Page};
 use crate::db;
-use crate::domain::answer::Answer;
 use crate::domain::scanner::is_scanner_agent;
 use crate::domain::score::Score;
 use crate::domain::secret::random_text;
 use crate::error::ApiError;
 use crate::extract::{body_error, content_type, parse_json};
 use crate::pages::{self, AnswerPage};
-use crate::respond;
+use crate::respond::{self, Submission};
 use crate::state::AppState;
 
 /// Query of the survey page: the score a one-click link pre-selects.
@@ -127,9 +126,6 @@ pub async fn submit(
 ) -> HttpResponse {
     let is_form = content_type(&req).eq_ignore_ascii_case("application/x-www-form-urlencoded");
     let recorded = record(&state, token.as_str(), &req, body, is_form).await;
-    if let Ok((_, created)) = &recorded {
-        state.metrics.answer(*created);
-    }
     match recorded {
         // Relative to /r/{token}: right behind any proxy or path prefix.
         Ok(_) if is_form => HttpResponse::SeeOther()
@@ -199,20 +195,17 @@ async fn record(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let token = token.to_owned();
-    let (response, created) = db::run(&state.pool, move |conn| {
-        let (invitation, survey) = respond::find_live(conn, &token)?;
-        let (_, scale) = survey.kind_and_scale()?;
-        let answer = Answer::parse(
-            scale,
-            body.score.as_ref(),
-            body.comment.as_deref(),
-            body.auto,
-            user_agent.as_deref(),
-        )?;
-        respond::record(conn, &invitation, &survey, &answer)
-    })
-    .await?;
+    let (response, created) = state
+        .ingest
+        .submit(Submission {
+            token: token.to_owned(),
+            survey: None,
+            score: body.score,
+            comment: body.comment,
+            auto: body.auto,
+            user_agent,
+        })
+        .await?;
     Ok((
         RecordedView {
             score: response.score,

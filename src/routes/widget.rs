@@ -14,7 +14,6 @@ use validator::Validate;
 
 use super::answer::{read_body, RecordedView};
 use crate::db::{self, surveys::Survey};
-use crate::domain::answer::Answer;
 use crate::domain::email::EmailAddress;
 use crate::domain::locale::Locale;
 use crate::domain::properties::Properties;
@@ -22,7 +21,7 @@ use crate::domain::widget::looks_like_public_key;
 use crate::error::ApiError;
 use crate::extract::{content_type, parse_json};
 use crate::invite::Issuer;
-use crate::respond;
+use crate::respond::Submission;
 use crate::state::AppState;
 use crate::validation::check;
 use crate::widget::view::{HiddenView, ShownView};
@@ -203,23 +202,17 @@ pub async fn answer(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let (response, created) = db::run(&state.pool, move |conn| {
-            let (invitation, of_survey) = respond::find_live(conn, &token)?;
-            if of_survey.id != survey.id {
-                return Err(ApiError::NotFound("survey link"));
-            }
-            let (_, scale) = of_survey.kind_and_scale()?;
-            let answer = Answer::parse(
-                scale,
-                parsed.score.as_ref(),
-                parsed.comment.as_deref(),
-                false,
-                user_agent.as_deref(),
-            )?;
-            respond::record(conn, &invitation, &of_survey, &answer)
-        })
-        .await?;
-        state.metrics.answer(created);
+        let (response, created) = state
+            .ingest
+            .submit(Submission {
+                token,
+                survey: Some(survey.id.clone()),
+                score: parsed.score,
+                comment: parsed.comment,
+                auto: false,
+                user_agent,
+            })
+            .await?;
         let status = if created {
             StatusCode::CREATED
         } else {

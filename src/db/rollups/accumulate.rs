@@ -1,35 +1,38 @@
-//! Many changes to one survey's rollups summed in memory and written with few statements:
-//! the path of bulk work (import, rebuild), where one upsert per invitation would dominate.
+//! Many rollup changes summed in memory and written with few statements: the path of bulk
+//! work (import, rebuild) and of a batch of answers, where one upsert per change would
+//! dominate.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 
-use super::{apply_many, CellDelta, Grain};
+use super::{apply_many, Cell, CellDelta, Grain};
 use crate::db::{AnyConnection, DbResult};
 use crate::domain::ids::SurveyId;
 use crate::domain::stats::tally::Tally;
 
-/// Summed deltas per cell of one survey.
-#[derive(Debug)]
+/// The key of one rollup row.
+type Key = (Grain, String, String, String, NaiveDateTime);
+
+/// Summed deltas per rollup cell, of one survey or many.
+#[derive(Debug, Default)]
 pub struct Accumulator {
-    survey_id: SurveyId,
-    cells: HashMap<(Grain, String, String, NaiveDateTime), Tally>,
+    // Ordered, so every writer updates rows in one order: two Postgres batches that touch the
+    // same cells wait for each other instead of deadlocking.
+    cells: BTreeMap<Key, Tally>,
 }
 
 impl Accumulator {
-    /// An empty accumulator for `survey_id`.
-    pub fn new(survey_id: SurveyId) -> Self {
-        Self {
-            survey_id,
-            cells: HashMap::new(),
-        }
+    /// An empty accumulator.
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// Adds `delta` for an invitation created `at` carrying the segment values `dims`,
-    /// overall and per value, at both grains (as [`super::apply`] does).
+    /// Adds `delta` for an invitation of `survey_id` created `at` carrying the segment
+    /// values `dims`, overall and per value, at both grains (as [`super::apply`] does).
     pub fn add<'a>(
         &mut self,
+        survey_id: &SurveyId,
         at: NaiveDateTime,
         dims: impl Iterator<Item = (&'a str, &'a str)>,
         delta: Tally,
@@ -41,10 +44,34 @@ impl Accumulator {
         for grain in [Grain::Day, Grain::Quarter] {
             let start = grain.floor(at);
             for (dim, value) in &dims {
-                let key = (grain, (*dim).to_owned(), (*value).to_owned(), start);
+                let key = (
+                    grain,
+                    survey_id.as_str().to_owned(),
+                    (*dim).to_owned(),
+                    (*value).to_owned(),
+                    start,
+                );
                 *self.cells.entry(key).or_default() += delta;
             }
         }
+    }
+
+    /// Adds `delta` to `cell`.
+    pub fn add_cell(&mut self, cell: &Cell, delta: Tally) {
+        let dims = cell.dims.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        self.add(&cell.survey_id, cell.at, dims, delta);
+    }
+
+    /// Adds everything `other` holds.
+    pub fn merge(&mut self, other: Accumulator) {
+        for (key, delta) in other.cells {
+            *self.cells.entry(key).or_default() += delta;
+        }
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
     }
 
     /// Writes the summed cells once there are more than `limit` of them (bounding memory on
@@ -59,11 +86,12 @@ impl Accumulator {
     /// Writes every summed cell and starts again from empty. Call inside the transaction
     /// that made the changes.
     pub fn write(&mut self, conn: &mut AnyConnection) -> DbResult<()> {
-        let survey_id = &self.survey_id;
-        let cells: Vec<CellDelta> = self
-            .cells
-            .drain()
-            .map(|((grain, dim, value, at), t)| (grain, survey_id.clone(), dim, value, at, t))
+        let cells: Vec<CellDelta> = std::mem::take(&mut self.cells)
+            .into_iter()
+            .filter(|(_, t)| !t.is_zero())
+            .map(|((grain, survey, dim, value, at), t)| {
+                (grain, SurveyId::from(survey), dim, value, at, t)
+            })
             .collect();
         apply_many(conn, &cells)
     }

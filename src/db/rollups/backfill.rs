@@ -77,7 +77,7 @@ fn roll_up_survey(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<us
         .first::<Option<String>>(conn)?;
     let segments = SegmentBy::from_stored(segments.as_deref());
     let keys: Vec<&str> = segments.iter().collect();
-    let mut cells = Accumulator::new(survey_id.clone());
+    let mut cells = Accumulator::new();
     let mut after = String::new();
     let mut rolled = 0;
     loop {
@@ -116,7 +116,7 @@ fn roll_up_survey(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<us
                 continue;
             }
             let of_this = dims.get(id.as_str()).into_iter().flatten().copied();
-            cells.add(*at, of_this, delta);
+            cells.add(survey_id, *at, of_this, delta);
             rolled += 1;
         }
         cells.write_above(conn, MAX_PENDING_CELLS)?;

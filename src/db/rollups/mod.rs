@@ -17,15 +17,16 @@ use chrono::{DateTime, Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
 
-use super::invitations::properties_of_one;
+use super::invitations::{properties_of_one, Invitation};
 use super::schema::{invitations, surveys};
+use super::surveys::Survey;
 use super::{AnyConnection, DbResult};
 use crate::domain::ids::{InvitationId, SurveyId};
 use crate::domain::segments::SegmentBy;
 use crate::domain::stats::tally::{Tally, SCORE_SLOTS};
 
 /// The two cell sizes kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Grain {
     /// Whole UTC days.
     Day,
@@ -97,6 +98,25 @@ pub fn cell_of(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<Cell> {
     Ok(Cell {
         survey_id: SurveyId::from(survey_id),
         at,
+        dims: properties
+            .into_iter()
+            .filter(|(k, _)| segments.contains(k))
+            .collect(),
+    })
+}
+
+/// The cell of `invitation` of `survey`, read with one query (its properties) since the
+/// caller holds both rows.
+pub fn cell_for(
+    conn: &mut AnyConnection,
+    invitation: &Invitation,
+    survey: &Survey,
+) -> DbResult<Cell> {
+    let segments = survey.segments();
+    let properties = properties_of_one(conn, &invitation.id)?;
+    Ok(Cell {
+        survey_id: invitation.survey_id.clone(),
+        at: invitation.created_at,
         dims: properties
             .into_iter()
             .filter(|(k, _)| segments.contains(k))

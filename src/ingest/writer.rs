@@ -1,0 +1,114 @@
+//! One writer lane: takes every answer queued by the time it is free, records them in one
+//! transaction (each in a savepoint), commits, then answers each request.
+
+use tokio::sync::{mpsc, watch};
+
+use super::{Job, Outcome};
+use crate::db::rollups::Accumulator;
+use crate::db::{self, DbError, DbPool};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::respond::{self, Submission};
+
+/// Times a batch is tried when the database is busy (an SQLite lock held past its busy
+/// timeout, a Postgres deadlock) before its requests answer 503.
+const ATTEMPTS: usize = 3;
+
+/// Runs one lane until `stop`, then commits what is still queued and returns.
+pub(super) async fn run(
+    pool: DbPool,
+    mut rx: mpsc::Receiver<Job>,
+    batch_max: usize,
+    metrics: Metrics,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let first = tokio::select! {
+            job = rx.recv() => job,
+            _ = async { drop(stop.wait_for(|s| *s).await) } => {
+                // No new jobs; those already queued are still recorded and answered.
+                rx.close();
+                rx.recv().await
+            }
+        };
+        let Some(first) = first else { return };
+        let mut jobs = vec![first];
+        while jobs.len() < batch_max {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        let (submissions, replies): (Vec<Submission>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.submission, j.reply)).unzip();
+        let size = submissions.len();
+        let pool = pool.clone();
+        let outcomes = tokio::task::spawn_blocking(move || write_batch(&pool, &submissions))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "answer batch task failed");
+                (0..size)
+                    .map(|_| Err(ApiError::internal(anyhow::anyhow!("answer batch failed"))))
+                    .collect()
+            });
+        metrics.answer_batch(size);
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
+            if let Ok((_, created)) = &outcome {
+                metrics.answer(*created);
+            }
+            // The request may have gone (client hung up); its answer is stored regardless.
+            let _ = reply.send(outcome);
+        }
+    }
+}
+
+/// Records `submissions` in one transaction and returns each one's outcome, in order. If the
+/// transaction cannot commit, every one of them fails: none was acknowledged.
+fn write_batch(pool: &DbPool, submissions: &[Submission]) -> Vec<Outcome> {
+    let mut last_error = None;
+    for _ in 0..ATTEMPTS {
+        match try_batch(pool, submissions) {
+            Ok(outcomes) => return outcomes,
+            Err(DbError::Busy(cause)) => last_error = Some(DbError::Busy(cause)),
+            Err(other) => {
+                last_error = Some(other);
+                break;
+            }
+        }
+    }
+    let busy = matches!(last_error, Some(DbError::Busy(_)));
+    let cause = last_error.map_or_else(|| "no attempt".to_owned(), |e| e.to_string());
+    tracing::error!(%cause, answers = submissions.len(), "answer batch did not commit");
+    submissions
+        .iter()
+        .map(|_| {
+            let cause = anyhow::anyhow!(cause.clone());
+            // Busy: the client may retry shortly (503); anything else is opaque (500).
+            Err(if busy {
+                ApiError::Unavailable(cause)
+            } else {
+                ApiError::internal(cause)
+            })
+        })
+        .collect()
+}
+
+fn try_batch(pool: &DbPool, submissions: &[Submission]) -> Result<Vec<Outcome>, DbError> {
+    let mut conn = pool.get()?;
+    db::write_transaction(&mut conn, |conn| {
+        let mut cells = Accumulator::new();
+        let mut outcomes = Vec::with_capacity(submissions.len());
+        for submission in submissions {
+            let mut mine = Accumulator::new();
+            let outcome = db::savepoint(conn, |conn| {
+                respond::submit_into(conn, submission, &mut mine)
+            });
+            if outcome.is_ok() {
+                cells.merge(mine);
+            }
+            outcomes.push(outcome);
+        }
+        cells.write(conn)?;
+        Ok(outcomes)
+    })
+}
