@@ -140,6 +140,7 @@ fn open_one(settings: &Settings) -> anyhow::Result<db::DbConn> {
     let options = db::PoolOptions {
         size: 1,
         sqlite_busy_timeout_ms: settings.sqlite_busy_timeout_ms,
+        checkout_timeout: settings.pool_timeout,
     };
     let pool = db::connect(&settings.database_url, options)?;
     db::run_migrations(&pool)?;

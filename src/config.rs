@@ -8,6 +8,7 @@
 //! | `SMTP_URL`          | e.g. `smtp://127.0.0.1:2525`; unset disables the email channel | —                          |
 //! | `MAIL_FROM`         | sender address                                                 | `surveys@localhost`        |
 //! | `DATABASE_POOL_SIZE`| connections kept in the pool                                   | `8`                        |
+//! | `DATABASE_POOL_TIMEOUT_MS` | how long a request waits for a free connection before it answers 503 | `5000` |
 //! | `SECRET_KEY`        | at least 32 characters; derives the links of emailed and idempotent invitations | — (key file) |
 //! | `SECRET_KEY_FILE`   | file holding the key; created with mode 0600 on first start when missing. Used when `SECRET_KEY` is unset | `<sqlite file>.key`, or `./scorekeeper.key` with PostgreSQL |
 //! | `SQLITE_BUSY_TIMEOUT_MS` | how long an SQLite writer waits for the lock before answering 503 | `10000` |
@@ -131,6 +132,8 @@ pub struct Settings {
     pub mail_from: String,
     /// Connections kept in the database pool.
     pub pool_size: u32,
+    /// How long a request waits for a pooled connection.
+    pub pool_timeout: Duration,
     /// Email delivery tuning.
     pub outbox: OutboxSettings,
     /// The server key's secret; `None` means the key file.
@@ -311,6 +314,11 @@ impl Settings {
             bail!("ANSWER_WRITERS must be below DATABASE_POOL_SIZE ({pool_size}): requests need connections too");
         }
         Ok(Self {
+            pool_timeout: Duration::from_millis(number(
+                "DATABASE_POOL_TIMEOUT_MS",
+                5_000,
+                10..=600_000,
+            )?),
             ingest,
             shutdown_grace: Duration::from_secs(number("SHUTDOWN_GRACE_SECS", 30, 1..=3600)?),
             database_url,

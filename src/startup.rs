@@ -70,6 +70,7 @@ impl Application {
                 let options = db::PoolOptions {
                     size: db_settings.pool_size,
                     sqlite_busy_timeout_ms: db_settings.sqlite_busy_timeout_ms,
+                    checkout_timeout: db_settings.pool_timeout,
                 };
                 let pool = db::connect(&db_settings.database_url, options)?;
                 db::run_migrations(&pool)?;

@@ -93,6 +93,8 @@ pub struct PoolOptions {
     pub size: u32,
     /// How long an SQLite writer waits for the write lock before the request answers 503.
     pub sqlite_busy_timeout_ms: u32,
+    /// How long a request waits for a free connection before it answers 503.
+    pub checkout_timeout: Duration,
 }
 
 /// Opens a pool for `url`, reporting the real cause when the database cannot be reached.
@@ -118,7 +120,7 @@ pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> anyhow::Result<DbPool
     }
     Pool::builder()
         .max_size(options.size)
-        .connection_timeout(Duration::from_secs(10))
+        .connection_timeout(options.checkout_timeout)
         // No `SELECT 1` before every checkout: a broken connection fails its query, which
         // answers 503 or 500, and r2d2 replaces connections that report themselves broken.
         .test_on_check_out(false)

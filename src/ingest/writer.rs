@@ -5,7 +5,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::{Job, Outcome};
 use crate::db::rollups::Accumulator;
-use crate::db::{self, DbError, DbPool};
+use crate::db::{self, AnyConnection, DbError, DbPool};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::respond::{self, Submission};
@@ -65,9 +65,19 @@ pub(super) async fn run(
 /// Records `submissions` in one transaction and returns each one's outcome, in order. If the
 /// transaction cannot commit, every one of them fails: none was acknowledged.
 fn write_batch(pool: &DbPool, submissions: &[Submission]) -> Vec<Outcome> {
+    // No free connection within the pool's timeout: busy now, no point in waiting again.
     let mut last_error = None;
+    let conn = pool.get().map_err(DbError::from);
+    let mut conn = match conn {
+        Ok(conn) => Some(conn),
+        Err(err) => {
+            last_error = Some(err);
+            None
+        }
+    };
     for _ in 0..ATTEMPTS {
-        match try_batch(pool, submissions) {
+        let Some(conn) = conn.as_mut() else { break };
+        match try_batch(conn, submissions) {
             Ok(outcomes) => return outcomes,
             Err(DbError::Busy(cause)) => last_error = Some(DbError::Busy(cause)),
             Err(other) => {
@@ -93,9 +103,11 @@ fn write_batch(pool: &DbPool, submissions: &[Submission]) -> Vec<Outcome> {
         .collect()
 }
 
-fn try_batch(pool: &DbPool, submissions: &[Submission]) -> Result<Vec<Outcome>, DbError> {
-    let mut conn = pool.get()?;
-    db::write_transaction(&mut conn, |conn| {
+fn try_batch(
+    conn: &mut AnyConnection,
+    submissions: &[Submission],
+) -> Result<Vec<Outcome>, DbError> {
+    db::write_transaction(conn, |conn| {
         let mut cells = Accumulator::new();
         let mut outcomes = Vec::with_capacity(submissions.len());
         for submission in submissions {

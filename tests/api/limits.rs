@@ -1,5 +1,6 @@
 //! Rate limits: an API key, a survey link and the Delighted facade over their rate answer 429
-//! with `Retry-After`, write nothing, and leave other keys and links alone.
+//! with `Retry-After`, write nothing, and leave other keys and links alone. An exhausted
+//! database pool answers 503 with `Retry-After` after its timeout, never hangs.
 
 use serde_json::{json, Value};
 
@@ -86,4 +87,38 @@ async fn the_delighted_facade_answers_429_as_delighted_did() {
     assert!(res.headers().contains_key("Retry-After"));
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], 429, "{body}");
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_answers_503_with_retry_after_within_its_timeout_then_recovers() {
+    let app = spawn_app_with(&[("DATABASE_POOL_TIMEOUT_MS", "300")]).await;
+    let survey = app.survey_of("csat").await;
+    let url = app.link(&survey).await;
+    // Every pooled connection (the test pool has 4) held elsewhere.
+    let pool = app.pool.clone();
+    let held = tokio::task::spawn_blocking(move || {
+        (0..4).map(|_| pool.get().unwrap()).collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let res = app.get("/v1/surveys").await;
+    assert_eq!(res.headers()["retry-after"], "1");
+    assert_error(res, 503, "unavailable").await;
+    let res = app.answer(&url, json!({"score": 5})).await;
+    assert_eq!(res.headers()["retry-after"], "1");
+    assert_error(res, 503, "unavailable").await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    drop(held);
+    assert_eq!(
+        app.count("responses"),
+        0,
+        "the refused answer wrote nothing"
+    );
+    assert_eq!(app.answer(&url, json!({"score": 5})).await.status(), 201);
+    assert_eq!(app.get("/v1/surveys").await.status(), 200);
 }

@@ -12,6 +12,7 @@ mod erasure;
 mod funnel;
 mod helpers;
 mod import;
+mod ingest;
 mod invitations;
 mod limits;
 mod metrics;

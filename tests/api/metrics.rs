@@ -41,6 +41,9 @@ async fn requests_answers_and_state_are_counted_by_route_template_without_tokens
     assert!(text.contains(
         "scorekeeper_http_request_duration_seconds_bucket{method=\"POST\",route=\"/v1/surveys\""
     ));
+    // Two answers sent one after the other: two batches of one, summing to two.
+    assert!(has("scorekeeper_answer_batch_size_count 2"), "{text}");
+    assert!(has("scorekeeper_answer_batch_size_sum 2"));
     assert!(has("scorekeeper_state{of=\"outbox_lag_seconds\"} 0"));
     assert!(text.contains("scorekeeper_state{of=\"db_pool_in_use\"}"));
     assert!(!text.contains(&token_of(&url)), "no token in a label");
