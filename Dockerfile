@@ -24,5 +24,11 @@ ENV DATABASE_URL=sqlite:///data/scorekeeper.db \
     LISTEN_ADDR=0.0.0.0:8080
 EXPOSE 8080
 VOLUME ["/data"]
+# The binary probes its own /healthz (the database answers too): the image has no curl.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["/usr/local/bin/scorekeeper", "healthcheck"]
+# SIGTERM: stop accepting, finish in-flight requests (SHUTDOWN_GRACE_SECS), commit queued
+# answers, exit 0. Keep the orchestrator's stop timeout above the grace period.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/scorekeeper"]
 CMD ["serve"]

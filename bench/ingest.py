@@ -59,10 +59,11 @@ def issue(port, key, survey, n, workers=8):
     return tokens
 
 
-def peak_rss_kib(pid):
+def rss_kib(pid, field="VmHWM"):
+    """The process's peak (VmHWM) or current (VmRSS) resident memory."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -110,7 +111,11 @@ def run_wrk(port, key, survey, tokens_file, n):
 
 
 def baseline_sqlite(workdir, rows=5000):
-    db = sqlite3.connect(os.path.join(workdir, "baseline.db"), isolation_level=None)
+    path = os.path.join(workdir, "baseline.db")
+    for stale in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(stale):
+            os.remove(stale)
+    db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA synchronous = FULL")
     db.execute("CREATE TABLE answers (id INTEGER PRIMARY KEY, token TEXT, score INTEGER)")
@@ -147,7 +152,7 @@ def bench(label, binary, backend, n, workdir):
                API_RATE_PER_MINUTE_KEY="1000000", DATABASE_POOL_SIZE="16")
     base_url = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
     if backend == "sqlite":
-        env["DATABASE_URL"] = f"sqlite://{workdir}/ingest.db"
+        env["DATABASE_URL"] = f"sqlite://{workdir}/ingest-{label.replace(' ', '-')}.db"
     else:
         import psycopg
         with psycopg.connect(base_url, autocommit=True) as db:
@@ -158,7 +163,11 @@ def bench(label, binary, backend, n, workdir):
                          capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
     server = Server(binary, env, key)
     try:
+        started = time.perf_counter()
         with server as api:
+            # Start to first answered API call (polled every 100 ms), then memory at rest.
+            cold_start = time.perf_counter() - started
+            idle_rss = rss_kib(server.proc.pid, "VmRSS")
             survey = api.call("POST", "/v1/surveys", {"name": "Ingest", "kind": "csat"})["id"]
             port = api.conn.port
             t = time.perf_counter()
@@ -169,7 +178,7 @@ def bench(label, binary, backend, n, workdir):
             with open(tokens_file, "w") as f:
                 f.write("\n".join(tokens) + "\n")
             run = run_wrk(port, key, survey, tokens_file, n)
-            rss = peak_rss_kib(server.proc.pid)
+            rss = rss_kib(server.proc.pid)
             stats = Api(port, key).call("GET", f"/v1/surveys/{survey}/stats")
         if backend == "sqlite":
             base, how = baseline_sqlite(workdir)
@@ -185,6 +194,7 @@ def bench(label, binary, backend, n, workdir):
         "label": label, "backend": backend, "n": n, "issued_per_s": n / issued_secs, **run,
         "answers_per_s": answers_per_s, "baseline": base, "baseline_how": how,
         "ratio": answers_per_s / base, "peak_rss_mib": rss / 1024,
+        "idle_rss_mib": idle_rss / 1024, "cold_start_s": cold_start,
         "stored": stats["responses"],
     }
 
@@ -212,8 +222,8 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
     print()
     print("| backend | build | answers | answers/s | p50 ms | p99 ms | DB limit/s (same run) | ratio | "
-          "peak RSS MiB | stored = acknowledged |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "RSS idle / peak MiB | cold start s | stored = acknowledged |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     ok = True
     for r in results:
         # wrk may draw a token or two it never sends: those are simply not answered.
@@ -221,7 +231,8 @@ def main():
         ok &= same
         print(f"| {r['backend']} | {r['label']} | {r['acked']} | {r['answers_per_s']:,.0f} | {r['p50_ms']:.1f} | "
               f"{r['p99_ms']:.1f} | {r['baseline']:,.0f} ({r['baseline_how']}) | "
-              f"{r['ratio']:.2f}x | {r['peak_rss_mib']:.1f} | "
+              f"{r['ratio']:.2f}x | {r['idle_rss_mib']:.1f} / {r['peak_rss_mib']:.1f} | "
+              f"{r['cold_start_s']:.2f} | "
               f"{'yes' if same else 'NO'} ({r['stored']} stored, {r['refused']} refused) |")
     if not ok:
         sys.exit("some acknowledged answer is missing, or some answer was refused")

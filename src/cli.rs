@@ -27,6 +27,9 @@ pub enum Command {
     /// Import past answers.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Ask the server at `LISTEN_ADDR` for `/healthz`; exit 0 if it answers 200 (for a
+    /// container's HEALTHCHECK, where no curl is installed).
+    Healthcheck,
 }
 
 /// `import` subcommands.
@@ -81,6 +84,12 @@ pub enum ApiKeyCommand {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env()?;
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Healthcheck => {
+            let addr = crate::healthcheck::local_addr(&settings.listen_addr)?;
+            tokio::task::spawn_blocking(move || crate::healthcheck::probe(addr))
+                .await
+                .context("health check task failed")?
+        }
         Command::Serve => {
             let app = Application::build(settings).await?;
             app.run_until_stopped().await.context("server failed")

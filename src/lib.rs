@@ -11,6 +11,7 @@ pub mod delighted;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod healthcheck;
 pub mod helpdesk;
 pub mod import;
 pub mod ingest;

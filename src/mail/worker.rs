@@ -87,10 +87,11 @@ impl Worker {
                 }
                 continue;
             }
-            futures_util::future::join_all(
+            let outcomes = futures_util::future::join_all(
                 claimed.into_iter().map(|row| self.deliver(row, deadline)),
             )
             .await;
+            self.record(outcomes).await;
         }
         tracing::info!(worker = %self.id, "email worker stopped");
     }
@@ -107,7 +108,13 @@ impl Worker {
         .await
     }
 
-    async fn deliver(&self, row: Claimed, deadline: tokio::time::Instant) {
+    /// Sends one claimed email; its outcome and when to try again, to be recorded with the
+    /// rest of the round.
+    async fn deliver(
+        &self,
+        row: Claimed,
+        deadline: tokio::time::Instant,
+    ) -> (Claimed, Outcome, NaiveDateTime) {
         let outcome = match tokio::time::timeout_at(deadline, self.attempt(&row)).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(err)) => Outcome::Retry(format!("{err:#}")),
@@ -142,22 +149,38 @@ impl Worker {
             }
         }
         let next_at = self.next_attempt_at(attempts);
+        (row, outcome, next_at)
+    }
+
+    /// Records a round's outcomes in one transaction (one commit for the round, each outcome
+    /// in its own savepoint). If it cannot commit, the leases lapse and those emails are
+    /// tried again: at least once, never lost.
+    async fn record(&self, outcomes: Vec<(Claimed, Outcome, NaiveDateTime)>) {
         let pool = self.pool.clone();
         let recorded = blocking(move || {
             let mut conn = pool.get()?;
             let now = db::now();
-            match outcome {
-                Outcome::Sent => outbox::mark_sent(&mut conn, &row, now)?,
-                Outcome::Retry(e) => outbox::retry_later(&mut conn, &row, &truncate(&e), next_at)?,
-                Outcome::Fail(e) => outbox::give_up(&mut conn, &row, &truncate(&e), now)?,
-                Outcome::Cancel(reason) => outbox::cancel(&mut conn, &row, &reason, now)?,
-            }
+            db::write_transaction(&mut conn, |conn| {
+                for (row, outcome, next_at) in &outcomes {
+                    let one = db::savepoint(conn, |conn| match outcome {
+                        Outcome::Sent => outbox::mark_sent(conn, row, now),
+                        Outcome::Retry(e) => {
+                            outbox::retry_later(conn, row, &truncate(e), *next_at)
+                        }
+                        Outcome::Fail(e) => outbox::give_up(conn, row, &truncate(e), now),
+                        Outcome::Cancel(reason) => outbox::cancel(conn, row, reason, now),
+                    });
+                    if let Err(err) = one {
+                        tracing::error!(invitation = %row.invitation_id, error = ?err, "could not record an email outcome");
+                    }
+                }
+                Ok::<_, db::DbError>(())
+            })?;
             Ok(())
         })
         .await;
         if let Err(err) = recorded {
-            // The lease will lapse and the email be tried again: at least once, never lost.
-            tracing::error!(error = ?err, "could not record an email outcome");
+            tracing::error!(error = ?err, "could not record a round of email outcomes");
         }
     }
 
