@@ -105,7 +105,7 @@ def main():
                    DATABASE_URL=os.environ.get("BENCH_DATABASE_URL", f"sqlite://{work}/bench.db"),
                    LISTEN_ADDR=f"127.0.0.1:{http_port}", SMTP_URL=f"smtp://127.0.0.1:{svc_port}",
                    MAIL_FROM="surveys@bench.test", SMTP_POOL_SIZE=str(POOL), OUTBOX_POLL_MS="20",
-                   SECRET_KEY=os.urandom(24).hex(),
+                   SECRET_KEY=os.urandom(24).hex(), API_RATE_PER_MINUTE_KEY="1000000",
                    OUTBOX_BATCH="64", RUST_LOG="warn")
         key = subprocess.run([binary, "api-key", "create", "--workspace", f"bench-{os.getpid()}"], env=env,
                              check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
