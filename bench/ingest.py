@@ -179,6 +179,11 @@ def bench(label, binary, backend, n, workdir):
                 f.write("\n".join(tokens) + "\n")
             run = run_wrk(port, key, survey, tokens_file, n)
             rss = rss_kib(server.proc.pid)
+            scrape = Api(port, key).conn
+            scrape.request("GET", "/metrics")
+            metrics = scrape.getresponse().read().decode()
+            batch = dict(re.findall(r"^scorekeeper_answer_batch_size_(sum|count) (\S+)$",
+                                    metrics, re.M))
             stats = Api(port, key).call("GET", f"/v1/surveys/{survey}/stats")
         if backend == "sqlite":
             base, how = baseline_sqlite(workdir)
@@ -195,6 +200,8 @@ def bench(label, binary, backend, n, workdir):
         "answers_per_s": answers_per_s, "baseline": base, "baseline_how": how,
         "ratio": answers_per_s / base, "peak_rss_mib": rss / 1024,
         "idle_rss_mib": idle_rss / 1024, "cold_start_s": cold_start,
+        "mean_batch": (float(batch["sum"]) / float(batch["count"])
+                       if batch.get("count", "0") != "0" else None),
         "stored": stats["responses"],
     }
 
@@ -222,8 +229,8 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
     print()
     print("| backend | build | answers | answers/s | p50 ms | p99 ms | DB limit/s (same run) | ratio | "
-          "RSS idle / peak MiB | cold start s | stored = acknowledged |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "RSS idle / peak MiB | cold start s | answers per commit | stored = acknowledged |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     ok = True
     for r in results:
         # wrk may draw a token or two it never sends: those are simply not answered.
@@ -233,6 +240,7 @@ def main():
               f"{r['p99_ms']:.1f} | {r['baseline']:,.0f} ({r['baseline_how']}) | "
               f"{r['ratio']:.2f}x | {r['idle_rss_mib']:.1f} / {r['peak_rss_mib']:.1f} | "
               f"{r['cold_start_s']:.2f} | "
+              f"{'%.1f' % r['mean_batch'] if r['mean_batch'] else '1 (no group commit)'} | "
               f"{'yes' if same else 'NO'} ({r['stored']} stored, {r['refused']} refused) |")
     if not ok:
         sys.exit("some acknowledged answer is missing, or some answer was refused")
