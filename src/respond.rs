@@ -76,13 +76,23 @@ pub struct Submission {
     pub user_agent: Option<String>,
 }
 
-/// Resolves `submission`'s link and records its answer inside the caller's write
-/// transaction; the rollup changes go to `cells`, which the caller writes before it commits.
-pub fn submit_into(
-    conn: &mut AnyConnection,
-    submission: &Submission,
-    cells: &mut Accumulator,
-) -> Result<(Response, bool), ApiError> {
+/// An answer resolved against its link: everything that can be checked before the write
+/// lock (the link exists, belongs to the right survey, and the score lies on its scale).
+/// Writing it re-checks what can change meanwhile: expiry, cancellation, erasure, and the
+/// survey's settings.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The link's invitation, as read before the write.
+    pub invitation: Invitation,
+    /// Its survey, as read before the write.
+    pub survey: Survey,
+    /// The parsed answer.
+    pub answer: Answer,
+}
+
+/// Resolves `submission`'s link and parses its answer: reads only, so requests do this in
+/// parallel and the writer gets only the writes.
+pub fn prepare(conn: &mut AnyConnection, submission: &Submission) -> Result<Prepared, ApiError> {
     let (invitation, survey) = find_live(conn, &submission.token)?;
     if submission.survey.as_ref().is_some_and(|s| *s != survey.id) {
         return Err(ApiError::NotFound("survey link"));
@@ -95,7 +105,11 @@ pub fn submit_into(
         submission.auto,
         submission.user_agent.as_deref(),
     )?;
-    record_into(conn, &invitation, &survey, &answer, cells)
+    Ok(Prepared {
+        invitation,
+        survey,
+        answer,
+    })
 }
 
 /// Records `answer` for `invitation` of `survey` inside the caller's write transaction, its
@@ -110,11 +124,17 @@ pub fn record_into(
     cells: &mut Accumulator,
 ) -> Result<(Response, bool), ApiError> {
     let at = db::now();
-    match responses::mark_responded_if_live(conn, &invitation.id, at)? {
-        Liveness::Live => {}
+    let invitation = &match responses::mark_responded_if_live(conn, &invitation.id, at)? {
+        // Addressed as it stands now, not as it was read before the write.
+        Liveness::Live(to) => Invitation {
+            recipient_email: to.email,
+            recipient_name: to.name,
+            recipient_external_id: to.external_id,
+            ..invitation.clone()
+        },
         Liveness::Expired => return Err(ApiError::Gone),
         Liveness::NotIssued => return Err(ApiError::NotFound("survey link")),
-    }
+    };
     // An answer means the link was opened, whatever the page saw before.
     let opened = db::funnel::open(conn, &invitation.id, at)?;
     let existing = responses::for_invitation(conn, &invitation.id)?;

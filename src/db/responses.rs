@@ -77,26 +77,38 @@ pub struct Event {
 }
 
 /// Whether a link can take an answer right now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Liveness {
     /// Issued, not expired: the invitation is now marked responded and its row is locked.
-    Live,
+    /// Holds whom it is addressed to as it stands now (an erasure may have cut it).
+    Live(Addressee),
     /// Its `expires_at` has passed.
     Expired,
     /// Failed, suppressed, or gone.
     NotIssued,
 }
 
+/// Whom an invitation is addressed to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Addressee {
+    /// The recipient's email.
+    pub email: Option<String>,
+    /// The recipient's name.
+    pub name: Option<String>,
+    /// The recipient's id in the caller's system.
+    pub external_id: Option<String>,
+}
+
 /// Marks `invitation` responded if it can still be answered at `at`. Call first in the
 /// answer's write transaction: the write takes the invitation's row lock (Postgres) or the
 /// database's write lock (SQLite) before anything is read, so concurrent answers to one link
-/// queue here instead of racing, and a concurrent cancellation or expiry wins.
+/// queue here instead of racing, and a concurrent cancellation, expiry or erasure wins.
 pub fn mark_responded_if_live(
     conn: &mut AnyConnection,
     invitation: &InvitationId,
     at: NaiveDateTime,
 ) -> DbResult<Liveness> {
-    let live = diesel::update(
+    let live: Option<(Option<String>, Option<String>, Option<String>)> = diesel::update(
         invitations::table
             .find(invitation.as_str())
             .filter(invitations::status.ne_all(status::NOT_ISSUED))
@@ -107,9 +119,19 @@ pub fn mark_responded_if_live(
             ),
     )
     .set(invitations::status.eq(status::RESPONDED))
-    .execute(conn)?;
-    if live > 0 {
-        return Ok(Liveness::Live);
+    .returning((
+        invitations::recipient_email,
+        invitations::recipient_name,
+        invitations::recipient_external_id,
+    ))
+    .get_result(conn)
+    .optional()?;
+    if let Some((email, name, external_id)) = live {
+        return Ok(Liveness::Live(Addressee {
+            email,
+            name,
+            external_id,
+        }));
     }
     let expires_at = invitations::table
         .find(invitation.as_str())

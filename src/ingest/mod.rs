@@ -3,8 +3,9 @@
 //! share one commit (one fsync) instead of paying for one each. A request is answered only
 //! after its batch has committed, so an acknowledged answer is never lost.
 //!
-//! Answers to one link always take the same lane, in arrival order. Every answer runs in a
-//! savepoint of its batch, so one refused answer (an expired link, a bad score) is undone
+//! Requests resolve the link and parse the answer first, in parallel and read-only
+//! (`respond::prepare`); a lane does only the writes. Answers to one link always take the
+//! same lane, in arrival order. Every answer runs in a savepoint of its batch, so one refused answer (an expired link, a bad score) is undone
 //! alone; the rollup changes of the whole batch are summed and written once, in key order,
 //! just before the commit.
 
@@ -20,7 +21,7 @@ use crate::db::responses::Response;
 use crate::db::DbPool;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::respond::Submission;
+use crate::respond::Prepared;
 
 /// How answers are batched.
 #[derive(Debug, Clone)]
@@ -36,7 +37,7 @@ pub type Outcome = Result<(Response, bool), ApiError>;
 
 /// One queued answer and where its outcome goes.
 struct Job {
-    submission: Submission,
+    prepared: Box<Prepared>,
     reply: oneshot::Sender<Outcome>,
 }
 
@@ -82,11 +83,14 @@ impl Ingest {
         (Self { lanes }, handles)
     }
 
-    /// Records `submission` with whatever else is queued and answers once it has committed.
-    pub async fn submit(&self, submission: Submission) -> Outcome {
-        let lane = &self.lanes[lane_of(&submission.token, self.lanes.len())];
+    /// Records `prepared` with whatever else is queued and answers once it has committed.
+    pub async fn submit(&self, prepared: Prepared) -> Outcome {
+        let lane = &self.lanes[lane_of(prepared.invitation.id.as_str(), self.lanes.len())];
         let (reply, outcome) = oneshot::channel();
-        let job = Job { submission, reply };
+        let job = Job {
+            prepared: Box::new(prepared),
+            reply,
+        };
         match tokio::time::timeout(ENQUEUE_TIMEOUT, lane.send(job)).await {
             Ok(Ok(())) => {}
             Ok(Err(_)) => return Err(unavailable("the service is shutting down")),
@@ -98,10 +102,10 @@ impl Ingest {
     }
 }
 
-/// The lane of a link: one link's answers stay in order on one lane.
-fn lane_of(token: &str, lanes: usize) -> usize {
+/// The lane of a link (by its invitation): one link's answers stay in order on one lane.
+fn lane_of(invitation: &str, lanes: usize) -> usize {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    token.hash(&mut hasher);
+    invitation.hash(&mut hasher);
     (hasher.finish() % lanes.max(1) as u64) as usize
 }
 

@@ -1,14 +1,18 @@
 //! One writer lane: takes every answer queued by the time it is free, records them in one
 //! transaction (each in a savepoint), commits, then answers each request.
 
+use std::collections::HashMap;
+
 use tokio::sync::{mpsc, watch};
 
 use super::{Job, Outcome};
 use crate::db::rollups::Accumulator;
+use crate::db::surveys::Survey;
 use crate::db::{self, AnyConnection, DbError, DbPool};
+use crate::domain::ids::SurveyId;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::respond::{self, Submission};
+use crate::respond::{self, Prepared};
 
 /// Times a batch is tried when the database is busy (an SQLite lock held past its busy
 /// timeout, a Postgres deadlock) before its requests answer 503.
@@ -39,8 +43,8 @@ pub(super) async fn run(
                 Err(_) => break,
             }
         }
-        let (submissions, replies): (Vec<Submission>, Vec<_>) =
-            jobs.into_iter().map(|j| (j.submission, j.reply)).unzip();
+        let (submissions, replies): (Vec<Prepared>, Vec<_>) =
+            jobs.into_iter().map(|j| (*j.prepared, j.reply)).unzip();
         let size = submissions.len();
         let pool = pool.clone();
         let outcomes = tokio::task::spawn_blocking(move || write_batch(&pool, &submissions))
@@ -64,7 +68,7 @@ pub(super) async fn run(
 
 /// Records `submissions` in one transaction and returns each one's outcome, in order. If the
 /// transaction cannot commit, every one of them fails: none was acknowledged.
-fn write_batch(pool: &DbPool, submissions: &[Submission]) -> Vec<Outcome> {
+fn write_batch(pool: &DbPool, submissions: &[Prepared]) -> Vec<Outcome> {
     // No free connection within the pool's timeout: busy now, no point in waiting again.
     let mut last_error = None;
     let conn = pool.get().map_err(DbError::from);
@@ -103,17 +107,29 @@ fn write_batch(pool: &DbPool, submissions: &[Submission]) -> Vec<Outcome> {
         .collect()
 }
 
-fn try_batch(
-    conn: &mut AnyConnection,
-    submissions: &[Submission],
-) -> Result<Vec<Outcome>, DbError> {
+fn try_batch(conn: &mut AnyConnection, answers: &[Prepared]) -> Result<Vec<Outcome>, DbError> {
     db::write_transaction(conn, |conn| {
         let mut cells = Accumulator::new();
-        let mut outcomes = Vec::with_capacity(submissions.len());
-        for submission in submissions {
+        // Each survey read once per batch, under the write lock: its settings (anonymity,
+        // segments) as they stand when the answers are written.
+        let mut surveys: HashMap<SurveyId, Survey> = HashMap::new();
+        let mut outcomes = Vec::with_capacity(answers.len());
+        for prepared in answers {
             let mut mine = Accumulator::new();
             let outcome = db::savepoint(conn, |conn| {
-                respond::submit_into(conn, submission, &mut mine)
+                let id = &prepared.survey.id;
+                if !surveys.contains_key(id) {
+                    let fresh = db::surveys::find(conn, &prepared.survey.workspace_id, id)?;
+                    surveys.insert(id.clone(), fresh);
+                }
+                let survey = &surveys[id];
+                respond::record_into(
+                    conn,
+                    &prepared.invitation,
+                    survey,
+                    &prepared.answer,
+                    &mut mine,
+                )
             });
             if outcome.is_ok() {
                 cells.merge(mine);

@@ -195,17 +195,16 @@ async fn record(
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (response, created) = state
-        .ingest
-        .submit(Submission {
-            token: token.to_owned(),
-            survey: None,
-            score: body.score,
-            comment: body.comment,
-            auto: body.auto,
-            user_agent,
-        })
-        .await?;
+    let submission = Submission {
+        token: token.to_owned(),
+        survey: None,
+        score: body.score,
+        comment: body.comment,
+        auto: body.auto,
+        user_agent,
+    };
+    let prepared = db::run(&state.pool, move |conn| respond::prepare(conn, &submission)).await?;
+    let (response, created) = state.ingest.submit(prepared).await?;
     Ok((
         RecordedView {
             score: response.score,

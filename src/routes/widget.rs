@@ -21,7 +21,7 @@ use crate::domain::widget::looks_like_public_key;
 use crate::error::ApiError;
 use crate::extract::{content_type, parse_json};
 use crate::invite::Issuer;
-use crate::respond::Submission;
+use crate::respond::{self, Submission};
 use crate::state::AppState;
 use crate::validation::check;
 use crate::widget::view::{HiddenView, ShownView};
@@ -202,17 +202,17 @@ pub async fn answer(
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let (response, created) = state
-            .ingest
-            .submit(Submission {
-                token,
-                survey: Some(survey.id.clone()),
-                score: parsed.score,
-                comment: parsed.comment,
-                auto: false,
-                user_agent,
-            })
-            .await?;
+        let submission = Submission {
+            token,
+            survey: Some(survey.id.clone()),
+            score: parsed.score,
+            comment: parsed.comment,
+            auto: false,
+            user_agent,
+        };
+        let prepared =
+            db::run(&state.pool, move |conn| respond::prepare(conn, &submission)).await?;
+        let (response, created) = state.ingest.submit(prepared).await?;
         let status = if created {
             StatusCode::CREATED
         } else {

@@ -113,9 +113,10 @@ async fn answers_queued_behind_a_batch_commit_together_and_a_refused_one_is_undo
         .unwrap();
     let batches = metric(&text, "scorekeeper_answer_batch_size_count");
     let answers = metric(&text, "scorekeeper_answer_batch_size_sum");
-    assert_eq!(answers, 33.0);
+    // The bad score is refused before it is queued; the rest reached the writer.
+    assert_eq!(answers, 32.0);
     assert!(
         batches <= 8.0,
-        "33 answers, most queued behind a blocked batch, took {batches} commits"
+        "32 answers, most queued behind a blocked batch, took {batches} commits"
     );
 }
