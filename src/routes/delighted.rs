@@ -159,6 +159,35 @@ pub async fn update_response(
 ) -> Answer {
     let id = response_id(&id)?;
     let params = params(&req, &bytes)?;
+    update(project, &state, id, params).await
+}
+
+/// `PUT /survey_responses` with the response's `id` in the body: what the official Node
+/// client's `save()` sends (it leaves the id out of the path); otherwise as
+/// [`update_response`].
+pub async fn update_response_by_body(
+    project: Project,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    bytes: web::Bytes,
+) -> Answer {
+    let params = params(&req, &bytes)?;
+    let id = crate::delighted::body::text(&params, "id")?.ok_or_else(|| {
+        ApiError::Invalid(crate::domain::Invalid::new(
+            "id",
+            "is required: the survey response to update (or put it in the path)",
+        ))
+    })?;
+    update(project, &state, response_id(&id)?, params).await
+}
+
+/// Replaces the tags and notes of response `id` from `params`.
+async fn update(
+    project: Project,
+    state: &AppState,
+    id: ResponseId,
+    params: serde_json::Map<String, Value>,
+) -> Answer {
     let base = state.links.base().to_owned();
     let view = db::run(&state.pool, move |conn| {
         responses::update_response(conn, &project, &id, &params, &base)

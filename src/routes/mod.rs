@@ -115,6 +115,7 @@ route_table! {
     DELETE "/delighted/v1/people/{email}/survey_requests/pending" => delighted::delete_pending,
     GET  "/delighted/v1/survey_responses" => delighted::list_responses,
     POST "/delighted/v1/survey_responses" => delighted::create_response,
+    PUT  "/delighted/v1/survey_responses" => delighted::update_response_by_body,
     GET  "/delighted/v1/survey_responses/{id}" => delighted::show_response,
     PUT  "/delighted/v1/survey_responses/{id}" => delighted::update_response,
     GET  "/delighted/v1/metrics" => delighted::metrics,

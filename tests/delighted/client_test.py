@@ -775,6 +775,25 @@ class Run:
         return "tags and notes replaced by save(), score unchanged, expanded save accepted"
 
 
+    def node_client(self):
+        """Case 12: the same facade through Delighted's official Node client (delighted@2.2.0,
+        installed by scripts/setup-test-tools), which differs from the Python one: Basic
+        header with the colon, absolute Link URLs followed by autoPagingEach, and save()
+        sending PUT to the collection's path with the id in the body."""
+        modules = Path(__file__).resolve().parents[2] / ".tools" / "npm" / "node_modules"
+        check(shutil.which("node") and (modules / "delighted").is_dir(),
+              "node or the delighted npm package is missing (scripts/setup-test-tools)")
+        env = dict(os.environ, NODE_PATH=str(modules), DELIGHTED_URL=self.sk.url,
+                   DELIGHTED_KEY=self.sk.delighted_key, NODE_NO_WARNINGS="1")
+        script = Path(__file__).with_name("node_client_test.js")
+        done = subprocess.run(["node", str(script)], env=env, capture_output=True, text=True,
+                              timeout=120)
+        lines = [l for l in done.stdout.splitlines() if l.startswith("ok ")]
+        check(done.returncode == 0 and "node client test passed" in done.stdout,
+              f"the Node client failed:\n{done.stdout}{done.stderr}")
+        return f"{len(lines)} groups of calls passed"
+
+
 CASES = [
     ("1 Person.create outcomes", "create_people"),
     ("2 Person.list Link paging", "list_people"),
@@ -787,6 +806,7 @@ CASES = [
     ("9 Person.delete", "delete_person"),
     ("10 errors", "errors"),
     ("11 SurveyResponse.save tags and notes", "save_tags_and_notes"),
+    ("12 the official Node client", "node_client"),
 ]
 
 
