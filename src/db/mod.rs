@@ -180,19 +180,11 @@ where
         AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
     let result = work(conn);
-    let end = match (&result, &mut *conn) {
-        (Ok(_), AnyConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
-        (Ok(_), AnyConnection::Postgresql(c)) => AnsiTransactionManager::commit_transaction(c),
-        (Err(_), AnyConnection::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c),
-        (Err(_), AnyConnection::Postgresql(c)) => AnsiTransactionManager::rollback_transaction(c),
-    };
+    let end = end_transaction(conn, result.is_ok());
     match (result, end) {
         (Ok(value), Ok(())) => Ok(value),
         (Ok(_), Err(commit_failed)) => {
-            let _ = match conn {
-                AnyConnection::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
-                AnyConnection::Postgresql(c) => AnsiTransactionManager::rollback_transaction(c),
-            };
+            let _ = end_transaction(conn, false);
             Err(commit_failed.into())
         }
         (Err(e), _) => Err(e),
@@ -247,6 +239,16 @@ where
     .map_err(|e| DbError::Panicked(e.to_string()))?
 }
 
+/// Commits (or releases) the innermost transaction level if `ok`, else rolls it back.
+fn end_transaction(conn: &mut AnyConnection, ok: bool) -> Result<(), diesel::result::Error> {
+    match (ok, conn) {
+        (true, AnyConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
+        (true, AnyConnection::Postgresql(c)) => AnsiTransactionManager::commit_transaction(c),
+        (false, AnyConnection::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c),
+        (false, AnyConnection::Postgresql(c)) => AnsiTransactionManager::rollback_transaction(c),
+    }
+}
+
 /// Runs `work` inside a savepoint of the caller's open transaction: if it fails, what it
 /// wrote is undone and the transaction goes on (one bad answer does not sink its batch).
 pub fn savepoint<T, E, F>(conn: &mut AnyConnection, work: F) -> Result<T, E>
@@ -260,12 +262,7 @@ where
         AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
     let result = work(conn);
-    let end = match (&result, &mut *conn) {
-        (Ok(_), AnyConnection::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c),
-        (Ok(_), AnyConnection::Postgresql(c)) => AnsiTransactionManager::commit_transaction(c),
-        (Err(_), AnyConnection::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c),
-        (Err(_), AnyConnection::Postgresql(c)) => AnsiTransactionManager::rollback_transaction(c),
-    };
+    let end = end_transaction(conn, result.is_ok());
     match (result, end) {
         (Ok(value), Ok(())) => Ok(value),
         (Ok(_), Err(release_failed)) => Err(release_failed.into()),
