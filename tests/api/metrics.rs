@@ -1,5 +1,6 @@
 //! `GET /metrics`: Prometheus text with requests by route template (never a token), answers,
-//! emails by outcome, and the outbox's and pool's state; behind `METRICS_TOKEN` when set.
+//! emails by outcome, and the outbox's and pool's state; behind `METRICS_TOKEN` when set. And the
+//! `scorekeeper healthcheck` probe the container image uses.
 
 use std::time::Duration;
 
@@ -115,4 +116,22 @@ fn with_log_format_json_every_log_line_is_a_json_object() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("{line}"));
         assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
     }
+}
+
+#[tokio::test]
+async fn the_healthcheck_command_probe_passes_against_a_live_server_and_fails_without_one() {
+    let app = spawn_app().await;
+    let addr: std::net::SocketAddr = app.address.trim_start_matches("http://").parse().unwrap();
+    let probe = tokio::task::spawn_blocking(move || scorekeeper::healthcheck::probe(addr));
+    probe.await.unwrap().expect("a live server is healthy");
+    // Nothing listens on a port just freed.
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = tokio::task::spawn_blocking(move || scorekeeper::healthcheck::probe(free))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(err.to_string().contains("nothing answers"), "{err}");
 }
