@@ -38,11 +38,7 @@ pub fn facts(
 /// Call inside a write transaction.
 pub fn mark_opened(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTime) -> DbResult<()> {
     let delta = open(conn, id, at)?;
-    if delta.is_zero() {
-        return Ok(());
-    }
-    let cell = rollups::cell_of(conn, id)?;
-    rollups::apply(conn, &cell, &delta)
+    apply(conn, id, &delta)
 }
 
 /// Marks invitation `id` opened at `at` if it was not, and returns what that adds to its
@@ -67,11 +63,13 @@ pub fn open(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTime) -> D
     Ok(match before {
         Some((channel, status, sent_at)) => {
             let was = facts(&channel, &status, sent_at, None);
-            let is = Facts {
-                opened: true,
-                ..was
-            };
-            Tally::of(&is) + -Tally::of(&was)
+            change(
+                &was,
+                &Facts {
+                    opened: true,
+                    ..was
+                },
+            )
         }
         None => Tally::default(),
     })
@@ -125,10 +123,19 @@ pub fn unissue(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<()> {
 }
 
 fn step(conn: &mut AnyConnection, id: &InvitationId, was: &Facts, is: &Facts) -> DbResult<()> {
-    let delta = Tally::of(is) + -Tally::of(was);
+    apply(conn, id, &change(was, is))
+}
+
+/// What moving from `was` to `is` adds to an invitation's rollup cell.
+fn change(was: &Facts, is: &Facts) -> Tally {
+    Tally::of(is) + -Tally::of(was)
+}
+
+/// Adds `delta` to the rollup cell of invitation `id` (nothing to do for a zero change).
+fn apply(conn: &mut AnyConnection, id: &InvitationId, delta: &Tally) -> DbResult<()> {
     if delta.is_zero() {
         return Ok(());
     }
     let cell = rollups::cell_of(conn, id)?;
-    rollups::apply(conn, &cell, &delta)
+    rollups::apply(conn, &cell, delta)
 }

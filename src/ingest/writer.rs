@@ -43,11 +43,11 @@ pub(super) async fn run(
                 Err(_) => break,
             }
         }
-        let (submissions, replies): (Vec<Prepared>, Vec<_>) =
+        let (answers, replies): (Vec<Prepared>, Vec<_>) =
             jobs.into_iter().map(|j| (*j.prepared, j.reply)).unzip();
-        let size = submissions.len();
+        let size = answers.len();
         let pool = pool.clone();
-        let outcomes = tokio::task::spawn_blocking(move || write_batch(&pool, &submissions))
+        let outcomes = tokio::task::spawn_blocking(move || write_batch(&pool, &answers))
             .await
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "answer batch task failed");
@@ -66,38 +66,21 @@ pub(super) async fn run(
     }
 }
 
-/// Records `submissions` in one transaction and returns each one's outcome, in order. If the
+/// Records `answers` in one transaction and returns each one's outcome, in order. If the
 /// transaction cannot commit, every one of them fails: none was acknowledged.
-fn write_batch(pool: &DbPool, submissions: &[Prepared]) -> Vec<Outcome> {
-    // No free connection within the pool's timeout: busy now, no point in waiting again.
-    let mut last_error = None;
-    let conn = pool.get().map_err(DbError::from);
-    let mut conn = match conn {
-        Ok(conn) => Some(conn),
-        Err(err) => {
-            last_error = Some(err);
-            None
-        }
+fn write_batch(pool: &DbPool, answers: &[Prepared]) -> Vec<Outcome> {
+    let err = match commit_batch(pool, answers) {
+        Ok(outcomes) => return outcomes,
+        Err(err) => err,
     };
-    for _ in 0..ATTEMPTS {
-        let Some(conn) = conn.as_mut() else { break };
-        match try_batch(conn, submissions) {
-            Ok(outcomes) => return outcomes,
-            Err(DbError::Busy(cause)) => last_error = Some(DbError::Busy(cause)),
-            Err(other) => {
-                last_error = Some(other);
-                break;
-            }
-        }
-    }
-    let busy = matches!(last_error, Some(DbError::Busy(_)));
-    let cause = last_error.map_or_else(|| "no attempt".to_owned(), |e| e.to_string());
-    tracing::error!(%cause, answers = submissions.len(), "answer batch did not commit");
-    submissions
+    // Busy: the client may retry shortly (503); anything else is opaque (500).
+    let busy = matches!(err, DbError::Busy(_));
+    let cause = err.to_string();
+    tracing::error!(%cause, answers = answers.len(), "answer batch did not commit");
+    answers
         .iter()
         .map(|_| {
             let cause = anyhow::anyhow!(cause.clone());
-            // Busy: the client may retry shortly (503); anything else is opaque (500).
             Err(if busy {
                 ApiError::Unavailable(cause)
             } else {
@@ -105,6 +88,19 @@ fn write_batch(pool: &DbPool, submissions: &[Prepared]) -> Vec<Outcome> {
             })
         })
         .collect()
+}
+
+/// Commits `answers` as one batch, trying again while the database is busy. No free
+/// connection within the pool's timeout is busy too, but not worth waiting for again.
+fn commit_batch(pool: &DbPool, answers: &[Prepared]) -> Result<Vec<Outcome>, DbError> {
+    let mut conn = pool.get()?;
+    let mut attempt = 1;
+    loop {
+        match try_batch(&mut conn, answers) {
+            Err(DbError::Busy(_)) if attempt < ATTEMPTS => attempt += 1,
+            done => return done,
+        }
+    }
 }
 
 fn try_batch(conn: &mut AnyConnection, answers: &[Prepared]) -> Result<Vec<Outcome>, DbError> {

@@ -125,8 +125,7 @@ pub async fn submit(
     body: web::Payload,
 ) -> HttpResponse {
     let is_form = content_type(&req).eq_ignore_ascii_case("application/x-www-form-urlencoded");
-    let recorded = record(&state, token.as_str(), &req, body, is_form).await;
-    match recorded {
+    match record(&state, token.as_str(), &req, body, is_form).await {
         // Relative to /r/{token}: right behind any proxy or path prefix.
         Ok(_) if is_form => HttpResponse::SeeOther()
             .insert_header((header::LOCATION, token.as_str()))

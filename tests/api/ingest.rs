@@ -102,15 +102,7 @@ async fn answers_queued_behind_a_batch_commit_together_and_a_refused_one_is_undo
         201
     );
 
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.address))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, text) = crate::metrics::scrape(&app, None).await;
     let batches = metric(&text, "scorekeeper_answer_batch_size_count");
     let answers = metric(&text, "scorekeeper_answer_batch_size_sum");
     // The bad score is refused before it is queued; the rest reached the writer.

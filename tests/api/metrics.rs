@@ -10,7 +10,8 @@ use crate::email::email_app;
 use crate::helpers::{spawn_app, token_of, TestApp};
 use crate::smtp::SmtpSink;
 
-async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
+/// `GET /metrics`, with `token` as its bearer if given: the status and the text.
+pub async fn scrape(app: &TestApp, token: Option<&str>) -> (u16, String) {
     let mut req = app.client.get(format!("{}/metrics", app.address));
     if let Some(t) = token {
         req = req.bearer_auth(t);

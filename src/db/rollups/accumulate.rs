@@ -69,11 +69,6 @@ impl Accumulator {
         }
     }
 
-    /// Whether nothing is pending.
-    pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
-    }
-
     /// Writes the summed cells once there are more than `limit` of them (bounding memory on
     /// huge surveys; a cell written twice just adds up).
     pub fn write_above(&mut self, conn: &mut AnyConnection, limit: usize) -> DbResult<()> {

@@ -94,14 +94,10 @@ pub fn cell_of(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<Cell> {
         ))
         .first(conn)?;
     let segments = SegmentBy::from_stored(segment_by.as_deref());
-    let properties = properties_of_one(conn, id)?;
     Ok(Cell {
         survey_id: SurveyId::from(survey_id),
         at,
-        dims: properties
-            .into_iter()
-            .filter(|(k, _)| segments.contains(k))
-            .collect(),
+        dims: segment_values(conn, id, &segments)?,
     })
 }
 
@@ -112,16 +108,24 @@ pub fn cell_for(
     invitation: &Invitation,
     survey: &Survey,
 ) -> DbResult<Cell> {
-    let segments = survey.segments();
-    let properties = properties_of_one(conn, &invitation.id)?;
     Ok(Cell {
         survey_id: invitation.survey_id.clone(),
         at: invitation.created_at,
-        dims: properties
-            .into_iter()
-            .filter(|(k, _)| segments.contains(k))
-            .collect(),
+        dims: segment_values(conn, &invitation.id, &survey.segments())?,
     })
+}
+
+/// The `(property, value)` pairs of invitation `id` that are among `segments`.
+fn segment_values(
+    conn: &mut AnyConnection,
+    id: &InvitationId,
+    segments: &SegmentBy,
+) -> DbResult<Vec<(String, String)>> {
+    let properties = properties_of_one(conn, id)?;
+    Ok(properties
+        .into_iter()
+        .filter(|(k, _)| segments.contains(k))
+        .collect())
 }
 
 /// Adds `delta` to the survey's cells at both grains, overall and per segment value.
