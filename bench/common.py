@@ -1,5 +1,5 @@
-"""What the benchmarks share: a free port, a keep-alive API client, and the service run for
-the length of a `with` block."""
+"""What the benchmarks share: a free port, a keep-alive API client, and the service run
+either for the length of a `with` block or between `start()` and `stop()`."""
 import http.client
 import json
 import socket
@@ -14,11 +14,23 @@ def free_port():
 
 
 class Api:
+    """JSON calls with the workspace key over one keep-alive connection."""
+
     def __init__(self, port, key):
+        self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
         self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
 
     def call(self, method, path, body=None):
+        try:
+            return self._call(method, path, body)
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The server closed an idle keep-alive connection (during a long load): reconnect.
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+            return self._call(method, path, body)
+
+    def _call(self, method, path, body):
         self.conn.request(method, path, body=json.dumps(body) if body else None, headers=self.headers)
         res = self.conn.getresponse()
         data = res.read()
@@ -28,27 +40,37 @@ class Api:
 
 
 class Server:
-    """`BINARY serve` on a free port for as long as the `with` block runs."""
+    """`BINARY serve` on a free port: `with Server(...) as api:` runs it for the block;
+    `start()` and `stop()` do the same by hand (its process is `proc`, its port `port`)."""
 
     def __init__(self, binary, env, key):
         self.binary, self.key = binary, key
         self.port = free_port()
         self.env = dict(env, LISTEN_ADDR=f"127.0.0.1:{self.port}")
+        self.proc = None
 
-    def __enter__(self):
+    def start(self):
+        """Starts the server and waits until it answers the API (30 s at most)."""
         self.proc = subprocess.Popen([self.binary, "serve"], env=self.env)
         for _ in range(300):
             try:
-                api = Api(self.port, self.key)
-                api.call("GET", "/v1/surveys")
-                return api
+                Api(self.port, self.key).call("GET", "/v1/surveys")
+                return self
             except (ConnectionError, OSError):
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"the server exited with {self.proc.returncode}")
                 time.sleep(0.1)
-        self.__exit__()
+        self.stop()
         raise RuntimeError("the server did not come up in 30 s")
 
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=60)
+
+    def __enter__(self):
+        self.start()
+        return Api(self.port, self.key)
+
     def __exit__(self, *_):
-        self.proc.terminate()
-        self.proc.wait()
+        self.stop()

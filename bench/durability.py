@@ -27,37 +27,11 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import Api, free_port  # noqa: E402
+from common import Api, Server  # noqa: E402
 
 PG_DB = "sk_durability"
 SECRET = "durability-secret-key-0123456789-abcdef"
 ANSWERS = 200
-
-
-class Instance:
-    """One `BINARY serve` process on a free port."""
-
-    def __init__(self, binary, env):
-        self.binary, self.port = binary, free_port()
-        self.env = dict(env, LISTEN_ADDR=f"127.0.0.1:{self.port}")
-        self.proc = None
-
-    def start(self, key):
-        self.proc = subprocess.Popen([self.binary, "serve"], env=self.env)
-        for _ in range(300):
-            try:
-                Api(self.port, key).call("GET", "/v1/surveys")
-                return self
-            except (ConnectionError, OSError):
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"the server exited with {self.proc.returncode}")
-                time.sleep(0.1)
-        raise RuntimeError("the server did not come up in 30 s")
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=60)
 
 
 def answer(port, token, comment):
@@ -93,7 +67,7 @@ def setup(binary, env, n):
     """A key, a survey and n link invitations: (key, survey id, [(invitation id, token)])."""
     key = subprocess.run([binary, "api-key", "create", "--workspace", "durability"], env=env,
                          capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-    first = Instance(binary, env).start(key)
+    first = Server(binary, env, key).start()
     try:
         api = Api(first.port, key)
         survey = api.call("POST", "/v1/surveys", {"name": "Durability", "kind": "csat"})["id"]
@@ -125,7 +99,7 @@ def interrupted(binary, backend, workdir, sig):
     """ANSWERS answers spread over about half a second; `sig` to the server after a quarter."""
     env = environment(backend, workdir)
     key, survey, links = setup(binary, env, ANSWERS)
-    server = Instance(binary, env).start(key)
+    server = Server(binary, env, key).start()
     outcomes = {}
     start = threading.Event()
 
@@ -147,7 +121,7 @@ def interrupted(binary, backend, workdir, sig):
     took = time.monotonic() - signalled
     rc = server.proc.returncode
     acked = {i for i, s in outcomes.items() if s == 201}
-    again = Instance(binary, env).start(key)
+    again = Server(binary, env, key).start()
     try:
         rows, stats_count = stored(again.port, key, survey)
     finally:
@@ -173,7 +147,7 @@ def interrupted(binary, backend, workdir, sig):
 def two_instances(binary, workdir, n=2000, workers=32):
     env = environment("postgres", workdir)
     key, survey, links = setup(binary, env, n)
-    a, b = Instance(binary, env).start(key), Instance(binary, env).start(key)
+    a, b = Server(binary, env, key).start(), Server(binary, env, key).start()
     twice = set(random.sample(range(n), n // 10))
     acked, lock = {}, threading.Lock()
     try:

@@ -20,12 +20,9 @@ a database sk_bench_import is created there and dropped afterwards.
 BENCH_KEEP=1 keeps the CSV file and the SQLite database (their paths are printed).
 """
 import csv
-import http.client
-import json
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -34,7 +31,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import Api, Server  # noqa: E402
+from common import Server  # noqa: E402
 
 AGENTS = 50
 HEADER = ["Response ID", "Email", "Name", "Score", "Comment", "Response Timestamp", "Tags", "Notes",

@@ -14,12 +14,9 @@ a database sk_bench_stats is created there and dropped afterwards.
 BENCH_KEEP=1 keeps the SQLite database (its path is printed) for a closer look.
 """
 import csv
-import http.client
-import json
 import os
 import random
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -28,16 +25,13 @@ import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 
+sys.path.insert(0, os.path.dirname(__file__))
+from common import Api, free_port  # noqa: E402
+
 CALLS = 200
 NAIVE_CALLS = 5
 AGENTS = 50
 TEAMS = 5
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_csv(path, rows, end):
@@ -66,30 +60,6 @@ def timed(fn, n):
         fn()
         out.append((time.perf_counter() - t) * 1000)
     return out
-
-
-class Api:
-    def __init__(self, port, key):
-        self.port = port
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
-        self.headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-
-    def call(self, method, path, body=None):
-        try:
-            return self._call(method, path, body)
-        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-            # The server closed an idle keep-alive connection (during the import): reconnect.
-            self.conn.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
-            return self._call(method, path, body)
-
-    def _call(self, method, path, body):
-        self.conn.request(method, path, body=json.dumps(body) if body else None, headers=self.headers)
-        res = self.conn.getresponse()
-        data = res.read()
-        if res.status >= 300:
-            raise RuntimeError(f"{method} {path}: {res.status} {data[:300]!r}")
-        return json.loads(data)
 
 
 def naive_queries(backend):
