@@ -6,6 +6,7 @@
 pub mod campaigns;
 pub mod cli;
 pub mod config;
+pub mod dashboards;
 pub mod db;
 pub mod delighted;
 pub mod domain;

@@ -24,6 +24,11 @@ impl Links {
         format!("{}/u/{token}", self.base.as_str().trim_end_matches('/'))
     }
 
+    /// A shared dashboard: `PUBLIC_URL/d/{token}`.
+    pub fn dashboard(&self, token: &str) -> String {
+        format!("{}/d/{token}", self.base.as_str().trim_end_matches('/'))
+    }
+
     /// `PUBLIC_URL` without a trailing slash.
     pub fn base(&self) -> &str {
         self.base.as_str().trim_end_matches('/')

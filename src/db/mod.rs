@@ -7,6 +7,7 @@ pub mod audiences;
 pub mod campaigns;
 pub mod challenges;
 mod connection;
+pub mod dashboards;
 pub mod erasure;
 pub mod error;
 pub mod funnel;

@@ -383,3 +383,43 @@ pub fn property_keys(
         .limit(limit)
         .load(conn)?)
 }
+
+/// The latest trusted comments on `surveys`, newest first: `(score, comment, written at)` of
+/// answers to invitations created in `[from, to)` carrying every `(key, value)` of `filters`.
+pub fn latest_comments(
+    conn: &mut AnyConnection,
+    surveys: &[SurveyId],
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    filters: &[(String, String)],
+    limit: i64,
+) -> DbResult<Vec<(i32, String, NaiveDateTime)>> {
+    use super::schema::invitation_properties;
+    let ids: Vec<&str> = surveys.iter().map(SurveyId::as_str).collect();
+    let mut query = responses::table
+        .inner_join(invitations::table)
+        .filter(responses::survey_id.eq_any(ids))
+        .filter(responses::suspect.eq(false))
+        .filter(invitations::created_at.ge(from))
+        .filter(invitations::created_at.lt(to))
+        .filter(responses::comment.is_not_null())
+        .select((
+            responses::score,
+            responses::comment.assume_not_null(),
+            responses::updated_at,
+        ))
+        .order((responses::updated_at.desc(), responses::id.desc()))
+        .limit(limit)
+        .into_boxed();
+    for (k, v) in filters {
+        query = query.filter(
+            invitations::id.eq_any(
+                invitation_properties::table
+                    .filter(invitation_properties::key.eq(k.clone()))
+                    .filter(invitation_properties::value.eq(v.clone()))
+                    .select(invitation_properties::invitation_id),
+            ),
+        );
+    }
+    Ok(query.load(conn)?)
+}

@@ -352,6 +352,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     campaigns,
     campaign_cycles,
     campaign_invitations,
+    dashboards,
 );
 
 diesel::table! {
@@ -421,3 +422,25 @@ diesel::joinable!(audience_members -> audiences (audience_id));
 diesel::joinable!(campaign_cycles -> campaigns (campaign_id));
 diesel::joinable!(campaign_invitations -> campaign_cycles (cycle_id));
 diesel::joinable!(campaign_invitations -> invitations (invitation_id));
+
+diesel::table! {
+    dashboards (id) {
+        id -> Text,
+        workspace_id -> Text,
+        token_hash -> Text,
+        name -> Text,
+        survey_id -> Nullable<Text>,
+        kind -> Text,
+        scale -> Text,
+        window_days -> Integer,
+        bucket -> Text,
+        tz -> Text,
+        group_by -> Nullable<Text>,
+        filters -> Text,
+        show_comments -> Bool,
+        allow_csv -> Bool,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}

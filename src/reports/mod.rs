@@ -6,6 +6,7 @@ pub mod adjusted;
 pub mod anonymity;
 pub mod export;
 pub mod funnel;
+pub mod serve;
 mod spans;
 pub mod view;
 

@@ -86,6 +86,7 @@ async fn render_page(
     Ok(Page {
         html,
         script_nonce: Some(nonce),
+        style_nonce: None,
     })
 }
 

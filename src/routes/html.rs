@@ -14,6 +14,9 @@ pub struct Page {
     pub html: String,
     /// The CSP nonce of the page's script; `None` allows no script at all.
     pub script_nonce: Option<String>,
+    /// The CSP nonce of the page's style sheet; `None` allows inline styles (the message
+    /// pages' shared sheet).
+    pub style_nonce: Option<String>,
 }
 
 impl Page {
@@ -22,6 +25,7 @@ impl Page {
         Self {
             html,
             script_nonce: None,
+            style_nonce: None,
         }
     }
 }
@@ -32,8 +36,12 @@ pub fn respond(status: StatusCode, page: Page) -> HttpResponse {
         Some(nonce) => format!("'nonce-{nonce}'"),
         None => "'none'".to_owned(),
     };
+    let style_src = match &page.style_nonce {
+        Some(nonce) => format!("'nonce-{nonce}'"),
+        None => "'unsafe-inline'".to_owned(),
+    };
     let csp = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; script-src {script_src}; \
+        "default-src 'none'; style-src {style_src}; script-src {script_src}; \
          connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
     );
     let mut response = HttpResponse::build(status);

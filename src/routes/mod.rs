@@ -4,6 +4,7 @@ mod answer;
 mod audiences;
 mod campaigns;
 mod challenges;
+mod dashboards;
 mod delighted;
 mod docs;
 mod health;
@@ -86,6 +87,10 @@ route_table! {
     GET  "/v1/challenges/{id}" => challenges::show,
     POST "/v1/challenges/{id}/resolve" => challenges::resolve,
     GET  "/v1/stats" => stats::workspace,
+    POST "/v1/dashboards" => dashboards::create,
+    GET  "/v1/dashboards" => dashboards::list,
+    GET  "/v1/dashboards/{id}" => dashboards::show,
+    DELETE "/v1/dashboards/{id}" => dashboards::revoke,
     GET  "/v1/invitations" => invitations::search,
     GET  "/v1/invitations/{id}" => invitations::show,
     DELETE "/v1/recipients/{email}" => recipients::erase,
@@ -122,6 +127,8 @@ route_table! {
     POST "/delighted/v1/unsubscribes" => delighted::unsubscribe,
     GET  "/delighted/v1/unsubscribes" => delighted::list_unsubscribes,
     GET  "/delighted/v1/bounces" => delighted::list_bounces,
+    GET  "/d/{token}" => dashboards::page,
+    GET  "/d/{token}/responses.csv" => dashboards::export,
     GET  "/u/{token}" => unsubscribe::page,
     POST "/u/{token}" => unsubscribe::confirm,
 }

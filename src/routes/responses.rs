@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use uuid::Uuid;
 
 use crate::db;
-use crate::domain::ids::{ResponseId, SurveyId};
+use crate::domain::ids::{ResponseId, SurveyId, WorkspaceId};
 use crate::domain::Invalid;
 use crate::error::ApiError;
 use crate::extract::{ListQuery, Workspace};
@@ -82,10 +82,20 @@ pub async fn export(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let window = crate::routes::stats::window_and_filters(&req)?;
-    let id = SurveyId::from(id.into_inner());
+    export_csv(&state, ws.id, SurveyId::from(id.into_inner()), window).await
+}
+
+/// The CSV export of survey `id` of workspace `ws` over `window`: the answer of
+/// `GET /v1/surveys/{id}/responses.csv` and of a dashboard's download link.
+pub(super) async fn export_csv(
+    state: &AppState,
+    ws: WorkspaceId,
+    id: SurveyId,
+    window: crate::routes::stats::WindowAndFilters,
+) -> Result<HttpResponse, ApiError> {
     let filtered = !window.2.is_empty();
     let (survey_id, properties, anonymous) = db::run(&state.pool, move |conn| {
-        let survey = db::surveys::find(conn, &ws.id, &id)?;
+        let survey = db::surveys::find(conn, &ws, &id)?;
         let shown = anonymity::answers_shown(conn, &survey)?;
         if shown.is_some() && filtered {
             return Err(Invalid::new(

@@ -6,6 +6,7 @@ mod auth;
 mod campaigns;
 mod challenges;
 mod contract;
+mod dashboards;
 mod delighted;
 mod email;
 mod erasure;
