@@ -89,6 +89,17 @@ pub fn change_text(score_kind: &str, change: f64) -> String {
     }
 }
 
+/// An arrow and a word for a change: which way the score moved, and whether that is better.
+pub fn direction(change: f64, higher_is_better: bool) -> (&'static str, &'static str) {
+    if change == 0.0 {
+        ("=", "unchanged")
+    } else if (change > 0.0) == higher_is_better {
+        (if change > 0.0 { "▲" } else { "▼" }, "better")
+    } else {
+        (if change > 0.0 { "▲" } else { "▼" }, "worse")
+    }
+}
+
 /// The range of the score axis.
 fn axis(score_kind: &str, scale: Scale) -> (f64, f64) {
     match score_kind {
@@ -170,7 +181,10 @@ pub fn render(input: &PageInput<'_>) -> Result<String, minijinja::Error> {
     let rule = &stats.rule.0;
     let kind = rule.score;
     let y = axis(kind, input.scale);
-    let metric = rule.metric.to_uppercase();
+    let metric = match rule.metric {
+        "enps" => "eNPS".to_owned(),
+        other => other.to_uppercase(),
+    };
     let series = stats.series.as_deref().unwrap_or_default();
     let trend_title = format!("{metric} per {}", input.window.interval.as_str());
     let trend_svg = charts::trend(&trend_title, y, &trend_points(series));
@@ -218,7 +232,7 @@ pub fn render(input: &PageInput<'_>) -> Result<String, minijinja::Error> {
     let comparison = stats.comparison.as_ref().map(|c| {
         context! {
             change => c.change.map(|v| change_text(kind, v)),
-            up => c.change.map(|v| (v > 0.0) == rule.higher_is_better),
+            direction => c.change.map(|v| direction(v, rule.higher_is_better)),
             significant => c.significant,
             previous => c.score.map(|v| score_text(kind, v)),
             responses => c.responses,
@@ -279,6 +293,16 @@ mod tests {
         assert_eq!(change_text("net_percent", 4.0), "+4 points");
         assert_eq!(change_text("percent", -2.04), "-2.0 points");
         assert_eq!(change_text("mean", 0.5), "+0.50");
+    }
+
+    #[test]
+    fn a_change_says_which_way_and_whether_it_is_better() {
+        assert_eq!(direction(4.0, true), ("▲", "better"));
+        assert_eq!(direction(-4.0, true), ("▼", "worse"));
+        // CES on the effort scale: lower is better.
+        assert_eq!(direction(-0.5, false), ("▼", "better"));
+        assert_eq!(direction(0.5, false), ("▲", "worse"));
+        assert_eq!(direction(0.0, true), ("=", "unchanged"));
     }
 
     #[test]

@@ -416,3 +416,57 @@ async fn a_viewer_picks_the_window_and_downloads_it_when_allowed() {
         404
     );
 }
+
+#[tokio::test]
+async fn the_page_compares_the_window_with_the_one_before_as_the_api_does() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("csat").await;
+    let long_ago = chrono::Utc::now().naive_utc() - chrono::Duration::days(40);
+    for (score, earlier) in [
+        (5, false),
+        (5, false),
+        (4, false),
+        (2, false),
+        (1, true),
+        (2, true),
+        (4, true),
+    ] {
+        let inv = app.invite(&survey, json!({"channel": "link"})).await;
+        assert_eq!(
+            app.answer(inv["url"].as_str().unwrap(), json!({"score": score}))
+                .await
+                .status(),
+            201
+        );
+        if earlier {
+            app.backdate(inv["id"].as_str().unwrap(), long_ago);
+        }
+    }
+    let d = create(&app, json!({"survey_id": survey, "window_days": 30})).await;
+    let (_, _, html) = open(&app, d["url"].as_str().unwrap()).await;
+    let from = (chrono::Utc::now() - chrono::Duration::days(30))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let stats = app
+        .stats_query(&survey, &format!("?from={from}&compare=previous_period"))
+        .await;
+    let change = stats["comparison"]["change"].as_f64().unwrap();
+    assert!(change > 0.0, "{stats}");
+    let text = text_of(&html, "headline-change");
+    assert!(
+        text.starts_with(&format!("▲ {change:+.1} points (better)")),
+        "{text}"
+    );
+    let previous = stats["comparison"]["score"].as_f64().unwrap();
+    assert!(text.contains(&format!("({previous:.1}%, n = 3)")), "{text}");
+    let verdict = if stats["comparison"]["significant"] == true {
+        "<strong>significant"
+    } else {
+        "not significant"
+    };
+    let start = html.find("id=\"headline-change\"").unwrap();
+    assert!(
+        html[start..start + 400].contains(verdict),
+        "{}",
+        &html[start..start + 400]
+    );
+}
