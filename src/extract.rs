@@ -234,16 +234,36 @@ pub fn whole_number<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
-    use serde::de::Error;
     let value: Option<serde_json::Number> = serde::Deserialize::deserialize(deserializer)?;
-    match value {
-        None => Ok(None),
-        Some(n) => match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => Ok(Some(i)),
-            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
-            _ => Err(D::Error::custom("must be a whole number")),
-        },
+    value.map(whole::<D::Error>).transpose()
+}
+
+/// As [`whole_number`], for a field that may be absent (with `#[serde(default)]`) but not
+/// `null`.
+pub fn present_whole_number<'de, D>(deserializer: D) -> Result<Option<i64>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let value: serde_json::Number = serde::Deserialize::deserialize(deserializer)?;
+    whole(value).map(Some)
+}
+
+fn whole<E: serde::de::Error>(n: serde_json::Number) -> Result<i64, E> {
+    match (n.as_i64(), n.as_f64()) {
+        (Some(i), _) => Ok(i),
+        (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+        _ => Err(E::custom("must be a whole number")),
     }
+}
+
+/// An optional field that may be absent (with `#[serde(default)]`) but not `null`: the
+/// schema says what type it has, and `null` is not of it.
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
 }
 
 /// A field of a partial update (JSON Merge Patch): absent → `None` (unchanged, with

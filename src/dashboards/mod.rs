@@ -36,28 +36,40 @@ pub const MAX_NAME_CHARS: usize = 200;
 #[serde(deny_unknown_fields)]
 pub struct CreateDashboard {
     /// What the page is titled (default: the survey's name, or e.g. "NPS").
+    #[serde(default, deserialize_with = "crate::extract::present")]
     pub name: Option<String>,
     /// One survey to show…
+    #[serde(default, deserialize_with = "crate::extract::present")]
     pub survey_id: Option<uuid::Uuid>,
     /// …or every survey of this kind in the workspace.
+    #[serde(default, deserialize_with = "crate::extract::present")]
     pub kind: Option<String>,
     /// With `kind`: the scale (default: the kind's first).
+    #[serde(default, deserialize_with = "crate::extract::present")]
     pub scale: Option<String>,
     /// The default window, in days up to now.
+    #[serde(default, deserialize_with = "crate::extract::present_whole_number")]
     pub window_days: Option<i64>,
     /// The trend interval: `day`, `week` (default) or `month`.
+    #[serde(default, deserialize_with = "crate::extract::present")]
     pub interval: Option<String>,
     /// The zone trend buckets and dates are read in (default `UTC`).
+    #[serde(default, deserialize_with = "crate::extract::present")]
     pub tz: Option<String>,
     /// A property whose values each get a row (agent, team, …).
+    #[serde(default, deserialize_with = "crate::extract::present")]
     pub group_by: Option<String>,
     /// `property: value` filters every figure is restricted to.
+    #[serde(default, deserialize_with = "crate::extract::present")]
     pub filters: Option<BTreeMap<String, String>>,
     /// Whether the page lists the latest comments (default false).
+    #[serde(default, deserialize_with = "crate::extract::present")]
     pub show_comments: Option<bool>,
     /// Whether the page offers the answers as CSV (default false; one survey only).
+    #[serde(default, deserialize_with = "crate::extract::present")]
     pub allow_csv: Option<bool>,
     /// When the link stops working.
+    #[serde(default, deserialize_with = "crate::extract::present")]
     pub expires_at: Option<DateTime<Utc>>,
 }
 

@@ -104,12 +104,15 @@ pub struct CreateCampaign {
     name: String,
     survey_id: Uuid,
     audience_id: Uuid,
+    #[serde(default, deserialize_with = "crate::extract::present")]
     start: Option<String>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
     tz: Option<String>,
     #[serde(default, deserialize_with = "crate::extract::whole_number")]
     every_days: Option<i64>,
     #[serde(default, deserialize_with = "whole_numbers")]
     reminder_days: Vec<i64>,
+    #[serde(default, deserialize_with = "crate::extract::present")]
     anonymous: Option<bool>,
 }
 
