@@ -263,9 +263,11 @@ fn read_rollups(
     for span in spans::cell_spans(q_from, q_to, &edges) {
         let (grain, a, b) = (span.grain, span.from, span.to);
         let rows = rollups::read_summed(conn, grain, &req.surveys, dim, value, a, b, &edges)?;
+        // A straddling day and its correction count in the bucket `bucket_of` names.
+        let moved = span.bucket_of.map(|t| edges.partition_point(|e| *e <= t));
         for (v, bucket, tally) in rows {
             let tally = if span.minus { -tally } else { tally };
-            let bucket = bucketed.then_some(bucket);
+            let bucket = bucketed.then_some(moved.unwrap_or(bucket));
             if grouping {
                 sink.add_group_in(&v, bucket, tally);
             } else {
