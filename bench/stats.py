@@ -12,6 +12,9 @@ usage: bench/stats.py BINARY [ROWS] [sqlite|postgres ...]
 Postgres is the server at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test);
 a database sk_bench_stats is created there and dropped afterwards.
 BENCH_KEEP=1 keeps the SQLite database (its path is printed) for a closer look.
+BENCH_BEFORE=path/to/older/scorekeeper also times (a), (b) and (c) with that build on the same
+database in the same run (after the current build), checks that both answer (c) alike, and
+prints its rows marked "before".
 """
 import csv
 import os
@@ -26,7 +29,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import Api, free_port  # noqa: E402
+from common import Api, Server, free_port  # noqa: E402
 
 CALLS = 200
 NAIVE_CALLS = 5
@@ -135,6 +138,24 @@ def run(binary, rows, backend, workdir):
         c = timed(lambda: api.call("GET", c_path), CALLS)
         # Changing the survey's segments rebuilds its rollups from every stored answer: minutes
         # at a million on SQLite, so only with BENCH_REBUILD=1.
+        before = None
+        if os.environ.get("BENCH_BEFORE"):
+            answer_c = api.call("GET", c_path)
+            server.terminate()
+            server.wait()
+            with Server(os.path.abspath(os.environ["BENCH_BEFORE"]), env, key) as old:
+                old_c = old.call("GET", c_path)
+                assert old_c == answer_c, "the builds answer (c) differently"
+                for path in (a_path, b_path, c_path):
+                    old.call("GET", path)
+                before = [timed(lambda p=p: old.call("GET", p), CALLS) for p in (a_path, b_path, c_path)]
+            server = subprocess.Popen([binary, "serve"], env=env)
+            for _ in range(100):
+                try:
+                    api.call("GET", "/v1/surveys")
+                    break
+                except (ConnectionError, OSError):
+                    time.sleep(0.1)
         rebuild_s = None
         if os.environ.get("BENCH_REBUILD") == "1":
             t = time.perf_counter()
@@ -177,6 +198,7 @@ def run(binary, rows, backend, workdir):
             "backend": backend, "rows": rows, "load_s": load_s, "responses_90d": check["responses"],
             "a": (statistics.median(a), pct(a, 99)), "b": (statistics.median(b), pct(b, 99)),
             "c": (statistics.median(c), pct(c, 99)), "rebuild_s": rebuild_s,
+            "before": [(statistics.median(x), pct(x, 99)) for x in before] if before else None,
             "naive_a": statistics.median(na), "naive_b": statistics.median(nb),
         }
     finally:
@@ -205,10 +227,13 @@ def main():
             else:
                 shutil.rmtree(workdir, ignore_errors=True)
         rate = r["rows"] / r["load_s"]
-        for name, (p50, p99), naive in [("(a) 90-day stats", r["a"], r["naive_a"]),
-                                         ("(b) 90-day weekly by agent", r["b"], r["naive_b"]),
-                                         ("(c) as (b), in Europe/Berlin (vs (b)'s naive)", r["c"],
-                                          r["naive_b"])]:
+        lines = [("(a) 90-day stats", r["a"], r["naive_a"]),
+                 ("(b) 90-day weekly by agent", r["b"], r["naive_b"]),
+                 ("(c) as (b), in Europe/Berlin (vs (b)'s naive)", r["c"], r["naive_b"])]
+        if r["before"]:
+            lines += [(f"before: {name}", old, naive)
+                      for (name, _, naive), old in zip(lines, r["before"])]
+        for name, (p50, p99), naive in lines:
             print(f"| {backend} | {rate:,.0f} | {name} | {p50:.2f} | {p99:.2f} | {naive:.1f} | "
                   f"{naive / p50:.0f}x | {naive / p99:.0f}x |")
         results.append((backend, r["rebuild_s"], r["rows"]))

@@ -246,6 +246,8 @@ fn error_page(err: &ApiError) -> HttpResponse {
         ApiError::Invalid(_) | ApiError::BadRequest(_) => {
             message(err_status(err), "Please check the dates", &err.to_string())
         }
+        // An anonymous survey's answers are withheld until it has enough of them.
+        ApiError::Conflict(why) => message(StatusCode::CONFLICT, "Download not available", why),
         other => {
             let mut response = html::error(other);
             response.headers_mut().insert(
