@@ -25,12 +25,13 @@ import random
 import subprocess
 import sys
 import time
-import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from playwright.sync_api import sync_playwright  # noqa: E402
-from widget_test import ARTIFACTS, CHROMIUM, USER_AGENT, Failure, Scorekeeper, check  # noqa: E402
+from harness import (  # noqa: E402
+    ARTIFACTS, CHROMIUM, USER_AGENT, Failure, Scorekeeper, check, finish, run_cases,
+)
 
 AGENTS = {"bo": 0.75, "ann": 0.55, "cy": 0.35, "dee": 0.6}  # promoter share per agent
 COMMENTS = ["Quick and friendly", "Took three emails", "Solved on the first call",
@@ -205,26 +206,7 @@ def main():
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             run = Run(sk, browser)
-            for label, method in CASES:
-                t = time.monotonic()
-                try:
-                    summary = getattr(run, method)()
-                    print(f"ok   {label}: {summary} ({time.monotonic() - t:.1f}s)", flush=True)
-                except Exception as e:  # noqa: BLE001 — every case reports and the next runs
-                    failed.append(label)
-                    print(f"FAIL {label}: {e}", flush=True)
-                    if not isinstance(e, Failure):
-                        traceback.print_exc()
-                    if run.last_page and not run.last_page.is_closed():
-                        try:
-                            run.shot(run.last_page, f"fail-dashboard-{method}.png")
-                        except Exception:  # noqa: BLE001 — the report matters more
-                            pass
-                finally:
-                    for ctx in run.contexts:
-                        ctx.close()
-                    run.contexts.clear()
-                    run.last_page = None
+            failed = run_cases(run, CASES)
             browser.close()
     except Failure as e:
         failed.append(f"setup: {e}")
@@ -233,12 +215,7 @@ def main():
         if failed:
             print("---- server log (tail)\n" + sk.log_tail())
         sk.stop()
-    took = time.monotonic() - started
-    if failed:
-        print(f"FAILED {len(failed)} case(s) ({took:.0f}s); screenshots in {ARTIFACTS}")
-        sys.exit(1)
-    print(f"dashboard browser test passed ({took:.0f}s); screenshots in {ARTIFACTS}")
-
+    finish("dashboard browser test", failed, started)
 
 if __name__ == "__main__":
     main()
