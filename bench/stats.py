@@ -152,6 +152,7 @@ def run(binary, rows, backend, workdir):
             server = subprocess.Popen([binary, "serve"], env=env)
             for _ in range(100):
                 try:
+                    api = Api(port, key)
                     api.call("GET", "/v1/surveys")
                     break
                 except (ConnectionError, OSError):

@@ -60,8 +60,8 @@ pub struct PageInput<'a> {
     pub scale: Scale,
     /// The window shown.
     pub window: &'a Window,
-    /// The dashboard's zone name, for the dates.
-    pub tz: &'a str,
+    /// The dashboard's zone: dates on the page (and in its form) are its days.
+    pub tz: chrono_tz::Tz,
     /// The comments section.
     pub comments: Comments,
     /// Whether to offer the CSV download.
@@ -248,7 +248,9 @@ pub fn render(input: &PageInput<'_>) -> Result<String, minijinja::Error> {
         .iter()
         .map(|(band, range)| format!("{band} {range}"))
         .collect();
-    let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+    let day = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&input.tz).format("%Y-%m-%d").to_string()
+    };
     env().get_template("dashboard.html")?.render(context! {
         css => CSS,
         nonce => input.nonce,
@@ -259,7 +261,7 @@ pub fn render(input: &PageInput<'_>) -> Result<String, minijinja::Error> {
         comparison => comparison,
         window_from => day(input.window.from),
         window_to => day(input.window.to - chrono::Duration::seconds(1)),
-        tz => input.tz,
+        tz => input.tz.name(),
         interval => input.window.interval.as_str(),
         chosen => input.window.chosen,
         trend_svg => trend_svg,

@@ -201,7 +201,7 @@ async fn render(state: &AppState, token: &str, req: &HttpRequest) -> Result<Page
         stats: &stats,
         scale,
         window: &window,
-        tz: spec.tz.name(),
+        tz: spec.tz,
         comments,
         csv: spec.allow_csv,
         nonce: &nonce,

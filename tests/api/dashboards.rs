@@ -473,3 +473,25 @@ async fn the_page_compares_the_window_with_the_one_before_as_the_api_does() {
         &html[start..start + 400]
     );
 }
+
+#[tokio::test]
+async fn the_page_dates_are_days_in_the_dashboards_zone() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("nps").await;
+    // At any hour, one of these zones is on another date than UTC.
+    for zone in [
+        chrono_tz::Pacific::Kiritimati,
+        chrono_tz::Pacific::Pago_Pago,
+    ] {
+        let d = create(&app, json!({"survey_id": survey, "tz": zone.name()})).await;
+        let (_, _, html) = open(&app, d["url"].as_str().unwrap()).await;
+        let today = chrono::Utc::now().with_timezone(&zone).date_naive();
+        let field = format!("name=\"to\" value=\"{today}\"");
+        assert!(html.contains(&field), "{zone}: {field} in the form");
+        let from = today - chrono::Days::new(90);
+        assert!(
+            html.contains(&format!("name=\"from\" value=\"{from}\"")),
+            "{zone}"
+        );
+    }
+}
