@@ -257,6 +257,7 @@ pub fn render(input: &PageInput<'_>) -> Result<String, minijinja::Error> {
         title => input.title,
         token => input.token,
         metric => metric,
+        surveys => stats.surveys,
         headline => ScoreCell::of(kind, &stats.figures),
         comparison => comparison,
         window_from => day(input.window.from),

@@ -495,3 +495,36 @@ async fn the_page_dates_are_days_in_the_dashboards_zone() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_kind_dashboard_shows_every_survey_of_that_kind_as_the_workspace_stats_do() {
+    let app = spawn_app().await;
+    for (name, scores) in [("Email NPS", [10, 9, 3]), ("Chat NPS", [8, 10, 10])] {
+        let survey = app
+            .create_survey(json!({"name": name, "kind": "nps"}))
+            .await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for score in scores {
+            let url = app.link(&survey).await;
+            assert_eq!(
+                app.answer(&url, json!({"score": score})).await.status(),
+                201
+            );
+        }
+    }
+    let d = create(&app, json!({"kind": "nps"})).await;
+    assert_eq!(d["name"], "NPS across the workspace");
+    assert_eq!(d["survey_id"], Value::Null);
+    let (_, _, html) = open(&app, d["url"].as_str().unwrap()).await;
+    let res = app.get("/v1/stats?kind=nps").await;
+    let stats: Value = res.json().await.unwrap();
+    assert_eq!(stats["responses"], 6);
+    let score = stats["score"].as_f64().unwrap();
+    assert_eq!(text_of(&html, "headline-score"), format!("{score:.0}"));
+    assert!(
+        html.contains("NPS across 2 surveys"),
+        "the page says how many"
+    );
+}
