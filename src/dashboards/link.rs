@@ -110,6 +110,10 @@ pub fn row_of(
     })
 }
 
+/// Why an anonymous survey's comments are not shown.
+const TOO_FEW: &str =
+    "Comments of this anonymous survey are shown once enough people have written one.";
+
 /// The latest comments of `window` on `surveys`. Where a survey is anonymous they are shown
 /// only as its answer list would show them (enough answers and comments in the survey), and
 /// only when the window itself holds at least the minimum of comments and the dashboard is
@@ -124,35 +128,37 @@ pub fn comments(
     if !spec.show_comments {
         return Ok(Comments::Off);
     }
-    let mut min = 0;
-    for survey in surveys.iter().filter(|s| s.anonymous) {
-        if !spec.filters.is_empty() {
+    let anonymous: Vec<&Survey> = surveys.iter().filter(|s| s.anonymous).collect();
+    let min = match anonymous.first() {
+        None => 0,
+        Some(_) if !spec.filters.is_empty() => {
             return Ok(Comments::Withheld(
                 "Comments of an anonymous survey are not shown on a filtered dashboard.",
-            ));
+            ))
         }
-        let allowed = matches!(anonymity::answers_shown(conn, survey), Ok(Some(true)));
-        if !allowed || total_withheld {
-            return Ok(Comments::Withheld(
-                "Comments of this anonymous survey are shown once enough people have written one.",
-            ));
+        Some(_) if total_withheld => return Ok(Comments::Withheld(TOO_FEW)),
+        // The surveys are of one workspace: one minimum.
+        Some(first) => db::workspaces::settings(conn, &first.workspace_id)?.min_group_size,
+    };
+    for survey in anonymous {
+        match anonymity::answers_shown(conn, survey) {
+            Ok(Some(true)) => {}
+            // Comments withheld, or (409) every answer while the survey has too few.
+            Ok(_) | Err(ApiError::Conflict(_)) => return Ok(Comments::Withheld(TOO_FEW)),
+            Err(unexpected) => return Err(unexpected),
         }
-        min = db::workspaces::settings(conn, &survey.workspace_id)?.min_group_size;
     }
     let ids: Vec<SurveyId> = surveys.iter().map(|s| s.id.clone()).collect();
-    let filters: Vec<(String, String)> = spec.filters.clone().into_iter().collect();
     let rows = db::responses::latest_comments(
         conn,
         &ids,
         db::to_stored(window.from),
         db::to_stored(window.to),
-        &filters,
+        &spec.filter_pairs(),
         COMMENTS_SHOWN.max(i64::from(min)),
     )?;
     if rows.len() < usize::try_from(min).unwrap_or(usize::MAX) {
-        return Ok(Comments::Withheld(
-            "Comments of this anonymous survey are shown once enough people have written one.",
-        ));
+        return Ok(Comments::Withheld(TOO_FEW));
     }
     let tz = spec.tz;
     Ok(Comments::Shown(

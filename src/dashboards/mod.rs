@@ -217,8 +217,13 @@ impl Spec {
             interval: Some(window.interval),
             tz: Some(self.tz.name().to_owned()),
             group_by: self.group_by.clone(),
-            filters: self.filters.clone().into_iter().collect(),
+            filters: self.filter_pairs(),
         }
+    }
+
+    /// The filters as `(property, value)` pairs, as stats and exports take them.
+    pub fn filter_pairs(&self) -> Vec<(String, String)> {
+        self.filters.clone().into_iter().collect()
     }
 }
 

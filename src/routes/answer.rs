@@ -47,7 +47,7 @@ pub async fn page(
     query: web::Query<PageQuery>,
     req: HttpRequest,
 ) -> HttpResponse {
-    if let Err(err) = state.public_limits.check_page(peer(&req)) {
+    if let Err(err) = state.public_limits.check_page(html::peer(&req)) {
         return html::error(&err);
     }
     match render_page(&state, token.into_inner(), query.into_inner().score).await {
@@ -98,7 +98,7 @@ pub async fn opened(
     token: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    state.public_limits.check_answer(peer(&req), &token)?;
+    state.public_limits.check_answer(html::peer(&req), &token)?;
     let scanner = req
         .headers()
         .get(header::USER_AGENT)
@@ -147,11 +147,6 @@ pub async fn submit(
     }
 }
 
-/// The client's address: the TCP peer (a proxy in front answers for its clients as one).
-fn peer(req: &HttpRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
-}
-
 /// What a recorded answer looks like to the page's script (and the widget).
 #[derive(Debug, serde::Serialize)]
 pub struct RecordedView {
@@ -170,7 +165,7 @@ async fn record(
     payload: web::Payload,
     is_form: bool,
 ) -> Result<(RecordedView, bool), ApiError> {
-    state.public_limits.check_answer(peer(req), token)?;
+    state.public_limits.check_answer(html::peer(req), token)?;
     let body = if is_form {
         let bytes = read_body(req, payload).await?;
         let form: FormAnswer = serde_urlencoded::from_bytes(&bytes)

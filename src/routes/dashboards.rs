@@ -216,7 +216,11 @@ async fn render(state: &AppState, token: &str, req: &HttpRequest) -> Result<Page
 
 /// A dashboard response: the page headers, and never kept by a shared cache.
 fn respond(status: StatusCode, page: Page) -> HttpResponse {
-    let mut response = html::respond(status, page);
+    private(html::respond(status, page))
+}
+
+/// Marks `response` as for its viewer only: never kept by a shared cache.
+fn private(mut response: HttpResponse) -> HttpResponse {
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
@@ -248,23 +252,12 @@ fn error_page(err: &ApiError) -> HttpResponse {
         }
         // An anonymous survey's answers are withheld until it has enough of them.
         ApiError::Conflict(why) => message(StatusCode::CONFLICT, "Download not available", why),
-        other => {
-            let mut response = html::error(other);
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            );
-            response
-        }
+        other => private(html::error(other)),
     }
 }
 
 fn err_status(err: &ApiError) -> StatusCode {
     actix_web::ResponseError::status_code(err)
-}
-
-fn peer(req: &HttpRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
 }
 
 /// `GET /d/{token}`: the dashboard page, rate-limited as every public page.
@@ -273,7 +266,7 @@ pub async fn page(
     token: web::Path<String>,
     req: HttpRequest,
 ) -> HttpResponse {
-    if let Err(err) = state.public_limits.check_page(peer(&req)) {
+    if let Err(err) = state.public_limits.check_page(html::peer(&req)) {
         return error_page(&err);
     }
     match render(&state, &token, &req).await {
@@ -289,7 +282,7 @@ pub async fn export(
     token: web::Path<String>,
     req: HttpRequest,
 ) -> HttpResponse {
-    if let Err(err) = state.public_limits.check_page(peer(&req)) {
+    if let Err(err) = state.public_limits.check_page(html::peer(&req)) {
         return error_page(&err);
     }
     let result = async {
@@ -301,18 +294,14 @@ pub async fn export(
             return Err(ApiError::NotFound("download"));
         }
         let window = Window::parse(&spec, &view_query(&req)?, Utc::now())?;
-        let filters = spec.filters.clone().into_iter().collect();
         let ws = WorkspaceId::from(d.workspace_id);
-        let window = (Some(window.from), Some(window.to), filters);
+        let window = (Some(window.from), Some(window.to), spec.filter_pairs());
         super::responses::export_csv(&state, ws, SurveyId::from(id), window).await
     }
     .await;
     match result {
-        Ok(mut response) => {
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("private, no-store"),
-            );
+        Ok(response) => {
+            let mut response = private(response);
             response.headers_mut().insert(
                 header::REFERRER_POLICY,
                 HeaderValue::from_static("no-referrer"),

@@ -30,6 +30,12 @@ impl Page {
     }
 }
 
+/// The client's address, which public pages and answers are rate-limited by: the TCP peer
+/// (a proxy in front answers for its clients as one).
+pub fn peer(req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+    req.peer_addr().map(|a| a.ip())
+}
+
 /// Wraps a page with the headers every public page carries.
 pub fn respond(status: StatusCode, page: Page) -> HttpResponse {
     let script_src = match &page.script_nonce {

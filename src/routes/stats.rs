@@ -32,7 +32,7 @@ struct StatsQuery {
 }
 
 /// Parses an RFC 3339 time between 1970 and 9999, naming `field` when it is not one.
-pub fn parse_time(field: &str, raw: &str) -> Result<DateTime<Utc>, Invalid> {
+fn parse_time(field: &str, raw: &str) -> Result<DateTime<Utc>, Invalid> {
     let at = DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {

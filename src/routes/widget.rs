@@ -265,9 +265,7 @@ async fn admit(
             "widget calls come from a page: the Origin header is required",
         ));
     }
-    state
-        .public_limits
-        .check(req.peer_addr().map(|a| a.ip()), key)?;
+    state.public_limits.check(super::html::peer(req), key)?;
     let lookup = key.to_owned();
     let survey = db::run(&state.pool, move |conn| {
         db::surveys::find_by_public_key(conn, &lookup).map_err(ApiError::from)
