@@ -5,7 +5,8 @@
   (a) a 90-day stats call, and
   (b) a 90-day weekly trend grouped by agent,
 
-through the HTTP API, next to the same questions answered by a naive GROUP BY over the raw
+through the HTTP API (until the last byte of the answer, not counting the client's JSON
+parsing), next to the same questions answered by a naive GROUP BY over the raw
 tables in the same run, on the same database, with the ratio.
 
 usage: bench/stats.py BINARY [ROWS] [sqlite|postgres ...]
@@ -130,12 +131,12 @@ def run(binary, rows, backend, workdir):
         b_path = f"{a_path}&interval=week&group_by=agent"
         check = api.call("GET", a_path)
         api.call("GET", b_path)
-        a = timed(lambda: api.call("GET", a_path), CALLS)
-        b = timed(lambda: api.call("GET", b_path), CALLS)
+        a = timed(lambda: api.fetch(a_path), CALLS)
+        b = timed(lambda: api.fetch(b_path), CALLS)
         # The same trend cut at Berlin's midnights (days holding one are read by quarter hour).
         c_path = f"{b_path}&tz=Europe/Berlin"
         api.call("GET", c_path)
-        c = timed(lambda: api.call("GET", c_path), CALLS)
+        c = timed(lambda: api.fetch(c_path), CALLS)
         # Changing the survey's segments rebuilds its rollups from every stored answer: minutes
         # at a million on SQLite, so only with BENCH_REBUILD=1.
         before = None
@@ -148,7 +149,7 @@ def run(binary, rows, backend, workdir):
                 assert old_c == answer_c, "the builds answer (c) differently"
                 for path in (a_path, b_path, c_path):
                     old.call("GET", path)
-                before = [timed(lambda p=p: old.call("GET", p), CALLS) for p in (a_path, b_path, c_path)]
+                before = [timed(lambda p=p: old.fetch(p), CALLS) for p in (a_path, b_path, c_path)]
             server = subprocess.Popen([binary, "serve"], env=env)
             for _ in range(100):
                 try:

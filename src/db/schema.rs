@@ -200,6 +200,56 @@ diesel::table! {
 }
 
 diesel::table! {
+    rollup_hours (survey_id, dim, at, value) {
+        survey_id -> Text,
+        dim -> Text,
+        value -> Text,
+        at -> Timestamp,
+        issued -> BigInt,
+        suspect -> BigInt,
+        s0 -> BigInt,
+        s1 -> BigInt,
+        s2 -> BigInt,
+        s3 -> BigInt,
+        s4 -> BigInt,
+        s5 -> BigInt,
+        s6 -> BigInt,
+        s7 -> BigInt,
+        s8 -> BigInt,
+        s9 -> BigInt,
+        s10 -> BigInt,
+        delivered -> BigInt,
+        opened -> BigInt,
+        commented -> BigInt,
+    }
+}
+
+diesel::table! {
+    rollup_weeks (survey_id, dim, at, value) {
+        survey_id -> Text,
+        dim -> Text,
+        value -> Text,
+        at -> Timestamp,
+        issued -> BigInt,
+        suspect -> BigInt,
+        s0 -> BigInt,
+        s1 -> BigInt,
+        s2 -> BigInt,
+        s3 -> BigInt,
+        s4 -> BigInt,
+        s5 -> BigInt,
+        s6 -> BigInt,
+        s7 -> BigInt,
+        s8 -> BigInt,
+        s9 -> BigInt,
+        s10 -> BigInt,
+        delivered -> BigInt,
+        opened -> BigInt,
+        commented -> BigInt,
+    }
+}
+
+diesel::table! {
     rollup_quarters (survey_id, dim, at, value) {
         survey_id -> Text,
         dim -> Text,
@@ -337,8 +387,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     server_secrets,
     rollup_days,
+    rollup_hours,
     rollup_quarters,
     rollup_state,
+    rollup_weeks,
     webhooks,
     webhook_events,
     webhook_deliveries,

@@ -231,7 +231,7 @@ fn plan(req: &Request) -> Plan {
 /// Reads `dim` (one `value`, or all) into the totals, or into the groups when `grouping`.
 /// The minutes before the window's first whole quarter hour and after its last are read
 /// exactly from the raw rows (only when filling the totals: the groups' edges come with them).
-/// The database sums the cells per value and bucket.
+/// Each grain's cells are read in one statement and summed here, each in its bucket.
 fn read_rollups(
     conn: &mut AnyConnection,
     req: &Request,
@@ -260,18 +260,22 @@ fn read_rollups(
         .map(|b| b.start.naive_utc())
         .collect();
     let bucketed = !sink.buckets.is_empty();
-    for span in spans::cell_spans(q_from, q_to, &edges) {
-        let (grain, a, b) = (span.grain, span.from, span.to);
-        let rows = rollups::read_summed(conn, grain, &req.surveys, dim, value, a, b, &edges)?;
-        // A straddling day and its correction count in the bucket `bucket_of` names.
-        let moved = span.bucket_of.map(|t| edges.partition_point(|e| *e <= t));
-        for (v, bucket, tally) in rows {
-            let tally = if span.minus { -tally } else { tally };
-            let bucket = bucketed.then_some(moved.unwrap_or(bucket));
-            if grouping {
-                sink.add_group_in(&v, bucket, tally);
-            } else {
-                sink.add_total_in(bucket, tally);
+    let bucket_of = |t: NaiveDateTime| edges.partition_point(|e| *e <= t);
+    let spans = spans::cell_spans(q_from, q_to, &edges);
+    for grain in Grain::ALL {
+        let placement = spans::Placement::of(&spans, grain);
+        let ranges = placement.ranges();
+        let cells = rollups::read_cells(conn, grain, &req.surveys, dim, value, &ranges)?;
+        for (v, at, tally) in cells {
+            // A cell may be held by two spans: taken out of one bucket and put into another.
+            for (minus, moved) in placement.holding(at) {
+                let tally = if *minus { -tally } else { tally };
+                let bucket = bucketed.then(|| bucket_of(moved.unwrap_or(at)));
+                if grouping {
+                    sink.add_group_in(&v, bucket, tally);
+                } else {
+                    sink.add_total_in(bucket, tally);
+                }
             }
         }
     }

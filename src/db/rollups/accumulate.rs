@@ -29,7 +29,7 @@ impl Accumulator {
     }
 
     /// Adds `delta` for an invitation of `survey_id` created `at` carrying the segment
-    /// values `dims`, overall and per value, at both grains (as [`super::apply`] does).
+    /// values `dims`, overall and per value, at every grain (as [`super::apply`] does).
     pub fn add<'a>(
         &mut self,
         survey_id: &SurveyId,
@@ -41,7 +41,7 @@ impl Accumulator {
             return;
         }
         let dims: Vec<(&str, &str)> = std::iter::once(("", "")).chain(dims).collect();
-        for grain in [Grain::Day, Grain::Quarter] {
+        for grain in Grain::ALL {
             let start = grain.floor(at);
             for (dim, value) in &dims {
                 let key = (

@@ -8,8 +8,8 @@ use diesel::prelude::*;
 use super::raw::{fact_columns, facts_of, FactRow};
 use super::Accumulator;
 use crate::db::schema::{
-    invitation_properties, invitations, responses, rollup_days, rollup_quarters, rollup_state,
-    surveys,
+    invitation_properties, invitations, responses, rollup_days, rollup_hours, rollup_quarters,
+    rollup_state, rollup_weeks, surveys,
 };
 use crate::db::{AnyConnection, DbError, DbResult};
 use crate::domain::ids::SurveyId;
@@ -52,12 +52,13 @@ pub fn backfill_once(conn: &mut AnyConnection) -> DbResult<usize> {
 /// rolled up.
 pub fn rebuild(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<usize> {
     crate::db::write_transaction(conn, |conn| {
-        diesel::delete(rollup_days::table.filter(rollup_days::survey_id.eq(survey_id.as_str())))
-            .execute(conn)?;
-        diesel::delete(
-            rollup_quarters::table.filter(rollup_quarters::survey_id.eq(survey_id.as_str())),
-        )
-        .execute(conn)?;
+        macro_rules! clear {
+            ($($table:ident),*) => {$(
+                diesel::delete($table::table.filter($table::survey_id.eq(survey_id.as_str())))
+                    .execute(conn)?;
+            )*};
+        }
+        clear!(rollup_weeks, rollup_days, rollup_hours, rollup_quarters);
         roll_up_survey(conn, survey_id)
     })
 }

@@ -11,7 +11,7 @@ mod summed;
 pub use accumulate::Accumulator;
 pub use backfill::{backfill_once, rebuild};
 pub use raw::{raw, RawQuery, RawRow};
-pub use summed::read_summed;
+pub use summed::{read_cells, CellCounts};
 
 use chrono::{DateTime, Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -25,29 +25,54 @@ use crate::domain::ids::{InvitationId, SurveyId};
 use crate::domain::segments::SegmentBy;
 use crate::domain::stats::tally::{Tally, SCORE_SLOTS};
 
-/// The two cell sizes kept.
+/// The cell sizes kept, each made of whole cells of the next: weeks of days, days of hours,
+/// hours of quarter hours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Grain {
+    /// ISO weeks in UTC (from Monday 00:00).
+    Week,
     /// Whole UTC days.
     Day,
+    /// Whole UTC hours.
+    Hour,
     /// Quarter hours (every time zone's midnight falls on one's edge).
     Quarter,
 }
 
+/// The Unix epoch (a Thursday) to the first Monday after it, in seconds.
+const FIRST_MONDAY: i64 = 4 * 86_400;
+
 impl Grain {
+    /// Every grain, coarsest first.
+    pub const ALL: [Grain; 4] = [Grain::Week, Grain::Day, Grain::Hour, Grain::Quarter];
+
     /// The length of one cell.
     pub fn length(self) -> Duration {
         match self {
+            Self::Week => Duration::weeks(1),
             Self::Day => Duration::days(1),
+            Self::Hour => Duration::hours(1),
             Self::Quarter => Duration::minutes(15),
+        }
+    }
+
+    /// The next finer grain (none after quarter hours).
+    pub fn finer(self) -> Option<Grain> {
+        match self {
+            Self::Week => Some(Self::Day),
+            Self::Day => Some(Self::Hour),
+            Self::Hour => Some(Self::Quarter),
+            Self::Quarter => None,
         }
     }
 
     /// The start of the cell holding `at` (any year: whole seconds, no nanosecond range).
     pub fn floor(self, at: NaiveDateTime) -> NaiveDateTime {
         let step = self.length().num_seconds();
-        let secs = at.and_utc().timestamp();
-        DateTime::from_timestamp(secs.div_euclid(step) * step, 0)
+        // Weeks start on Mondays, the others on the epoch.
+        let offset = if self == Self::Week { FIRST_MONDAY } else { 0 };
+        let secs = at.and_utc().timestamp() - offset;
+        DateTime::from_timestamp(secs.div_euclid(step) * step + offset, 0)
             .map(|t| t.naive_utc())
             .unwrap_or(at)
     }
@@ -64,7 +89,9 @@ impl Grain {
 
     fn table(self) -> &'static str {
         match self {
+            Self::Week => "rollup_weeks",
             Self::Day => "rollup_days",
+            Self::Hour => "rollup_hours",
             Self::Quarter => "rollup_quarters",
         }
     }
@@ -128,14 +155,14 @@ fn segment_values(
         .collect())
 }
 
-/// Adds `delta` to the survey's cells at both grains, overall and per segment value.
+/// Adds `delta` to the survey's cells at every grain, overall and per segment value.
 /// Call inside the transaction that makes the change.
 pub fn apply(conn: &mut AnyConnection, cell: &Cell, delta: &Tally) -> DbResult<()> {
     if delta.is_zero() {
         return Ok(());
     }
     let overall = (String::new(), String::new());
-    for grain in [Grain::Day, Grain::Quarter] {
+    for grain in Grain::ALL {
         let at = grain.floor(cell.at);
         for (dim, value) in std::iter::once(&overall).chain(&cell.dims) {
             upsert(conn, grain, &cell.survey_id, dim, value, at, delta)?;
@@ -153,7 +180,7 @@ const UPSERT_BATCH: usize = 500;
 
 /// Applies many cell changes with few statements (the import's path; `apply` is one cell).
 pub fn apply_many(conn: &mut AnyConnection, cells: &[CellDelta]) -> DbResult<()> {
-    for grain in [Grain::Day, Grain::Quarter] {
+    for grain in Grain::ALL {
         let of_grain: Vec<&CellDelta> = cells.iter().filter(|c| c.0 == grain).collect();
         for chunk in of_grain.chunks(UPSERT_BATCH) {
             upsert_rows(conn, grain, chunk)?;
@@ -253,4 +280,62 @@ fn upsert_rows(conn: &mut AnyConnection, grain: Grain, rows: &[&CellDelta]) -> D
         AnyConnection::Postgresql(c) => bound!(diesel::pg::Pg, c),
     };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Grain;
+    use chrono::{Datelike, NaiveDate, NaiveDateTime, Weekday};
+
+    fn at(y: i32, m: u32, d: u32, h: u32, min: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(y, m, d)
+            .unwrap()
+            .and_hms_opt(h, min, 0)
+            .unwrap()
+    }
+
+    #[test]
+    fn weeks_start_on_monday_at_midnight_utc_in_any_year() {
+        // 2026-03-02 and 2026-03-09 are Mondays.
+        assert_eq!(
+            Grain::Week.floor(at(2026, 3, 4, 12, 0)),
+            at(2026, 3, 2, 0, 0)
+        );
+        assert_eq!(
+            Grain::Week.floor(at(2026, 3, 2, 0, 0)),
+            at(2026, 3, 2, 0, 0)
+        );
+        assert_eq!(
+            Grain::Week.floor(at(2026, 3, 8, 23, 59)),
+            at(2026, 3, 2, 0, 0)
+        );
+        assert_eq!(
+            Grain::Week.ceil(at(2026, 3, 8, 23, 59)),
+            at(2026, 3, 9, 0, 0)
+        );
+        for t in [
+            at(1, 1, 1, 0, 0),
+            at(1969, 12, 31, 5, 0),
+            at(2400, 2, 29, 7, 0),
+        ] {
+            let monday = Grain::Week.floor(t);
+            assert_eq!(monday.weekday(), Weekday::Mon, "{t}");
+            assert!(monday <= t && t - monday < Grain::Week.length(), "{t}");
+        }
+    }
+
+    #[test]
+    fn each_grain_is_made_of_whole_cells_of_the_next() {
+        for pair in Grain::ALL.windows(2) {
+            let (coarse, fine) = (pair[0], pair[1]);
+            assert_eq!(coarse.finer(), Some(fine));
+            let t = at(2026, 11, 24, 13, 37);
+            assert_eq!(fine.floor(coarse.floor(t)), coarse.floor(t));
+            assert_eq!(
+                coarse.length().num_seconds() % fine.length().num_seconds(),
+                0
+            );
+        }
+        assert_eq!(Grain::Quarter.finer(), None);
+    }
 }

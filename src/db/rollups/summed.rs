@@ -1,10 +1,11 @@
-//! Rollup cells per value and bucket. Postgres sums them itself, so a stats call decodes one
-//! row per value and bucket instead of one per cell (thousands per segment over 90 days).
-//! SQLite hands over the cells, read by position, and they are summed here: its sixteen
-//! aggregate calls per cell, and reading a named row, cost more than the cells themselves.
+//! Reading rollup cells: one grain's cells of one segment over a set of time ranges. SQLite
+//! reads each range with its own statement, by position (no round trip, and the cheapest row
+//! it hands over); Postgres reads them all with one `UNION ALL` of ranges (one round trip).
+//! Either way each range is a range of the key: an `OR` of ranges would not be, and would
+//! scan every cell of the segment.
 
 use chrono::NaiveDateTime;
-use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
+use diesel::sql_types::{BigInt, Text, Timestamp};
 use diesel::QueryableByName;
 
 use super::Grain;
@@ -12,13 +13,62 @@ use crate::db::{AnyConnection, DbResult};
 use crate::domain::ids::SurveyId;
 use crate::domain::stats::tally::{Tally, SCORE_SLOTS};
 
-/// One value's summed cells in one bucket.
+/// One cell: its value, its start, and its counts.
+pub type CellCounts = (String, NaiveDateTime, Tally);
+
+/// One cell read by position: value, start, the funnel counts, and the scores.
+type CellRow = (
+    String,
+    NaiveDateTime,
+    (i64, i64, i64, i64, i64),
+    (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64),
+);
+
+/// Reads the cells of one rollup table on one backend.
+macro_rules! cells {
+    ($table:ident, $backend:ty, $conn:expr, $surveys:expr, $dim:expr, $value:expr, $range:expr) => {{
+        use crate::db::schema::$table as t;
+        use diesel::prelude::*;
+        let ids: Vec<&str> = $surveys.iter().map(SurveyId::as_str).collect();
+        let (from, to): (NaiveDateTime, NaiveDateTime) = $range;
+        let mut query = t::table
+            .filter(t::survey_id.eq_any(ids))
+            .filter(t::dim.eq($dim))
+            .filter(t::at.ge(from))
+            .filter(t::at.lt(to))
+            .select((
+                t::value,
+                t::at,
+                (t::issued, t::delivered, t::opened, t::commented, t::suspect),
+                (
+                    t::s0,
+                    t::s1,
+                    t::s2,
+                    t::s3,
+                    t::s4,
+                    t::s5,
+                    t::s6,
+                    t::s7,
+                    t::s8,
+                    t::s9,
+                    t::s10,
+                ),
+            ))
+            .into_boxed::<$backend>();
+        if let Some(value) = $value {
+            query = query.filter(t::value.eq(value));
+        }
+        query.load::<CellRow>($conn)?
+    }};
+}
+
+/// One cell read by name (Postgres).
 #[derive(Debug, QueryableByName)]
-struct Summed {
+struct NamedCell {
     #[diesel(sql_type = Text)]
     value: String,
-    #[diesel(sql_type = Integer)]
-    bucket: i32,
+    #[diesel(sql_type = Timestamp)]
+    at: NaiveDateTime,
     #[diesel(sql_type = BigInt)]
     issued: i64,
     #[diesel(sql_type = BigInt)]
@@ -53,178 +103,60 @@ struct Summed {
     s10: i64,
 }
 
-impl Summed {
-    fn tally(&self) -> Tally {
-        Tally {
-            issued: self.issued,
-            delivered: self.delivered,
-            opened: self.opened,
-            commented: self.commented,
-            suspect: self.suspect,
-            scores: [
-                self.s0, self.s1, self.s2, self.s3, self.s4, self.s5, self.s6, self.s7, self.s8,
-                self.s9, self.s10,
-            ],
-            // Rollups keep no challenges: the report adds them from the raw rows.
-            excluded: [0; 11],
-        }
+impl From<NamedCell> for CellRow {
+    fn from(c: NamedCell) -> Self {
+        (
+            c.value,
+            c.at,
+            (c.issued, c.delivered, c.opened, c.commented, c.suspect),
+            (
+                c.s0, c.s1, c.s2, c.s3, c.s4, c.s5, c.s6, c.s7, c.s8, c.s9, c.s10,
+            ),
+        )
     }
 }
 
-/// Placeholders in the backend's syntax.
-struct Placeholders {
-    postgres: bool,
-    next: usize,
-}
+/// Bound values per Postgres statement, well under its limit of 65,535.
+const MAX_BINDS: usize = 20_000;
 
-impl Placeholders {
-    fn next(&mut self) -> String {
-        self.next += 1;
-        if self.postgres {
-            format!("${}", self.next)
-        } else {
-            "?".to_owned()
-        }
-    }
-}
-
-/// One cell read by position: value, start, the funnel counts, and the scores.
-type CellRow = (
-    String,
-    String,
-    (i64, i64, i64, i64, i64),
-    (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64),
-);
-
-/// Reads the cells of one rollup table by position.
-macro_rules! cells {
-    ($table:ident, $conn:expr, $surveys:expr, $dim:expr, $value:expr, $from:expr, $to:expr) => {{
-        use crate::db::schema::$table as t;
-        use diesel::prelude::*;
-        let ids: Vec<&str> = $surveys.iter().map(SurveyId::as_str).collect();
-        let mut query = t::table
-            .filter(t::survey_id.eq_any(ids))
-            .filter(t::dim.eq($dim))
-            .filter(t::at.ge($from))
-            .filter(t::at.lt($to))
-            .select((
-                t::value,
-                // As stored text, compared with the edges as text: parsing a timestamp per
-                // cell would cost more than the rest of the read.
-                diesel::dsl::sql::<diesel::sql_types::Text>("at"),
-                (t::issued, t::delivered, t::opened, t::commented, t::suspect),
-                (
-                    t::s0,
-                    t::s1,
-                    t::s2,
-                    t::s3,
-                    t::s4,
-                    t::s5,
-                    t::s6,
-                    t::s7,
-                    t::s8,
-                    t::s9,
-                    t::s10,
-                ),
-            ))
-            .into_boxed();
-        if let Some(value) = $value {
-            query = query.filter(t::value.eq(value));
-        }
-        query.load::<CellRow>($conn)?
-    }};
-}
-
-/// Sums cells per value and bucket (bucket `i`: the cells before `edges[i]` and at or after
-/// `edges[i - 1]`, as the SQL `CASE` does).
-fn sum_cells(cells: Vec<CellRow>, edges: &[NaiveDateTime]) -> Vec<(String, usize, Tally)> {
-    // SQLite keeps a timestamp as `YYYY-MM-DD HH:MM:SS[.f]`, which sorts as the instant does.
-    let edges: Vec<String> = edges
-        .iter()
-        .map(|e| e.format("%Y-%m-%d %H:%M:%S%.f").to_string())
-        .collect();
-    let mut sums: std::collections::BTreeMap<(String, usize), Tally> = Default::default();
-    for (value, at, (issued, delivered, opened, commented, suspect), s) in cells {
-        let bucket = edges.partition_point(|e| e.as_str() <= at.as_str());
-        let tally = Tally {
-            issued,
-            delivered,
-            opened,
-            commented,
-            suspect,
-            scores: [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7, s.8, s.9, s.10],
-            excluded: [0; SCORE_SLOTS],
-        };
-        *sums.entry((value, bucket)).or_default() += tally;
-    }
-    sums.into_iter().map(|((v, b), t)| (v, b, t)).collect()
-}
-
-/// The cells of `surveys` for segment `dim` (`""` overall; one `value`, or all) starting in
-/// `[from, to)`, summed per value and bucket. Bucket `i` holds the cells starting before
-/// `edges[i]` and at or after `edges[i - 1]` (`edges` ascending: the starts of the second
-/// and later buckets). Every cell must lie within one bucket; the caller picks the grain
-/// so that none straddles an edge.
-#[expect(clippy::too_many_arguments, reason = "one summed read, spelled out")]
-pub fn read_summed(
-    conn: &mut AnyConnection,
+/// Reads `ranges` of one grain on Postgres with one `UNION ALL` per chunk of ranges.
+fn read_pg(
+    conn: &mut diesel::PgConnection,
     grain: Grain,
     surveys: &[SurveyId],
     dim: &str,
     value: Option<&str>,
-    from: NaiveDateTime,
-    to: NaiveDateTime,
-    edges: &[NaiveDateTime],
-) -> DbResult<Vec<(String, usize, Tally)>> {
-    if let AnyConnection::Sqlite(c) = conn {
-        let cells = match grain {
-            Grain::Day => cells!(rollup_days, c, surveys, dim, value, from, to),
-            Grain::Quarter => cells!(rollup_quarters, c, surveys, dim, value, from, to),
+    ranges: &[(NaiveDateTime, NaiveDateTime)],
+) -> DbResult<Vec<CellRow>> {
+    let per_range = surveys.len() + 3 + usize::from(value.is_some());
+    let mut out = Vec::new();
+    for chunk in ranges.chunks((MAX_BINDS / per_range).max(1)) {
+        let mut next = 0;
+        let mut p = || {
+            next += 1;
+            format!("${next}")
         };
-        return Ok(sum_cells(cells, edges));
-    }
-    let mut p = Placeholders {
-        postgres: matches!(conn, AnyConnection::Postgresql(_)),
-        next: 0,
-    };
-    let bucket = if edges.is_empty() {
-        "0".to_owned()
-    } else {
-        let arms: String = edges
+        let selects: Vec<String> = chunk
             .iter()
-            .enumerate()
-            .map(|(i, _)| format!(" WHEN at < {} THEN {i}", p.next()))
+            .map(|_| {
+                let ids: Vec<String> = surveys.iter().map(|_| p()).collect();
+                let mut sql = format!(
+                    "SELECT value, at, issued, delivered, opened, commented, suspect, s0, s1, s2, \
+                     s3, s4, s5, s6, s7, s8, s9, s10 FROM {} WHERE survey_id IN ({}) AND dim = {}",
+                    grain.table(),
+                    ids.join(", "),
+                    p(),
+                );
+                if value.is_some() {
+                    sql.push_str(&format!(" AND value = {}", p()));
+                }
+                sql.push_str(&format!(" AND at >= {} AND at < {}", p(), p()));
+                sql
+            })
             .collect();
-        format!("CASE{arms} ELSE {} END", edges.len())
-    };
-    let counts: Vec<String> = ["issued", "delivered", "opened", "commented", "suspect"]
-        .into_iter()
-        .map(str::to_owned)
-        .chain((0..SCORE_SLOTS).map(|i| format!("s{i}")))
-        .map(|c| format!("CAST(SUM({c}) AS BIGINT) AS {c}"))
-        .collect();
-    let ids: Vec<String> = surveys.iter().map(|_| p.next()).collect();
-    let mut conditions = vec![
-        format!("survey_id IN ({})", ids.join(", ")),
-        format!("dim = {}", p.next()),
-    ];
-    if value.is_some() {
-        conditions.push(format!("value = {}", p.next()));
-    }
-    conditions.push(format!("at >= {}", p.next()));
-    conditions.push(format!("at < {}", p.next()));
-    let sql = format!(
-        "SELECT value, {bucket} AS bucket, {} FROM {} WHERE {} GROUP BY value, bucket",
-        counts.join(", "),
-        grain.table(),
-        conditions.join(" AND "),
-    );
-    macro_rules! load {
-        ($backend:ty, $c:expr) => {{
-            let mut query = diesel::sql_query(sql).into_boxed::<$backend>();
-            for edge in edges {
-                query = query.bind::<Timestamp, _>(*edge);
-            }
+        let mut query =
+            diesel::sql_query(selects.join(" UNION ALL ")).into_boxed::<diesel::pg::Pg>();
+        for (from, to) in chunk {
             for id in surveys {
                 query = query.bind::<Text, _>(id.as_str().to_owned());
             }
@@ -232,19 +164,85 @@ pub fn read_summed(
             if let Some(value) = value {
                 query = query.bind::<Text, _>(value.to_owned());
             }
-            query = query.bind::<Timestamp, _>(from).bind::<Timestamp, _>(to);
-            diesel::RunQueryDsl::load::<Summed>(query, $c)?
-        }};
+            query = query.bind::<Timestamp, _>(*from).bind::<Timestamp, _>(*to);
+        }
+        let rows: Vec<NamedCell> = diesel::RunQueryDsl::load(query, conn)?;
+        out.extend(rows.into_iter().map(CellRow::from));
     }
+    Ok(out)
+}
+
+/// The cells of `surveys` for segment `dim` (`""` overall; one `value`, or all) of `grain`
+/// starting in any of `ranges` (disjoint).
+pub fn read_cells(
+    conn: &mut AnyConnection,
+    grain: Grain,
+    surveys: &[SurveyId],
+    dim: &str,
+    value: Option<&str>,
+    ranges: &[(NaiveDateTime, NaiveDateTime)],
+) -> DbResult<Vec<CellCounts>> {
     let rows = match conn {
-        AnyConnection::Postgresql(c) => load!(diesel::pg::Pg, c),
-        AnyConnection::Sqlite(c) => load!(diesel::sqlite::Sqlite, c),
+        AnyConnection::Postgresql(c) => read_pg(c, grain, surveys, dim, value, ranges)?,
+        AnyConnection::Sqlite(c) => {
+            let mut rows = Vec::new();
+            for range in ranges {
+                rows.extend(match grain {
+                    Grain::Week => cells!(
+                        rollup_weeks,
+                        diesel::sqlite::Sqlite,
+                        c,
+                        surveys,
+                        dim,
+                        value,
+                        *range
+                    ),
+                    Grain::Day => cells!(
+                        rollup_days,
+                        diesel::sqlite::Sqlite,
+                        c,
+                        surveys,
+                        dim,
+                        value,
+                        *range
+                    ),
+                    Grain::Hour => cells!(
+                        rollup_hours,
+                        diesel::sqlite::Sqlite,
+                        c,
+                        surveys,
+                        dim,
+                        value,
+                        *range
+                    ),
+                    Grain::Quarter => cells!(
+                        rollup_quarters,
+                        diesel::sqlite::Sqlite,
+                        c,
+                        surveys,
+                        dim,
+                        value,
+                        *range
+                    ),
+                });
+            }
+            rows
+        }
     };
     Ok(rows
         .into_iter()
-        .map(|r| {
-            let tally = r.tally();
-            (r.value, usize::try_from(r.bucket).unwrap_or(0), tally)
+        .map(|(value, at, funnel, s)| {
+            let (issued, delivered, opened, commented, suspect) = funnel;
+            let tally = Tally {
+                issued,
+                delivered,
+                opened,
+                commented,
+                suspect,
+                scores: [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7, s.8, s.9, s.10],
+                excluded: [0; SCORE_SLOTS],
+            };
+            (value, at, tally)
         })
         .collect())
 }

@@ -1,0 +1,2 @@
+DROP TABLE rollup_hours;
+DROP TABLE rollup_weeks;
