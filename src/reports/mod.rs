@@ -122,10 +122,14 @@ impl Sink {
 
     fn add_group_in(&mut self, group: &str, bucket: Option<usize>, tally: Tally) {
         let n = self.buckets.len();
-        let entry = self
-            .groups
-            .entry(group.to_owned())
-            .or_insert_with(|| (Tally::default(), vec![Tally::default(); n]));
+        // Looked up before inserting: most cells add to a group already seen.
+        if !self.groups.contains_key(group) {
+            let empty = (Tally::default(), vec![Tally::default(); n]);
+            self.groups.insert(group.to_owned(), empty);
+        }
+        let Some(entry) = self.groups.get_mut(group) else {
+            return;
+        };
         entry.0 += tally;
         if let Some(i) = bucket {
             entry.1[i] += tally;
@@ -231,7 +235,7 @@ fn plan(req: &Request) -> Plan {
 /// Reads `dim` (one `value`, or all) into the totals, or into the groups when `grouping`.
 /// The minutes before the window's first whole quarter hour and after its last are read
 /// exactly from the raw rows (only when filling the totals: the groups' edges come with them).
-/// Each grain's cells are read in one statement and summed here, each in its bucket.
+/// Each grain's cells are read by range and summed here, each in its bucket.
 fn read_rollups(
     conn: &mut AnyConnection,
     req: &Request,
