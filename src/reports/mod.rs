@@ -266,20 +266,23 @@ fn read_rollups(
     let bucketed = !sink.buckets.is_empty();
     let bucket_of = |t: NaiveDateTime| edges.partition_point(|e| *e <= t);
     let spans = spans::cell_spans(q_from, q_to, &edges);
-    for grain in Grain::ALL {
-        let placement = spans::Placement::of(&spans, grain);
-        let ranges = placement.ranges();
-        let cells = rollups::read_cells(conn, grain, &req.surveys, dim, value, &ranges)?;
-        for (v, at, tally) in cells {
-            // A cell may be held by two spans: taken out of one bucket and put into another.
-            for (minus, moved) in placement.holding(at) {
-                let tally = if *minus { -tally } else { tally };
-                let bucket = bucketed.then(|| bucket_of(moved.unwrap_or(at)));
-                if grouping {
-                    sink.add_group_in(&v, bucket, tally);
-                } else {
-                    sink.add_total_in(bucket, tally);
-                }
+    let placements = Grain::ALL.map(|grain| spans::Placement::of(&spans, grain));
+    let ranges: Vec<rollups::GrainRange> = Grain::ALL
+        .iter()
+        .zip(&placements)
+        .flat_map(|(grain, p)| p.ranges().into_iter().map(|(a, b)| (*grain, a, b)))
+        .collect();
+    for (grain, v, at, tally) in rollups::read_cells(conn, &req.surveys, dim, value, &ranges)? {
+        // `Grain::ALL` lists the grains in declaration order.
+        let placement = &placements[grain as usize];
+        // A cell may be held by two spans: taken out of one bucket and put into another.
+        for (minus, moved) in placement.holding(at) {
+            let tally = if *minus { -tally } else { tally };
+            let bucket = bucketed.then(|| bucket_of(moved.unwrap_or(at)));
+            if grouping {
+                sink.add_group_in(&v, bucket, tally);
+            } else {
+                sink.add_total_in(bucket, tally);
             }
         }
     }

@@ -11,7 +11,7 @@ mod summed;
 pub use accumulate::Accumulator;
 pub use backfill::{backfill_once, rebuild};
 pub use raw::{raw, RawQuery, RawRow};
-pub use summed::{read_cells, CellCounts};
+pub use summed::{read_cells, CellCounts, GrainRange};
 
 use chrono::{DateTime, Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -43,7 +43,7 @@ pub enum Grain {
 const FIRST_MONDAY: i64 = 4 * 86_400;
 
 impl Grain {
-    /// Every grain, coarsest first.
+    /// Every grain, coarsest first, in declaration order (`ALL[g as usize] == g`).
     pub const ALL: [Grain; 4] = [Grain::Week, Grain::Day, Grain::Hour, Grain::Quarter];
 
     /// The length of one cell.
@@ -337,5 +337,8 @@ mod tests {
             );
         }
         assert_eq!(Grain::Quarter.finer(), None);
+        for (i, grain) in Grain::ALL.iter().enumerate() {
+            assert_eq!(*grain as usize, i);
+        }
     }
 }

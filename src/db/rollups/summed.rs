@@ -1,6 +1,6 @@
-//! Reading rollup cells: one grain's cells of one segment over a set of time ranges. SQLite
-//! reads each range with its own statement, by position (no round trip, and the cheapest row
-//! it hands over); Postgres reads them all with one `UNION ALL` of ranges (one round trip).
+//! Reading rollup cells: one segment's cells over a set of time ranges, each of one grain.
+//! SQLite reads each range with its own statement, by position (no round trip, and the
+//! cheapest row it hands over); Postgres reads them all with one `UNION ALL` (one round trip).
 //! Either way each range is a range of the key: an `OR` of ranges would not be, and would
 //! scan every cell of the segment.
 
@@ -13,8 +13,11 @@ use crate::db::{AnyConnection, DbResult};
 use crate::domain::ids::SurveyId;
 use crate::domain::stats::tally::{Tally, SCORE_SLOTS};
 
-/// One cell: its value, its start, and its counts.
-pub type CellCounts = (String, NaiveDateTime, Tally);
+/// One cell: its grain, its value, its start, and its counts.
+pub type CellCounts = (Grain, String, NaiveDateTime, Tally);
+
+/// A time range of one grain's cells.
+pub type GrainRange = (Grain, NaiveDateTime, NaiveDateTime);
 
 /// One cell read by position: value, start, the funnel counts, and the scores.
 type CellRow = (
@@ -65,6 +68,8 @@ macro_rules! cells {
 /// One cell read by name (Postgres).
 #[derive(Debug, QueryableByName)]
 struct NamedCell {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    grain: i32,
     #[diesel(sql_type = Text)]
     value: String,
     #[diesel(sql_type = Timestamp)]
@@ -103,31 +108,33 @@ struct NamedCell {
     s10: i64,
 }
 
-impl From<NamedCell> for CellRow {
-    fn from(c: NamedCell) -> Self {
-        (
+impl NamedCell {
+    fn into_row(self) -> (usize, CellRow) {
+        let c = self;
+        let row = (
             c.value,
             c.at,
             (c.issued, c.delivered, c.opened, c.commented, c.suspect),
             (
                 c.s0, c.s1, c.s2, c.s3, c.s4, c.s5, c.s6, c.s7, c.s8, c.s9, c.s10,
             ),
-        )
+        );
+        (usize::try_from(c.grain).unwrap_or(usize::MAX), row)
     }
 }
 
 /// Bound values per Postgres statement, well under its limit of 65,535.
 const MAX_BINDS: usize = 20_000;
 
-/// Reads `ranges` of one grain on Postgres with one `UNION ALL` per chunk of ranges.
+/// Reads `ranges` on Postgres with one `UNION ALL` per chunk of ranges; each row says by
+/// its `grain` which range (of the chunk) it came from.
 fn read_pg(
     conn: &mut diesel::PgConnection,
-    grain: Grain,
     surveys: &[SurveyId],
     dim: &str,
     value: Option<&str>,
-    ranges: &[(NaiveDateTime, NaiveDateTime)],
-) -> DbResult<Vec<CellRow>> {
+    ranges: &[GrainRange],
+) -> DbResult<Vec<(Grain, CellRow)>> {
     let per_range = surveys.len() + 3 + usize::from(value.is_some());
     let mut out = Vec::new();
     for chunk in ranges.chunks((MAX_BINDS / per_range).max(1)) {
@@ -138,11 +145,13 @@ fn read_pg(
         };
         let selects: Vec<String> = chunk
             .iter()
-            .map(|_| {
+            .enumerate()
+            .map(|(i, (grain, _, _))| {
                 let ids: Vec<String> = surveys.iter().map(|_| p()).collect();
                 let mut sql = format!(
-                    "SELECT value, at, issued, delivered, opened, commented, suspect, s0, s1, s2, \
-                     s3, s4, s5, s6, s7, s8, s9, s10 FROM {} WHERE survey_id IN ({}) AND dim = {}",
+                    "SELECT {i} AS grain, value, at, issued, delivered, opened, commented, \
+                     suspect, s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10 FROM {} \
+                     WHERE survey_id IN ({}) AND dim = {}",
                     grain.table(),
                     ids.join(", "),
                     p(),
@@ -156,7 +165,7 @@ fn read_pg(
             .collect();
         let mut query =
             diesel::sql_query(selects.join(" UNION ALL ")).into_boxed::<diesel::pg::Pg>();
-        for (from, to) in chunk {
+        for (_, from, to) in chunk {
             for id in surveys {
                 query = query.bind::<Text, _>(id.as_str().to_owned());
             }
@@ -167,71 +176,48 @@ fn read_pg(
             query = query.bind::<Timestamp, _>(*from).bind::<Timestamp, _>(*to);
         }
         let rows: Vec<NamedCell> = diesel::RunQueryDsl::load(query, conn)?;
-        out.extend(rows.into_iter().map(CellRow::from));
+        for row in rows {
+            let (i, row) = row.into_row();
+            if let Some((grain, _, _)) = chunk.get(i) {
+                out.push((*grain, row));
+            }
+        }
     }
     Ok(out)
 }
 
-/// The cells of `surveys` for segment `dim` (`""` overall; one `value`, or all) of `grain`
-/// starting in any of `ranges` (disjoint).
+/// The cells of `surveys` for segment `dim` (`""` overall; one `value`, or all) starting in
+/// any of `ranges` (each of one grain; disjoint within a grain).
 pub fn read_cells(
     conn: &mut AnyConnection,
-    grain: Grain,
     surveys: &[SurveyId],
     dim: &str,
     value: Option<&str>,
-    ranges: &[(NaiveDateTime, NaiveDateTime)],
+    ranges: &[GrainRange],
 ) -> DbResult<Vec<CellCounts>> {
     let rows = match conn {
-        AnyConnection::Postgresql(c) => read_pg(c, grain, surveys, dim, value, ranges)?,
+        AnyConnection::Postgresql(c) => read_pg(c, surveys, dim, value, ranges)?,
         AnyConnection::Sqlite(c) => {
+            use diesel::sqlite::Sqlite;
             let mut rows = Vec::new();
-            for range in ranges {
-                rows.extend(match grain {
-                    Grain::Week => cells!(
-                        rollup_weeks,
-                        diesel::sqlite::Sqlite,
-                        c,
-                        surveys,
-                        dim,
-                        value,
-                        *range
-                    ),
-                    Grain::Day => cells!(
-                        rollup_days,
-                        diesel::sqlite::Sqlite,
-                        c,
-                        surveys,
-                        dim,
-                        value,
-                        *range
-                    ),
-                    Grain::Hour => cells!(
-                        rollup_hours,
-                        diesel::sqlite::Sqlite,
-                        c,
-                        surveys,
-                        dim,
-                        value,
-                        *range
-                    ),
-                    Grain::Quarter => cells!(
-                        rollup_quarters,
-                        diesel::sqlite::Sqlite,
-                        c,
-                        surveys,
-                        dim,
-                        value,
-                        *range
-                    ),
-                });
+            for &(grain, from, to) in ranges {
+                let range = (from, to);
+                let cells = match grain {
+                    Grain::Week => cells!(rollup_weeks, Sqlite, c, surveys, dim, value, range),
+                    Grain::Day => cells!(rollup_days, Sqlite, c, surveys, dim, value, range),
+                    Grain::Hour => cells!(rollup_hours, Sqlite, c, surveys, dim, value, range),
+                    Grain::Quarter => {
+                        cells!(rollup_quarters, Sqlite, c, surveys, dim, value, range)
+                    }
+                };
+                rows.extend(cells.into_iter().map(|row| (grain, row)));
             }
             rows
         }
     };
     Ok(rows
         .into_iter()
-        .map(|(value, at, funnel, s)| {
+        .map(|(grain, (value, at, funnel, s))| {
             let (issued, delivered, opened, commented, suspect) = funnel;
             let tally = Tally {
                 issued,
@@ -242,7 +228,7 @@ pub fn read_cells(
                 scores: [s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7, s.8, s.9, s.10],
                 excluded: [0; SCORE_SLOTS],
             };
-            (value, at, tally)
+            (grain, value, at, tally)
         })
         .collect())
 }
