@@ -2,7 +2,7 @@
 //! work (import, rebuild) and of a batch of answers, where one upsert per change would
 //! dominate.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
 
@@ -11,15 +11,48 @@ use crate::db::{AnyConnection, DbResult};
 use crate::domain::ids::SurveyId;
 use crate::domain::stats::tally::Tally;
 
-/// The key of one rollup row.
-type Key = (Grain, String, String, String, NaiveDateTime);
+/// The key of one rollup row: grain, survey, dimension, value (as [`Names`] numbers them)
+/// and the cell's start.
+type Key = (Grain, u32, u32, u32, NaiveDateTime);
+
+/// Each distinct string (survey id, dimension, value) held once and numbered, so that a key
+/// is a few integers: adding a change allocates nothing for a name seen before.
+#[derive(Debug, Default)]
+struct Names {
+    numbers: HashMap<Box<str>, u32>,
+    names: Vec<Box<str>>,
+}
+
+impl Names {
+    /// The number of `name`, giving it the next one if it is new.
+    fn number(&mut self, name: &str) -> u32 {
+        if let Some(&n) = self.numbers.get(name) {
+            return n;
+        }
+        let n = u32::try_from(self.names.len()).expect("fewer than 2^32 names");
+        self.names.push(name.into());
+        self.numbers.insert(name.into(), n);
+        n
+    }
+
+    /// Each number's rank when the names are sorted, so keys sort in string order by
+    /// comparing integers.
+    fn ranks(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_unstable_by(|a, b| self.names[*a as usize].cmp(&self.names[*b as usize]));
+        let mut ranks = vec![0; order.len()];
+        for (rank, n) in order.into_iter().enumerate() {
+            ranks[n as usize] = rank as u32;
+        }
+        ranks
+    }
+}
 
 /// Summed deltas per rollup cell, of one survey or many.
 #[derive(Debug, Default)]
 pub struct Accumulator {
-    // Ordered, so every writer updates rows in one order: two Postgres batches that touch the
-    // same cells wait for each other instead of deadlocking.
-    cells: BTreeMap<Key, Tally>,
+    names: Names,
+    cells: HashMap<Key, Tally>,
 }
 
 impl Accumulator {
@@ -40,18 +73,18 @@ impl Accumulator {
         if delta.is_zero() {
             return;
         }
-        let dims: Vec<(&str, &str)> = std::iter::once(("", "")).chain(dims).collect();
+        let survey = self.names.number(survey_id.as_str());
+        let overall = self.names.number("");
+        let dims: Vec<(u32, u32)> = std::iter::once((overall, overall))
+            .chain(dims.map(|(d, v)| (self.names.number(d), self.names.number(v))))
+            .collect();
         for grain in Grain::ALL {
             let start = grain.floor(at);
-            for (dim, value) in &dims {
-                let key = (
-                    grain,
-                    survey_id.as_str().to_owned(),
-                    (*dim).to_owned(),
-                    (*value).to_owned(),
-                    start,
-                );
-                *self.cells.entry(key).or_default() += delta;
+            for &(dim, value) in &dims {
+                *self
+                    .cells
+                    .entry((grain, survey, dim, value, start))
+                    .or_default() += delta;
             }
         }
     }
@@ -64,7 +97,20 @@ impl Accumulator {
 
     /// Adds everything `other` holds.
     pub fn merge(&mut self, other: Accumulator) {
-        for (key, delta) in other.cells {
+        let renumber: Vec<u32> = other
+            .names
+            .names
+            .iter()
+            .map(|name| self.names.number(name))
+            .collect();
+        for ((grain, survey, dim, value, at), delta) in other.cells {
+            let key = (
+                grain,
+                renumber[survey as usize],
+                renumber[dim as usize],
+                renumber[value as usize],
+                at,
+            );
             *self.cells.entry(key).or_default() += delta;
         }
     }
@@ -81,13 +127,110 @@ impl Accumulator {
     /// Writes every summed cell and starts again from empty. Call inside the transaction
     /// that made the changes.
     pub fn write(&mut self, conn: &mut AnyConnection) -> DbResult<()> {
-        let cells: Vec<CellDelta> = std::mem::take(&mut self.cells)
-            .into_iter()
-            .filter(|(_, t)| !t.is_zero())
-            .map(|((grain, survey, dim, value, at), t)| {
-                (grain, SurveyId::from(survey), dim, value, at, t)
-            })
-            .collect();
+        let drained = std::mem::take(self);
+        let cells = drained.sorted();
         apply_many(conn, &cells)
+    }
+
+    /// The non-zero cells in one total order, each table's primary key order within a
+    /// grain (survey, dimension, start, value): two Postgres batches that touch the same
+    /// cells lock them in the same order, so they wait for each other instead of
+    /// deadlocking, and SQLite writes each table's pages in order.
+    fn sorted(&self) -> Vec<CellDelta<'_>> {
+        let ranks = self.names.ranks();
+        let mut keys: Vec<(&Key, &Tally)> =
+            self.cells.iter().filter(|(_, t)| !t.is_zero()).collect();
+        keys.sort_unstable_by_key(|((grain, survey, dim, value, at), _)| {
+            let rank = |n: &u32| ranks[*n as usize];
+            (*grain, rank(survey), rank(dim), *at, rank(value))
+        });
+        let name = |n: u32| &*self.names.names[n as usize];
+        keys.into_iter()
+            .map(|(&(grain, survey, dim, value, at), &delta)| {
+                (grain, name(survey), name(dim), name(value), at, delta)
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn at(h: u32, m: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 3, 4)
+            .unwrap()
+            .and_hms_opt(h, m, 0)
+            .unwrap()
+    }
+
+    fn answer(score: i32) -> Tally {
+        Tally::answer(score, false, false, 1)
+    }
+
+    #[test]
+    fn changes_sum_per_cell_at_every_grain_in_primary_key_order() {
+        let s = SurveyId::from("s1".to_owned());
+        let mut acc = Accumulator::new();
+        acc.add(&s, at(10, 20), [("agent", "bo")].into_iter(), answer(9));
+        acc.add(&s, at(10, 5), [("agent", "al")].into_iter(), answer(3));
+        acc.add(&s, at(10, 25), [("agent", "bo")].into_iter(), answer(10));
+        // A change and its undoing leave no cell to write.
+        acc.add(&s, at(23, 0), std::iter::empty(), answer(5));
+        acc.add(
+            &s,
+            at(23, 0),
+            std::iter::empty(),
+            Tally::answer(5, false, false, -1),
+        );
+        let cells = acc.sorted();
+        let quarters: Vec<_> = cells
+            .iter()
+            .filter(|c| c.0 == Grain::Quarter)
+            .map(|c| (c.2, c.3, c.4, c.5.scores.iter().sum::<i64>()))
+            .collect();
+        assert_eq!(
+            quarters,
+            vec![
+                ("", "", at(10, 0), 1),
+                ("", "", at(10, 15), 2),
+                ("agent", "al", at(10, 0), 1),
+                ("agent", "bo", at(10, 15), 2),
+            ]
+        );
+        let hours: Vec<_> = cells.iter().filter(|c| c.0 == Grain::Hour).collect();
+        assert_eq!(hours.len(), 3);
+        assert_eq!(hours[0].5.scores[9] + hours[0].5.scores[10], 2);
+        // Grains in declaration order, then the key order within each.
+        let grains: Vec<Grain> = cells.iter().map(|c| c.0).collect();
+        let mut sorted = grains.clone();
+        sorted.sort();
+        assert_eq!(grains, sorted);
+        assert_eq!(cells.len(), 3 + 3 + 3 + 4);
+    }
+
+    #[test]
+    fn merging_is_adding_the_same_changes_directly() {
+        let (a, b) = (
+            SurveyId::from("a".to_owned()),
+            SurveyId::from("b".to_owned()),
+        );
+        let mut direct = Accumulator::new();
+        let mut merged = Accumulator::new();
+        let mut part = Accumulator::new();
+        for (i, (survey, value)) in [(&a, "x"), (&b, "y"), (&a, "y"), (&b, "x")]
+            .into_iter()
+            .enumerate()
+        {
+            let when = at(i as u32, 0);
+            let delta = answer(i as i32);
+            direct.add(survey, when, [("team", value)].into_iter(), delta);
+            // Names numbered in another order in the part merged in.
+            let target = if i % 2 == 0 { &mut merged } else { &mut part };
+            target.add(survey, when, [("team", value)].into_iter(), delta);
+        }
+        merged.merge(part);
+        assert_eq!(direct.sorted(), merged.sorted());
     }
 }

@@ -172,18 +172,18 @@ pub fn apply(conn: &mut AnyConnection, cell: &Cell, delta: &Tally) -> DbResult<(
 }
 
 /// One cell's change: `(grain, survey, dim, value, cell start, delta)`.
-pub type CellDelta = (Grain, SurveyId, String, String, NaiveDateTime, Tally);
+pub type CellDelta<'a> = (Grain, &'a str, &'a str, &'a str, NaiveDateTime, Tally);
 
 /// Rows per `INSERT … ON CONFLICT` statement (4 bound values each, well under both
 /// backends' limits).
 const UPSERT_BATCH: usize = 500;
 
-/// Applies many cell changes with few statements (the import's path; `apply` is one cell).
+/// Applies many cell changes with few statements (the import's path; `apply` is one cell),
+/// in the order given.
 pub fn apply_many(conn: &mut AnyConnection, cells: &[CellDelta]) -> DbResult<()> {
-    for grain in Grain::ALL {
-        let of_grain: Vec<&CellDelta> = cells.iter().filter(|c| c.0 == grain).collect();
+    for of_grain in cells.chunk_by(|a, b| a.0 == b.0) {
         for chunk in of_grain.chunks(UPSERT_BATCH) {
-            upsert_rows(conn, grain, chunk)?;
+            upsert_rows(conn, chunk[0].0, chunk)?;
         }
     }
     Ok(())
@@ -198,15 +198,11 @@ fn upsert(
     at: NaiveDateTime,
     delta: &Tally,
 ) -> DbResult<()> {
-    let cell = (
+    upsert_rows(
+        conn,
         grain,
-        survey_id.clone(),
-        dim.to_owned(),
-        value.to_owned(),
-        at,
-        *delta,
-    );
-    upsert_rows(conn, grain, &[&cell])
+        &[(grain, survey_id.as_str(), dim, value, at, *delta)],
+    )
 }
 
 /// The count columns besides the score slots, in the order [`upsert_rows`] writes them.
@@ -214,7 +210,7 @@ const COUNTS: [&str; 5] = ["issued", "delivered", "opened", "commented", "suspec
 
 /// `INSERT … ON CONFLICT DO UPDATE` of `rows`, the same statement on both backends but for
 /// its placeholders. The counts are integers written into the statement; text is bound.
-fn upsert_rows(conn: &mut AnyConnection, grain: Grain, rows: &[&CellDelta]) -> DbResult<()> {
+fn upsert_rows(conn: &mut AnyConnection, grain: Grain, rows: &[CellDelta]) -> DbResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -267,9 +263,9 @@ fn upsert_rows(conn: &mut AnyConnection, grain: Grain, rows: &[&CellDelta]) -> D
             let mut query = diesel::sql_query(sql).into_boxed::<$backend>();
             for (_, survey, dim, value, at, _) in rows {
                 query = query
-                    .bind::<Text, _>(survey.as_str().to_owned())
-                    .bind::<Text, _>(dim.clone())
-                    .bind::<Text, _>(value.clone())
+                    .bind::<Text, _>(*survey)
+                    .bind::<Text, _>(*dim)
+                    .bind::<Text, _>(*value)
                     .bind::<Timestamp, _>(*at);
             }
             query.execute($c)?
