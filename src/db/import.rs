@@ -50,16 +50,6 @@ pub struct Writer {
     cells: Accumulator,
 }
 
-/// Runs the same statement on whichever backend `conn` is.
-macro_rules! on_backend {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            AnyConnection::Sqlite($c) => $body,
-            AnyConnection::Postgresql($c) => $body,
-        }
-    };
-}
-
 impl Writer {
     /// A writer for `survey`.
     pub fn new(survey: &Survey) -> Self {
@@ -177,22 +167,41 @@ impl Writer {
                 })
             })
             .collect();
-        on_backend!(conn, |c| {
-            diesel::insert_into(invitations::table)
-                .values(&new_invitations)
-                .execute(c)?;
-            diesel::insert_into(responses::table)
-                .values(&new_responses)
-                .execute(c)?;
-            diesel::insert_into(response_events::table)
-                .values(&events)
-                .execute(c)?;
-            for chunk in properties.chunks(BATCH) {
-                diesel::insert_into(invitation_properties::table)
-                    .values(chunk)
+        match conn {
+            // SQLite: multi-row INSERTs, the properties in chunks under its bind limit.
+            AnyConnection::Sqlite(c) => {
+                diesel::insert_into(invitations::table)
+                    .values(&new_invitations)
+                    .execute(c)?;
+                diesel::insert_into(responses::table)
+                    .values(&new_responses)
+                    .execute(c)?;
+                diesel::insert_into(response_events::table)
+                    .values(&events)
+                    .execute(c)?;
+                for chunk in properties.chunks(BATCH) {
+                    diesel::insert_into(invitation_properties::table)
+                        .values(chunk)
+                        .execute(c)?;
+                }
+            }
+            // Postgres: COPY (binary), its bulk load path: no statement to parse or plan per
+            // batch, constraints and indexes checked as for an INSERT.
+            AnyConnection::Postgresql(c) => {
+                diesel::copy_from(invitations::table)
+                    .from_insertable(&new_invitations)
+                    .execute(c)?;
+                diesel::copy_from(responses::table)
+                    .from_insertable(&new_responses)
+                    .execute(c)?;
+                diesel::copy_from(response_events::table)
+                    .from_insertable(&events)
+                    .execute(c)?;
+                diesel::copy_from(invitation_properties::table)
+                    .from_insertable(&properties)
                     .execute(c)?;
             }
-        });
+        }
         for row in &rows {
             let commented = row.comment.as_deref().is_some_and(|c| !c.is_empty());
             let delta = Tally::of(&Facts {
