@@ -176,6 +176,9 @@ async fn import_responses(
             bar.set_position(done)
         });
         bar.finish_and_clear();
+        if matches!(&summary, Ok(s) if s.imported > 0) {
+            db::after_bulk_write(&mut conn).context("cannot analyse the imported tables")?;
+        }
         summary
     })
     .await

@@ -214,6 +214,21 @@ pub fn prepare_bulk_write(conn: &mut AnyConnection) -> Result<(), diesel::result
     Ok(())
 }
 
+/// Tidies up after one large write (an import), outside any transaction: Postgres gets
+/// fresh planner statistics for the tables an import fills (a bulk load leaves the planner
+/// guessing until autovacuum comes by), and its rollup tables, whose cells an import may
+/// have updated several times, are vacuumed. SQLite needs nothing.
+pub fn after_bulk_write(conn: &mut AnyConnection) -> Result<(), diesel::result::Error> {
+    if let AnyConnection::Postgresql(c) = conn {
+        // One statement per call: VACUUM refuses to run in a multi-statement string.
+        c.batch_execute(
+            "VACUUM (ANALYZE) rollup_weeks, rollup_days, rollup_hours, rollup_quarters",
+        )?;
+        c.batch_execute("ANALYZE invitations, responses, response_events, invitation_properties")?;
+    }
+    Ok(())
+}
+
 /// Makes the rest of the current transaction read one snapshot. SQLite's transactions
 /// already do; Postgres needs REPEATABLE READ (the statement must come first).
 pub fn snapshot_reads(conn: &mut AnyConnection) -> Result<(), diesel::result::Error> {
