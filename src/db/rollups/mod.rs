@@ -180,12 +180,80 @@ const UPSERT_BATCH: usize = 500;
 
 /// Applies many cell changes with few statements (the import's path; `apply` is one cell),
 /// in the order given.
+/// Each grain's cells must be distinct (an upsert may not touch a row twice).
 pub fn apply_many(conn: &mut AnyConnection, cells: &[CellDelta]) -> DbResult<()> {
     for of_grain in cells.chunk_by(|a, b| a.0 == b.0) {
-        for chunk in of_grain.chunks(UPSERT_BATCH) {
-            upsert_rows(conn, chunk[0].0, chunk)?;
+        match conn {
+            AnyConnection::Postgresql(c) => {
+                for chunk in of_grain.chunks(UNNEST_BATCH) {
+                    upsert_unnest(c, chunk[0].0, chunk)?;
+                }
+            }
+            AnyConnection::Sqlite(_) => {
+                for chunk in of_grain.chunks(UPSERT_BATCH) {
+                    upsert_rows(conn, chunk[0].0, chunk)?;
+                }
+            }
         }
     }
+    Ok(())
+}
+
+/// Rows per Postgres `INSERT … SELECT FROM unnest(…)`: its text never changes, so it is
+/// parsed and planned in no time whatever the batch; the bound arrays carry the rows.
+const UNNEST_BATCH: usize = 10_000;
+
+/// `INSERT … SELECT FROM unnest($1, …) ON CONFLICT DO UPDATE` of `rows` on Postgres: one
+/// array per column instead of a `VALUES` list, whose parsing and planning cost more than
+/// writing the rows once an import writes hundreds of thousands of cells.
+fn upsert_unnest(
+    conn: &mut diesel::PgConnection,
+    grain: Grain,
+    rows: &[CellDelta],
+) -> DbResult<()> {
+    use diesel::sql_types::{Array, BigInt};
+    let table = grain.table();
+    let counts: Vec<String> = COUNTS
+        .iter()
+        .map(|c| c.to_string())
+        .chain((0..SCORE_SLOTS).map(|i| format!("s{i}")))
+        .collect();
+    let arrays: Vec<String> = (0..counts.len())
+        .map(|i| format!("${}::int8[]", i + 5))
+        .collect();
+    let updates: Vec<String> = counts
+        .iter()
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO {table} (survey_id, dim, value, at, {}) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], {}) \
+         ON CONFLICT (survey_id, dim, at, value) DO UPDATE SET {}",
+        counts.join(", "),
+        arrays.join(", "),
+        updates.join(", "),
+    );
+    let column = |f: fn(&Tally) -> i64| rows.iter().map(|r| f(&r.5)).collect::<Vec<i64>>();
+    let mut columns = vec![
+        column(|t| t.issued),
+        column(|t| t.delivered),
+        column(|t| t.opened),
+        column(|t| t.commented),
+        column(|t| t.suspect),
+    ];
+    for slot in 0..SCORE_SLOTS {
+        columns.push(rows.iter().map(|r| r.5.scores[slot]).collect());
+    }
+    let mut query = diesel::sql_query(sql)
+        .into_boxed::<diesel::pg::Pg>()
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.1).collect::<Vec<&str>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.2).collect::<Vec<&str>>())
+        .bind::<Array<Text>, _>(rows.iter().map(|r| r.3).collect::<Vec<&str>>())
+        .bind::<Array<Timestamp>, _>(rows.iter().map(|r| r.4).collect::<Vec<NaiveDateTime>>());
+    for values in columns {
+        query = query.bind::<Array<BigInt>, _>(values);
+    }
+    query.execute(conn)?;
     Ok(())
 }
 
