@@ -75,9 +75,10 @@ pub fn open(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTime) -> D
     })
 }
 
-/// Records that invitation `id`'s email was accepted at `at` (only the first time counts).
-/// Call inside a write transaction.
-pub fn mark_sent(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTime) -> DbResult<()> {
+/// Records that invitation `id`'s email was accepted at `at` (only the first time counts),
+/// and returns what that adds to its rollup cell, for a caller that writes the cells of many
+/// changes at once (see [`rollups::Accumulator`]). Call inside a write transaction.
+pub fn sent(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTime) -> DbResult<Tally> {
     let before: Option<(String, String, Option<NaiveDateTime>)> = diesel::update(
         invitations::table
             .find(id.as_str())
@@ -91,11 +92,13 @@ pub fn mark_sent(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTime)
     ))
     .get_result(conn)
     .optional()?;
-    if let Some((channel, status, opened_at)) = before {
-        let was = facts(&channel, &status, None, opened_at);
-        step(conn, id, &was, &Facts { sent: true, ..was })?;
-    }
-    Ok(())
+    Ok(match before {
+        Some((channel, status, opened_at)) => {
+            let was = facts(&channel, &status, None, opened_at);
+            change(&was, &Facts { sent: true, ..was })
+        }
+        None => Tally::default(),
+    })
 }
 
 /// Takes invitation `id`, which just stopped counting as issued (its email failed or was

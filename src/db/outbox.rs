@@ -8,9 +8,11 @@ use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 use uuid::Uuid;
 
 use super::invitations::status;
+use super::rollups::{self, Cell};
 use super::schema::{invitations, outbox};
 use super::{AnyConnection, DbResult};
 use crate::domain::ids::InvitationId;
+use crate::domain::stats::tally::Tally;
 
 /// Outbox row states.
 pub mod state {
@@ -137,16 +139,22 @@ pub fn claim(
     }
 }
 
-/// Records that the SMTP server accepted the message.
-pub fn mark_sent(conn: &mut AnyConnection, row: &Claimed, now: NaiveDateTime) -> DbResult<()> {
+/// Records that the SMTP server accepted the message, and returns the change it makes to
+/// the invitation's rollup cell (none if the claim was lost or it was sent before), for the
+/// caller to write with the rest of its round (see [`rollups::Accumulator`]).
+pub fn mark_sent(
+    conn: &mut AnyConnection,
+    row: &Claimed,
+    now: NaiveDateTime,
+) -> DbResult<Option<(Cell, Tally)>> {
     super::write_transaction(conn, |conn| {
         if !finish(conn, row, state::SENT, None, now)? {
-            return Ok(());
+            return Ok(None);
         }
         diesel::update(invitations::table.find(row.invitation_id.as_str()))
             .set(invitations::last_error.eq(None::<String>))
             .execute(conn)?;
-        super::funnel::mark_sent(conn, &row.invitation_id, now)?;
+        let delta = super::funnel::sent(conn, &row.invitation_id, now)?;
         // An answer may already have arrived; never move a status backwards.
         diesel::update(
             invitations::table
@@ -155,7 +163,10 @@ pub fn mark_sent(conn: &mut AnyConnection, row: &Claimed, now: NaiveDateTime) ->
         )
         .set(invitations::status.eq(status::SENT))
         .execute(conn)?;
-        Ok(())
+        if delta.is_zero() {
+            return Ok(None);
+        }
+        Ok(Some((rollups::cell_of(conn, &row.invitation_id)?, delta)))
     })
 }
 

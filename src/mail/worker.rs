@@ -12,7 +12,7 @@ use tokio::sync::{watch, Notify};
 use super::{compose, Mailer};
 use crate::config::OutboxSettings;
 use crate::db::outbox::{self, Claimed};
-use crate::db::{self, invitations, suppressions, DbPool};
+use crate::db::{self, invitations, rollups, suppressions, DbPool};
 use crate::domain::backoff::retry_delay;
 use crate::domain::secret::ServerKey;
 use crate::links::Links;
@@ -153,28 +153,39 @@ impl Worker {
     }
 
     /// Records a round's outcomes in one transaction (one commit for the round, each outcome
-    /// in its own savepoint). If it cannot commit, the leases lapse and those emails are
-    /// tried again: at least once, never lost.
+    /// in its own savepoint, the rollup changes of the sends summed per cell and written
+    /// together). If it cannot commit, the leases lapse and those emails are tried again: at
+    /// least once, never lost.
     async fn record(&self, outcomes: Vec<(Claimed, Outcome, NaiveDateTime)>) {
         let pool = self.pool.clone();
         let recorded = blocking(move || {
             let mut conn = pool.get()?;
             let now = db::now();
             db::write_transaction(&mut conn, |conn| {
+                // The sends' rollup changes, summed per cell and written once at the end.
+                let mut cells = rollups::Accumulator::new();
                 for (row, outcome, next_at) in &outcomes {
                     let one = db::savepoint(conn, |conn| match outcome {
                         Outcome::Sent => outbox::mark_sent(conn, row, now),
                         Outcome::Retry(e) => {
-                            outbox::retry_later(conn, row, &truncate(e), *next_at)
+                            outbox::retry_later(conn, row, &truncate(e), *next_at).map(|()| None)
                         }
-                        Outcome::Fail(e) => outbox::give_up(conn, row, &truncate(e), now),
-                        Outcome::Cancel(reason) => outbox::cancel(conn, row, reason, now),
+                        Outcome::Fail(e) => {
+                            outbox::give_up(conn, row, &truncate(e), now).map(|()| None)
+                        }
+                        Outcome::Cancel(reason) => {
+                            outbox::cancel(conn, row, reason, now).map(|()| None)
+                        }
                     });
-                    if let Err(err) = one {
-                        tracing::error!(invitation = %row.invitation_id, error = ?err, "could not record an email outcome");
+                    match one {
+                        Ok(Some((cell, delta))) => cells.add_cell(&cell, delta),
+                        Ok(None) => {}
+                        Err(err) => {
+                            tracing::error!(invitation = %row.invitation_id, error = ?err, "could not record an email outcome")
+                        }
                     }
                 }
-                Ok::<_, db::DbError>(())
+                cells.write(conn)
             })?;
             Ok(())
         })
