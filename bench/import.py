@@ -92,23 +92,40 @@ def write_csv(path, rows, end):
             ])
 
 
+def peak_rss_kib(pid):
+    """The process's own high-water RSS (VmHWM), or 0 once it has gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def measured(cmd, env, workdir):
-    """Runs cmd; returns (seconds, stdout, peak RSS in KiB of that process alone)."""
+    """Runs cmd; returns (seconds, stdout, peak RSS in KiB of that process alone).
+
+    The peak is the process's VmHWM, read every 20 ms until it exits. Not wait4's ru_maxrss:
+    Linux counts into it the memory of this Python process copied at fork, which is large
+    once a baseline has read the file into memory."""
     out_path, err_path = os.path.join(workdir, "cmd.out"), os.path.join(workdir, "cmd.err")
     with open(out_path, "w") as out, open(err_path, "w") as err:
         t = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
-        # wait4 reports the rusage of this child alone (what /usr/bin/time -v prints).
-        _, status, usage = os.wait4(proc.pid, 0)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, peak_rss_kib(proc.pid))
+            time.sleep(0.02)
         secs = time.perf_counter() - t
-    proc.returncode = os.waitstatus_to_exitcode(status)
     with open(out_path) as f:
         stdout = f.read()
     if proc.returncode != 0:
         with open(err_path) as f:
             tail = f.read()[-2000:]
         raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}:\n{tail}")
-    return secs, stdout, usage.ru_maxrss
+    return secs, stdout, peak
 
 
 def baseline_sqlite(db_path, csv_path, rows):
