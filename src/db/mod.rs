@@ -87,6 +87,24 @@ impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SqliteSetup {
     }
 }
 
+/// Whether the linked SQLite keeps one plan per statement whatever its bound values
+/// (`SQLITE_ENABLE_QPSG`, set in `.cargo/config.toml`). Without it, SQLite plans `LIMIT ?`
+/// (every Diesel `.first()`) for the bound value, so each execution of a cached statement
+/// parses and plans it again.
+fn sqlite_plans_are_stable(conn: &mut SqliteConnection) -> diesel::QueryResult<bool> {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let found: Found = diesel::sql_query(
+        "SELECT count(*) AS n FROM pragma_compile_options WHERE compile_options = 'ENABLE_QPSG'",
+    )
+    .get_result(conn)?;
+    Ok(found.n > 0)
+}
+
 /// How the pool is sized and how long SQLite writers wait for the lock.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolOptions {
@@ -117,6 +135,12 @@ pub fn connect(url: &DatabaseUrl, options: PoolOptions) -> anyhow::Result<DbPool
                 "PRAGMA busy_timeout = {busy_timeout_ms}; PRAGMA journal_mode = WAL;"
             ))
             .with_context(|| format!("cannot switch {} to WAL mode", url.redacted()))?;
+            if !sqlite_plans_are_stable(&mut conn)? {
+                tracing::warn!(
+                    "SQLite was built without SQLITE_ENABLE_QPSG (see .cargo/config.toml): \
+                     statements with LIMIT ? are planned again on every execution"
+                );
+            }
         }
     }
     Pool::builder()
@@ -305,4 +329,18 @@ pub fn day_of(at: NaiveDateTime) -> NaiveDateTime {
 /// Converts a stored timestamp back to UTC.
 pub fn from_stored(at: NaiveDateTime) -> DateTime<Utc> {
     at.and_utc()
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::{Connection, SqliteConnection};
+
+    #[test]
+    fn the_bundled_sqlite_keeps_one_plan_per_statement() {
+        let mut conn = SqliteConnection::establish(":memory:").unwrap();
+        assert!(
+            super::sqlite_plans_are_stable(&mut conn).unwrap(),
+            "SQLite must be built with LIBSQLITE3_FLAGS from .cargo/config.toml"
+        );
+    }
 }
