@@ -179,8 +179,8 @@ pub type CellDelta<'a> = (Grain, &'a str, &'a str, &'a str, NaiveDateTime, Tally
 const UPSERT_BATCH: usize = 500;
 
 /// Applies many cell changes with few statements (the import's path; `apply` is one cell),
-/// in the order given.
-/// Each grain's cells must be distinct (an upsert may not touch a row twice).
+/// in the order given. Each grain's cells must be distinct (an upsert may not touch a row
+/// twice).
 pub fn apply_many(conn: &mut AnyConnection, cells: &[CellDelta]) -> DbResult<()> {
     for of_grain in cells.chunk_by(|a, b| a.0 == b.0) {
         match conn {
@@ -213,36 +213,23 @@ fn upsert_unnest(
 ) -> DbResult<()> {
     use diesel::sql_types::{Array, BigInt};
     let table = grain.table();
-    let counts: Vec<String> = COUNTS
-        .iter()
-        .map(|c| c.to_string())
-        .chain((0..SCORE_SLOTS).map(|i| format!("s{i}")))
-        .collect();
-    let arrays: Vec<String> = (0..counts.len())
+    let columns = count_columns();
+    let arrays: Vec<String> = (0..columns.len())
         .map(|i| format!("${}::int8[]", i + 5))
-        .collect();
-    let updates: Vec<String> = counts
-        .iter()
-        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
     let sql = format!(
         "INSERT INTO {table} (survey_id, dim, value, at, {}) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], {}) \
-         ON CONFLICT (survey_id, dim, at, value) DO UPDATE SET {}",
-        counts.join(", "),
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], {}) {}",
+        columns.join(", "),
         arrays.join(", "),
-        updates.join(", "),
+        add_on_conflict(table, &columns),
     );
-    let column = |f: fn(&Tally) -> i64| rows.iter().map(|r| f(&r.5)).collect::<Vec<i64>>();
-    let mut columns = vec![
-        column(|t| t.issued),
-        column(|t| t.delivered),
-        column(|t| t.opened),
-        column(|t| t.commented),
-        column(|t| t.suspect),
-    ];
-    for slot in 0..SCORE_SLOTS {
-        columns.push(rows.iter().map(|r| r.5.scores[slot]).collect());
+    // One array per count column: the rows' values transposed.
+    let mut counts = vec![Vec::with_capacity(rows.len()); columns.len()];
+    for row in rows {
+        for (column, value) in counts.iter_mut().zip(count_values(&row.5)) {
+            column.push(value);
+        }
     }
     let mut query = diesel::sql_query(sql)
         .into_boxed::<diesel::pg::Pg>()
@@ -250,7 +237,7 @@ fn upsert_unnest(
         .bind::<Array<Text>, _>(rows.iter().map(|r| r.2).collect::<Vec<&str>>())
         .bind::<Array<Text>, _>(rows.iter().map(|r| r.3).collect::<Vec<&str>>())
         .bind::<Array<Timestamp>, _>(rows.iter().map(|r| r.4).collect::<Vec<NaiveDateTime>>());
-    for values in columns {
+    for values in counts {
         query = query.bind::<Array<BigInt>, _>(values);
     }
     query.execute(conn)?;
@@ -273,8 +260,42 @@ fn upsert(
     )
 }
 
-/// The count columns besides the score slots, in the order [`upsert_rows`] writes them.
+/// The count columns besides the score slots.
 const COUNTS: [&str; 5] = ["issued", "delivered", "opened", "commented", "suspect"];
+
+/// Every count column of a rollup table: [`COUNTS`], then the score slots `s0`, `s1`, ….
+fn count_columns() -> Vec<String> {
+    COUNTS
+        .iter()
+        .map(|c| c.to_string())
+        .chain((0..SCORE_SLOTS).map(|i| format!("s{i}")))
+        .collect()
+}
+
+/// The values of `delta` for the columns of [`count_columns`], in their order.
+fn count_values(delta: &Tally) -> impl Iterator<Item = i64> + '_ {
+    [
+        delta.issued,
+        delta.delivered,
+        delta.opened,
+        delta.commented,
+        delta.suspect,
+    ]
+    .into_iter()
+    .chain(delta.scores)
+}
+
+/// The `ON CONFLICT` clause that adds a new row's counts to the existing row of `table`.
+fn add_on_conflict(table: &str, columns: &[String]) -> String {
+    let updates: Vec<String> = columns
+        .iter()
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .collect();
+    format!(
+        "ON CONFLICT (survey_id, dim, at, value) DO UPDATE SET {}",
+        updates.join(", ")
+    )
+}
 
 /// `INSERT … ON CONFLICT DO UPDATE` of `rows`, the same statement on both backends but for
 /// its placeholders. The counts are integers written into the statement; text is bound.
@@ -283,13 +304,7 @@ fn upsert_rows(conn: &mut AnyConnection, grain: Grain, rows: &[CellDelta]) -> Db
         return Ok(());
     }
     let table = grain.table();
-    let slots: Vec<String> = (0..SCORE_SLOTS).map(|i| format!("s{i}")).collect();
-    let updates: Vec<String> = COUNTS
-        .iter()
-        .map(|c| c.to_string())
-        .chain(slots.iter().cloned())
-        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-        .collect();
+    let columns = count_columns();
     let postgres = matches!(conn, AnyConnection::Postgresql(_));
     let values: Vec<String> = rows
         .iter()
@@ -304,27 +319,15 @@ fn upsert_rows(conn: &mut AnyConnection, grain: Grain, rows: &[CellDelta]) -> Db
                     }
                 })
                 .collect();
-            let counts: Vec<String> = [
-                delta.issued,
-                delta.delivered,
-                delta.opened,
-                delta.commented,
-                delta.suspect,
-            ]
-            .iter()
-            .chain(&delta.scores)
-            .map(i64::to_string)
-            .collect();
+            let counts: Vec<String> = count_values(delta).map(|v| v.to_string()).collect();
             format!("({}, {})", p.join(", "), counts.join(", "))
         })
         .collect();
     let sql = format!(
-        "INSERT INTO {table} (survey_id, dim, value, at, {}, {}) VALUES {} \
-         ON CONFLICT (survey_id, dim, at, value) DO UPDATE SET {}",
-        COUNTS.join(", "),
-        slots.join(", "),
+        "INSERT INTO {table} (survey_id, dim, value, at, {}) VALUES {} {}",
+        columns.join(", "),
         values.join(", "),
-        updates.join(", "),
+        add_on_conflict(table, &columns),
     );
     macro_rules! bound {
         ($backend:ty, $c:expr) => {{
