@@ -1,13 +1,16 @@
 //! Answering a survey link: resolving its token and recording an answer under the rules of
 //! `domain::answer`, in one write transaction.
 
+use std::collections::HashMap;
+
 use crate::db::invitations::Invitation;
 use crate::db::responses::{self, Liveness, Response};
 use crate::db::rollups::{self, Accumulator};
 use crate::db::surveys::Survey;
+use crate::db::webhooks::Webhook;
 use crate::db::{self, AnyConnection};
 use crate::domain::answer::{self, Answer};
-use crate::domain::ids::SurveyId;
+use crate::domain::ids::{InvitationId, SurveyId};
 use crate::domain::secret::SurveyToken;
 use crate::domain::stats::tally::Tally;
 use crate::error::ApiError;
@@ -53,9 +56,11 @@ pub fn record(
 ) -> Result<(Response, bool), ApiError> {
     db::write_transaction(conn, |conn| {
         let mut cells = Accumulator::new();
-        let recorded = record_into(conn, invitation, survey, answer, &mut cells)?;
+        let mut recorded = record_all(conn, &[(invitation, survey, answer)], &mut cells)?;
         cells.write(conn)?;
-        Ok(recorded)
+        recorded
+            .pop()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no answer recorded")))
     })
 }
 
@@ -112,78 +117,133 @@ pub fn prepare(conn: &mut AnyConnection, submission: &Submission) -> Result<Prep
     })
 }
 
-/// Records `answer` for `invitation` of `survey` inside the caller's write transaction, its
-/// rollup changes added to `cells`. Returns the stored response and whether it is new. An
-/// anonymous survey's answer gets an id that carries no time, and cuts the invitation from
-/// its person (nothing is sent to someone who answered).
-pub fn record_into(
+/// One answer to record: its link's invitation and survey, as read before the write, and
+/// the answer.
+pub type Answering<'a> = (&'a Invitation, &'a Survey, &'a Answer);
+
+/// Records each answer of `batch` (each to a different link) inside the caller's write
+/// transaction, with a few statements for the whole batch, their rollup changes added to
+/// `cells`. Returns each stored response and whether it is new, in order. If any answer is
+/// refused, returns its error, and the caller must roll back: part of the batch is written.
+/// An anonymous survey's answer gets an id that carries no time, and cuts the invitation
+/// from its person (nothing is sent to someone who answered).
+pub fn record_all(
     conn: &mut AnyConnection,
-    invitation: &Invitation,
-    survey: &Survey,
-    answer: &Answer,
+    batch: &[Answering<'_>],
     cells: &mut Accumulator,
-) -> Result<(Response, bool), ApiError> {
+) -> Result<Vec<(Response, bool)>, ApiError> {
     let at = db::now();
-    let invitation = &match responses::mark_responded_if_live(conn, &invitation.id, at)? {
-        // Addressed as it stands now, not as it was read before the write.
-        Liveness::Live(to) => Invitation {
-            recipient_email: to.email,
-            recipient_name: to.name,
-            recipient_external_id: to.external_id,
-            ..invitation.clone()
-        },
-        Liveness::Expired => return Err(ApiError::Gone),
-        Liveness::NotIssued => return Err(ApiError::NotFound("survey link")),
-    };
+    let ids: Vec<&InvitationId> = batch.iter().map(|(i, _, _)| &i.id).collect();
+    let mut liveness = responses::mark_responded_if_live(conn, &ids, at)?;
+    let invitations = batch
+        .iter()
+        .map(|(invitation, _, _)| match liveness.remove(&invitation.id) {
+            // Addressed as it stands now, not as it was read before the write.
+            Some(Liveness::Live(to)) => Ok(Invitation {
+                recipient_email: to.email,
+                recipient_name: to.name,
+                recipient_external_id: to.external_id,
+                ..(*invitation).clone()
+            }),
+            Some(Liveness::Expired) => Err(ApiError::Gone),
+            _ => Err(ApiError::NotFound("survey link")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     // An answer means the link was opened, whatever the page saw before.
-    let opened = db::funnel::open(conn, &invitation.id, at)?;
-    let existing = responses::for_invitation(conn, &invitation.id)?;
-    let recorded = existing.as_ref().map(Response::recorded);
-    if recorded.is_none() && answer.score.is_none() {
-        // Well-formed, but the link's state does not allow it yet.
-        return Err(ApiError::Conflict(
-            "this link has no answer yet: send a score first".into(),
-        ));
+    let mut opened = db::funnel::open(conn, &ids, at)?;
+    let mut existing = responses::for_invitations(conn, &ids)?;
+    let mut prior = Vec::with_capacity(batch.len());
+    let mut applied = Vec::with_capacity(batch.len());
+    for ((_, _, answer), invitation) in batch.iter().zip(&invitations) {
+        let before = existing.remove(&invitation.id);
+        let recorded = before.as_ref().map(Response::recorded);
+        if recorded.is_none() && answer.score.is_none() {
+            // Well-formed, but the link's state does not allow it yet.
+            return Err(ApiError::Conflict(
+                "this link has no answer yet: send a score first".into(),
+            ));
+        }
+        applied.push(answer::apply(recorded.as_ref(), answer, at)?);
+        prior.push(before);
     }
-    let applied = answer::apply(recorded.as_ref(), answer, at)?;
-    let response = responses::save(
-        conn,
-        invitation,
-        existing.as_ref(),
-        &applied.state,
-        &applied.changes,
-        responses::Saving {
-            user_agent: answer.user_agent.as_deref(),
-            anonymous: survey.anonymous,
-            at,
-        },
-    )?;
-    if survey.anonymous {
-        db::invitations::cut_identity(conn, &invitation.id)?;
+    let saving: Vec<responses::Saving<'_>> = batch
+        .iter()
+        .zip(&invitations)
+        .zip(prior.iter().zip(&applied))
+        .map(
+            |(((_, survey, answer), invitation), (before, applied))| responses::Saving {
+                invitation,
+                existing: before.as_ref(),
+                state: &applied.state,
+                changes: &applied.changes,
+                user_agent: answer.user_agent.as_deref(),
+                anonymous: survey.anonymous,
+            },
+        )
+        .collect();
+    let stored = responses::save(conn, &saving, at)?;
+    let anonymous: Vec<&str> = batch
+        .iter()
+        .filter(|(_, survey, _)| survey.anonymous)
+        .map(|(invitation, _, _)| invitation.id.as_str())
+        .collect();
+    if !anonymous.is_empty() {
+        db::invitations::cut_identities(conn, &anonymous)?;
     }
-    // The rollups move with the answer: the old score (or flag) out, the new one in.
-    let mut delta = opened + answer_tally(&applied.state);
-    if let Some(old) = &recorded {
-        delta += -answer_tally(old);
+    // The rollups move with the answers: each old score (or flag) out, the new one in.
+    let mut moved = Vec::new();
+    for (((_, survey, _), invitation), (before, applied)) in batch
+        .iter()
+        .zip(&invitations)
+        .zip(prior.iter().zip(&applied))
+    {
+        let mut delta =
+            opened.remove(&invitation.id).unwrap_or_default() + answer_tally(&applied.state);
+        if let Some(old) = before {
+            delta += -answer_tally(&old.recorded());
+        }
+        if !delta.is_zero() {
+            moved.push(((invitation, *survey), delta));
+        }
     }
-    if !delta.is_zero() {
-        cells.add_cell(&rollups::cell_for(conn, invitation, survey)?, delta);
+    let (answered, deltas): (Vec<_>, Vec<_>) = moved.into_iter().unzip();
+    for (cell, delta) in rollups::cells_for(conn, &answered)?.iter().zip(deltas) {
+        cells.add_cell(cell, delta);
     }
-    if !applied.changes.is_empty() {
-        let kind = if existing.is_none() {
+    // Each workspace's subscriptions read once for the batch.
+    let mut subscriptions: HashMap<&str, Vec<Webhook>> = HashMap::new();
+    for (((_, survey, _), invitation), (response, (before, applied))) in batch
+        .iter()
+        .zip(&invitations)
+        .zip(stored.iter().zip(prior.iter().zip(&applied)))
+    {
+        if applied.changes.is_empty() {
+            continue;
+        }
+        let workspace = invitation.workspace_id.as_str();
+        if !subscriptions.contains_key(workspace) {
+            let found = db::webhooks::subscriptions(conn, workspace)?;
+            subscriptions.insert(workspace, found);
+        }
+        let kind = if before.is_none() {
             "response.created"
         } else {
             "response.updated"
         };
-        db::webhooks::emit(
+        db::webhooks::emit_to(
             conn,
-            invitation.workspace_id.as_str(),
+            &subscriptions[workspace],
+            workspace,
             kind,
-            event_data(invitation, survey, &response),
+            event_data(invitation, survey, response),
             at,
         )?;
     }
-    Ok((response, existing.is_none()))
+    Ok(stored
+        .into_iter()
+        .zip(prior)
+        .map(|(response, before)| (response, before.is_none()))
+        .collect())
 }
 
 /// The object a response event carries: for an anonymous survey, the answer without its

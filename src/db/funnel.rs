@@ -2,6 +2,8 @@
 //! and moved into the rollups in the same transaction, as the difference of
 //! [`Tally::of`] before and after the step.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -37,42 +39,50 @@ pub fn facts(
 /// Records the first opening of invitation `id` at `at` (later ones change nothing).
 /// Call inside a write transaction.
 pub fn mark_opened(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTime) -> DbResult<()> {
-    let delta = open(conn, id, at)?;
-    apply(conn, id, &delta)
+    match open(conn, &[id], at)?.remove(id) {
+        Some(delta) => apply(conn, id, &delta),
+        None => Ok(()),
+    }
 }
 
-/// Marks invitation `id` opened at `at` if it was not, and returns what that adds to its
-/// rollup cell, for a caller that applies it with other changes to the same cell.
-/// Call inside a write transaction.
-pub fn open(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTime) -> DbResult<Tally> {
+/// Marks invitations `ids` opened at `at` where they were not, and returns what that adds
+/// to the rollup cell of each one that changed, for a caller that applies it with other
+/// changes to the same cells. Call inside a write transaction.
+pub fn open(
+    conn: &mut AnyConnection,
+    ids: &[&InvitationId],
+    at: NaiveDateTime,
+) -> DbResult<HashMap<InvitationId, Tally>> {
     // Conditional on `opened_at IS NULL`, so two concurrent openings count once: the second
     // waits for the first's row lock (Postgres) or write lock (SQLite) and then matches nothing.
-    let before: Option<(String, String, Option<NaiveDateTime>)> = diesel::update(
+    let keys: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    let before: Vec<(String, String, String, Option<NaiveDateTime>)> = diesel::update(
         invitations::table
-            .find(id.as_str())
+            .filter(invitations::id.eq_any(keys))
             .filter(invitations::opened_at.is_null()),
     )
     .set(invitations::opened_at.eq(at))
     .returning((
+        invitations::id,
         invitations::channel,
         invitations::status,
         invitations::sent_at,
     ))
-    .get_result(conn)
-    .optional()?;
-    Ok(match before {
-        Some((channel, status, sent_at)) => {
+    .get_results(conn)?;
+    Ok(before
+        .into_iter()
+        .map(|(id, channel, status, sent_at)| {
             let was = facts(&channel, &status, sent_at, None);
-            change(
+            let delta = change(
                 &was,
                 &Facts {
                     opened: true,
                     ..was
                 },
-            )
-        }
-        None => Tally::default(),
-    })
+            );
+            (InvitationId::from(id), delta)
+        })
+        .collect())
 }
 
 /// Records that invitation `id`'s email was accepted at `at` (only the first time counts),

@@ -1,6 +1,8 @@
 //! Responses (at most one per invitation) and their history of changes.
 //! The rules for applying an answer live in `domain::answer`; this module only stores.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -89,7 +91,7 @@ pub enum Liveness {
 }
 
 /// Whom an invitation is addressed to.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
 pub struct Addressee {
     /// The recipient's email.
     pub email: Option<String>,
@@ -99,18 +101,20 @@ pub struct Addressee {
     pub external_id: Option<String>,
 }
 
-/// Marks `invitation` responded if it can still be answered at `at`. Call first in the
-/// answer's write transaction: the write takes the invitation's row lock (Postgres) or the
-/// database's write lock (SQLite) before anything is read, so concurrent answers to one link
-/// queue here instead of racing, and a concurrent cancellation, expiry or erasure wins.
+/// Marks `ids` responded where they can still be answered at `at`, and says of each whether
+/// it could. Call first in the answers' write transaction: the write takes the invitations'
+/// row locks (Postgres) or the database's write lock (SQLite) before anything is read, so
+/// concurrent answers to one link queue here instead of racing, and a concurrent
+/// cancellation, expiry or erasure wins. `ids` are distinct.
 pub fn mark_responded_if_live(
     conn: &mut AnyConnection,
-    invitation: &InvitationId,
+    ids: &[&InvitationId],
     at: NaiveDateTime,
-) -> DbResult<Liveness> {
-    let live: Option<(Option<String>, Option<String>, Option<String>)> = diesel::update(
+) -> DbResult<HashMap<InvitationId, Liveness>> {
+    let keys: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    let live: Vec<(String, Addressee)> = diesel::update(
         invitations::table
-            .find(invitation.as_str())
+            .filter(invitations::id.eq_any(&keys))
             .filter(invitations::status.ne_all(status::NOT_ISSUED))
             .filter(
                 invitations::expires_at
@@ -120,114 +124,198 @@ pub fn mark_responded_if_live(
     )
     .set(invitations::status.eq(status::RESPONDED))
     .returning((
-        invitations::recipient_email,
-        invitations::recipient_name,
-        invitations::recipient_external_id,
+        invitations::id,
+        (
+            invitations::recipient_email,
+            invitations::recipient_name,
+            invitations::recipient_external_id,
+        ),
     ))
-    .get_result(conn)
-    .optional()?;
-    if let Some((email, name, external_id)) = live {
-        return Ok(Liveness::Live(Addressee {
-            email,
-            name,
-            external_id,
-        }));
+    .get_results(conn)?;
+    let mut found: HashMap<InvitationId, Liveness> = live
+        .into_iter()
+        .map(|(id, to)| (InvitationId::from(id), Liveness::Live(to)))
+        .collect();
+    let refused: Vec<&str> = keys
+        .into_iter()
+        .filter(|k| !found.contains_key(*k))
+        .collect();
+    if !refused.is_empty() {
+        let expired: Vec<(String, Option<NaiveDateTime>)> = invitations::table
+            .filter(invitations::id.eq_any(&refused))
+            .select((invitations::id, invitations::expires_at))
+            .load(conn)?;
+        let expired: HashMap<String, bool> = expired
+            .into_iter()
+            .map(|(id, e)| (id, e.is_some_and(|e| e <= at)))
+            .collect();
+        for id in refused {
+            let liveness = if expired.get(id).copied().unwrap_or(false) {
+                Liveness::Expired
+            } else {
+                Liveness::NotIssued
+            };
+            found.insert(InvitationId::from(id.to_string()), liveness);
+        }
     }
-    let expires_at = invitations::table
-        .find(invitation.as_str())
-        .select(invitations::expires_at)
-        .first::<Option<NaiveDateTime>>(conn)
-        .optional()?;
-    Ok(match expires_at {
-        Some(Some(e)) if e <= at => Liveness::Expired,
-        _ => Liveness::NotIssued,
-    })
+    Ok(found)
 }
 
-/// How an answer is stored.
+/// Rows per multi-row INSERT: 13 columns each stays far under SQLite's 32,766 binds.
+const ROWS_PER_STATEMENT: usize = 1_000;
+
+/// One answer to store.
 #[derive(Debug, Clone, Copy)]
 pub struct Saving<'a> {
+    /// The invitation answered.
+    pub invitation: &'a Invitation,
+    /// The response already recorded for it, if any.
+    pub existing: Option<&'a Response>,
+    /// The answer's new state.
+    pub state: &'a Recorded,
+    /// What changed (one history entry each).
+    pub changes: &'a [Change],
     /// The browser's user agent, if any.
     pub user_agent: Option<&'a str>,
     /// Whether its survey is anonymous (its id then carries no time).
     pub anonymous: bool,
-    /// When.
-    pub at: NaiveDateTime,
 }
 
-/// Stores the new state of the answer to `invitation` and one history entry per change.
-/// `existing` is the response already recorded, if any. Returns the stored response.
+impl Saving<'_> {
+    /// The response as it is stored at `at`.
+    fn stored(&self, at: NaiveDateTime) -> Response {
+        let state = self.state;
+        let (id, answer_count, created_at) = match self.existing {
+            None if self.anonymous => (ResponseId::random(), 1, at),
+            None => (ResponseId::generate(), 1, at),
+            Some(prev) => (
+                prev.id.clone(),
+                prev.answer_count.saturating_add(1),
+                prev.created_at,
+            ),
+        };
+        Response {
+            id,
+            invitation_id: self.invitation.id.clone(),
+            survey_id: self.invitation.survey_id.clone(),
+            score: state.score,
+            comment: state.comment.clone(),
+            suspect: state.suspect,
+            suspect_reason: state.suspect_reason.clone(),
+            user_agent: self.user_agent.map(str::to_owned),
+            answer_count,
+            created_at,
+            updated_at: at,
+            score_changed_at: state.score_changed_at,
+            auto_sent: state.auto_sent,
+        }
+    }
+}
+
+/// Stores the new state of each answer of `answers` at `at` (new responses in one
+/// statement) and one history entry per change. Returns the stored responses, in order.
 pub fn save(
     conn: &mut AnyConnection,
-    invitation: &Invitation,
-    existing: Option<&Response>,
-    state: &Recorded,
-    changes: &[Change],
-    how: Saving<'_>,
-) -> DbResult<Response> {
-    let Saving {
-        user_agent,
-        anonymous,
-        at,
-    } = how;
-    let id = match existing {
-        None => {
-            let id = if anonymous {
-                ResponseId::random()
-            } else {
-                ResponseId::generate()
-            };
-            diesel::insert_into(responses::table)
-                .values((
-                    responses::id.eq(id.as_str()),
-                    responses::invitation_id.eq(invitation.id.as_str()),
-                    responses::survey_id.eq(invitation.survey_id.as_str()),
-                    responses::score.eq(state.score),
-                    responses::comment.eq(&state.comment),
-                    responses::suspect.eq(state.suspect),
-                    responses::suspect_reason.eq(&state.suspect_reason),
-                    responses::user_agent.eq(user_agent),
-                    responses::answer_count.eq(1),
-                    responses::created_at.eq(at),
-                    responses::updated_at.eq(at),
-                    responses::score_changed_at.eq(state.score_changed_at),
-                    responses::auto_sent.eq(state.auto_sent),
-                ))
-                .execute(conn)?;
-            id
-        }
-        Some(prev) => {
-            diesel::update(responses::table.find(prev.id.as_str()))
+    answers: &[Saving<'_>],
+    at: NaiveDateTime,
+) -> DbResult<Vec<Response>> {
+    let stored: Vec<Response> = answers.iter().map(|a| a.stored(at)).collect();
+    let mut created = Vec::new();
+    for (answer, r) in answers.iter().zip(&stored) {
+        if answer.existing.is_some() {
+            diesel::update(responses::table.find(r.id.as_str()))
                 .set((
-                    responses::score.eq(state.score),
-                    responses::comment.eq(&state.comment),
-                    responses::suspect.eq(state.suspect),
-                    responses::suspect_reason.eq(&state.suspect_reason),
-                    responses::user_agent.eq(user_agent),
-                    responses::answer_count.eq(prev.answer_count.saturating_add(1)),
-                    responses::updated_at.eq(at),
-                    responses::score_changed_at.eq(state.score_changed_at),
-                    responses::auto_sent.eq(state.auto_sent),
+                    responses::score.eq(r.score),
+                    responses::comment.eq(&r.comment),
+                    responses::suspect.eq(r.suspect),
+                    responses::suspect_reason.eq(&r.suspect_reason),
+                    responses::user_agent.eq(&r.user_agent),
+                    responses::answer_count.eq(r.answer_count),
+                    responses::updated_at.eq(r.updated_at),
+                    responses::score_changed_at.eq(r.score_changed_at),
+                    responses::auto_sent.eq(r.auto_sent),
                 ))
                 .execute(conn)?;
-            prev.id.clone()
+            continue;
         }
-    };
-    for change in changes {
-        diesel::insert_into(response_events::table)
-            .values((
-                // Time-ordered, so the history reads back in the order it happened.
-                response_events::id.eq(ResponseId::generate().as_str()),
-                response_events::response_id.eq(id.as_str()),
-                response_events::change.eq(change.as_str()),
-                response_events::score.eq(state.score),
-                response_events::comment.eq(&state.comment),
-                response_events::suspect.eq(state.suspect),
-                response_events::at.eq(at),
-            ))
-            .execute(conn)?;
+        created.push((
+            responses::id.eq(r.id.as_str()),
+            responses::invitation_id.eq(r.invitation_id.as_str()),
+            responses::survey_id.eq(r.survey_id.as_str()),
+            responses::score.eq(r.score),
+            responses::comment.eq(r.comment.as_deref()),
+            responses::suspect.eq(r.suspect),
+            responses::suspect_reason.eq(r.suspect_reason.as_deref()),
+            responses::user_agent.eq(r.user_agent.as_deref()),
+            responses::answer_count.eq(r.answer_count),
+            responses::created_at.eq(r.created_at),
+            responses::updated_at.eq(r.updated_at),
+            responses::score_changed_at.eq(r.score_changed_at),
+            responses::auto_sent.eq(r.auto_sent),
+        ));
     }
-    find(conn, &id)
+    // Time-ordered ids, so the history reads back in the order it happened.
+    let event_ids: Vec<Vec<ResponseId>> = answers
+        .iter()
+        .map(|a| a.changes.iter().map(|_| ResponseId::generate()).collect())
+        .collect();
+    let events: Vec<_> = answers
+        .iter()
+        .zip(&stored)
+        .zip(&event_ids)
+        .flat_map(|((answer, r), ids)| {
+            answer.changes.iter().zip(ids).map(move |(change, id)| {
+                (
+                    response_events::id.eq(id.as_str()),
+                    response_events::response_id.eq(r.id.as_str()),
+                    response_events::change.eq(change.as_str()),
+                    response_events::score.eq(r.score),
+                    response_events::comment.eq(r.comment.as_deref()),
+                    response_events::suspect.eq(r.suspect),
+                    response_events::at.eq(at),
+                )
+            })
+        })
+        .collect();
+    // Multi-row statements run on the backend's own connection (`MultiConnection` cannot
+    // batch), in chunks that stay under SQLite's bind limit.
+    for chunk in created.chunks(ROWS_PER_STATEMENT) {
+        match conn {
+            AnyConnection::Sqlite(c) => diesel::insert_into(responses::table)
+                .values(chunk)
+                .execute(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(responses::table)
+                .values(chunk)
+                .execute(c)?,
+        };
+    }
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        match conn {
+            AnyConnection::Sqlite(c) => diesel::insert_into(response_events::table)
+                .values(chunk)
+                .execute(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(response_events::table)
+                .values(chunk)
+                .execute(c)?,
+        };
+    }
+    Ok(stored)
+}
+
+/// The responses answering `ids`, by invitation.
+pub fn for_invitations(
+    conn: &mut AnyConnection,
+    ids: &[&InvitationId],
+) -> DbResult<HashMap<InvitationId, Response>> {
+    let keys: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    let found: Vec<Response> = responses::table
+        .filter(responses::invitation_id.eq_any(keys))
+        .select(Response::as_select())
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(|r| (r.invitation_id.clone(), r))
+        .collect())
 }
 
 /// The response answering `invitation`, if any.
@@ -317,13 +405,6 @@ pub fn history(conn: &mut AnyConnection, id: &ResponseId) -> DbResult<Vec<Event>
         .load(conn)?;
     latest.reverse();
     Ok(latest)
-}
-
-fn find(conn: &mut AnyConnection, id: &ResponseId) -> DbResult<Response> {
-    Ok(responses::table
-        .find(id.as_str())
-        .select(Response::as_select())
-        .first(conn)?)
 }
 
 /// One page of a survey's responses for an export: invitations created in `[from, to)`

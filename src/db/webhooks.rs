@@ -116,13 +116,33 @@ pub fn emit(
     data: serde_json::Value,
     now: NaiveDateTime,
 ) -> DbResult<()> {
-    let subscribers: Vec<String> = webhooks::table
+    let subscribers = subscriptions(conn, workspace)?;
+    emit_to(conn, &subscribers, workspace, kind, data, now)
+}
+
+/// Every subscription of `workspace`, for a caller that emits many events with
+/// [`emit_to`] in one transaction.
+pub fn subscriptions(conn: &mut AnyConnection, workspace: &str) -> DbResult<Vec<Webhook>> {
+    Ok(webhooks::table
         .filter(webhooks::workspace_id.eq(workspace))
         .select(Webhook::as_select())
-        .load(conn)?
-        .into_iter()
+        .load(conn)?)
+}
+
+/// [`emit`] to those of `subscriptions` (all of `workspace`, read in this transaction)
+/// that want `kind`.
+pub fn emit_to(
+    conn: &mut AnyConnection,
+    subscriptions: &[Webhook],
+    workspace: &str,
+    kind: &str,
+    data: serde_json::Value,
+    now: NaiveDateTime,
+) -> DbResult<()> {
+    let subscribers: Vec<&str> = subscriptions
+        .iter()
         .filter(|w| w.wants(kind))
-        .map(|w| w.id)
+        .map(|w| w.id.as_str())
         .collect();
     if subscribers.is_empty() {
         return Ok(());

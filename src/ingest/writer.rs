@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use tokio::sync::{mpsc, watch};
 
 use super::{Job, Outcome};
+use crate::db::responses::Response;
 use crate::db::rollups::Accumulator;
 use crate::db::surveys::Survey;
 use crate::db::{self, AnyConnection, DbError, DbPool};
@@ -106,33 +107,105 @@ fn commit_batch(pool: &DbPool, answers: &[Prepared]) -> Result<Vec<Outcome>, DbE
 fn try_batch(conn: &mut AnyConnection, answers: &[Prepared]) -> Result<Vec<Outcome>, DbError> {
     db::write_transaction(conn, |conn| {
         let mut cells = Accumulator::new();
-        // Each survey read once per batch, under the write lock: its settings (anonymity,
-        // segments) as they stand when the answers are written.
-        let mut surveys: HashMap<SurveyId, Survey> = HashMap::new();
-        let mut outcomes = Vec::with_capacity(answers.len());
-        for prepared in answers {
+        // The whole batch at once, in a savepoint; if any answer is refused, that is undone
+        // and each answer is recorded alone in its own savepoint, so only the refused ones fail.
+        let together = db::savepoint(conn, |conn| {
             let mut mine = Accumulator::new();
-            let outcome = db::savepoint(conn, |conn| {
-                let id = &prepared.survey.id;
-                if !surveys.contains_key(id) {
-                    let fresh = db::surveys::find(conn, &prepared.survey.workspace_id, id)?;
-                    surveys.insert(id.clone(), fresh);
-                }
-                let survey = &surveys[id];
-                respond::record_into(
-                    conn,
-                    &prepared.invitation,
-                    survey,
-                    &prepared.answer,
-                    &mut mine,
-                )
-            });
-            if outcome.is_ok() {
+            let recorded = record_together(conn, answers, &mut mine)?;
+            Ok::<_, ApiError>((recorded, mine))
+        });
+        let outcomes = match together {
+            Ok((recorded, mine)) => {
                 cells.merge(mine);
+                recorded.into_iter().map(Ok).collect()
             }
-            outcomes.push(outcome);
-        }
+            Err(_) => record_apart(conn, answers, &mut cells),
+        };
         cells.write(conn)?;
         Ok(outcomes)
     })
+}
+
+/// Each survey of `answers`, read once per batch under the write lock: its settings
+/// (anonymity, segments) as they stand when the answers are written.
+fn fresh_survey<'s>(
+    conn: &mut AnyConnection,
+    surveys: &'s mut HashMap<SurveyId, Survey>,
+    prepared: &Prepared,
+) -> Result<&'s Survey, ApiError> {
+    let id = &prepared.survey.id;
+    if !surveys.contains_key(id) {
+        let fresh = db::surveys::find(conn, &prepared.survey.workspace_id, id)?;
+        surveys.insert(id.clone(), fresh);
+    }
+    Ok(&surveys[id])
+}
+
+/// Records every answer of the batch with a few statements per round: a round takes each
+/// link at most once (its first answer not yet recorded), so one link's answers stay in order.
+fn record_together(
+    conn: &mut AnyConnection,
+    answers: &[Prepared],
+    cells: &mut Accumulator,
+) -> Result<Vec<(Response, bool)>, ApiError> {
+    let mut surveys = HashMap::new();
+    for prepared in answers {
+        fresh_survey(conn, &mut surveys, prepared)?;
+    }
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, prepared) in answers.iter().enumerate() {
+        let round = seen.entry(prepared.invitation.id.as_str()).or_insert(0);
+        if rounds.len() <= *round {
+            rounds.push(Vec::new());
+        }
+        rounds[*round].push(i);
+        *round += 1;
+    }
+    let mut recorded: Vec<Option<(Response, bool)>> = answers.iter().map(|_| None).collect();
+    for round in rounds {
+        let batch: Vec<respond::Answering<'_>> = round
+            .iter()
+            .map(|&i| {
+                let p = &answers[i];
+                (&p.invitation, &surveys[&p.survey.id], &p.answer)
+            })
+            .collect();
+        for (i, outcome) in round.iter().zip(respond::record_all(conn, &batch, cells)?) {
+            recorded[*i] = Some(outcome);
+        }
+    }
+    recorded
+        .into_iter()
+        .map(|r| {
+            r.ok_or_else(|| ApiError::internal(anyhow::anyhow!("answer left out of its batch")))
+        })
+        .collect()
+}
+
+/// Records each answer in its own savepoint: one refused answer (an expired link, a bad
+/// score) is undone alone. Only the rollup changes of those recorded join `cells`.
+fn record_apart(
+    conn: &mut AnyConnection,
+    answers: &[Prepared],
+    cells: &mut Accumulator,
+) -> Vec<Outcome> {
+    let mut surveys: HashMap<SurveyId, Survey> = HashMap::new();
+    let mut outcomes = Vec::with_capacity(answers.len());
+    for prepared in answers {
+        let mut mine = Accumulator::new();
+        let outcome = db::savepoint(conn, |conn| {
+            let survey = fresh_survey(conn, &mut surveys, prepared)?;
+            let one = (&prepared.invitation, survey, &prepared.answer);
+            let mut recorded = respond::record_all(conn, &[one], &mut mine)?;
+            recorded
+                .pop()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no answer recorded")))
+        });
+        if outcome.is_ok() {
+            cells.merge(mine);
+        }
+        outcomes.push(outcome);
+    }
+    outcomes
 }

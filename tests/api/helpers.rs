@@ -365,6 +365,20 @@ impl TestApp {
         inv["url"].as_str().unwrap().to_owned()
     }
 
+    /// Answers `url` with `body` as a future that owns what it needs, so it can be spawned
+    /// and sent at a chosen moment; resolves to the status.
+    pub fn answer_owned(
+        &self,
+        url: String,
+        body: Value,
+    ) -> impl std::future::Future<Output = u16> + Send + 'static {
+        let client = self.client.clone();
+        async move {
+            let res = client.post(&url).json(&body).send().await.expect("answer");
+            checked("POST", res).await.status().as_u16()
+        }
+    }
+
     /// Answers at `url` with a JSON body, as the page's script does.
     pub async fn answer(&self, url: &str, body: Value) -> reqwest::Response {
         let res = self

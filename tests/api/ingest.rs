@@ -112,3 +112,71 @@ async fn answers_queued_behind_a_batch_commit_together_and_a_refused_one_is_undo
         "32 answers, most queued behind a blocked batch, took {batches} commits"
     );
 }
+
+#[tokio::test]
+async fn one_links_answers_in_one_batch_are_recorded_in_arrival_order() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("csat").await;
+    let url = app.link(&survey).await;
+
+    let blocker = Blocker::hold(app.db.url());
+    // Sent one after another, so they reach the link's writer lane in this order: the first
+    // is taken (and blocked) alone; the next two then share one batch.
+    let bodies = [
+        json!({"score": 4}),
+        json!({"comment": "first"}),
+        json!({"comment": "second"}),
+    ];
+    let mut sent = Vec::new();
+    for body in bodies {
+        sent.push(tokio::spawn(app.answer_owned(url.clone(), body)));
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    blocker.release();
+    let mut statuses = Vec::new();
+    for s in sent {
+        statuses.push(s.await.unwrap());
+    }
+    assert_eq!(statuses, [201, 200, 200]);
+
+    let (_, text) = crate::metrics::scrape(&app, None).await;
+    assert_eq!(metric(&text, "scorekeeper_answer_batch_size_sum"), 3.0);
+    assert_eq!(
+        metric(&text, "scorekeeper_answer_batch_size_count"),
+        2.0,
+        "the link's last two answers were committed together"
+    );
+    let listed: Value = app
+        .get(&format!("/v1/surveys/{survey}/responses"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mine = listed["data"][0].clone();
+    assert_eq!(mine["score"], 4);
+    assert_eq!(mine["comment"], "second");
+    let detail: Value = app
+        .get(&format!("/v1/responses/{}", mine["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let history: Vec<(&str, &Value)> = detail["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["change"].as_str().unwrap(), &e["comment"]))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            ("created", &Value::Null),
+            ("comment", &json!("first")),
+            ("comment", &json!("second")),
+        ]
+    );
+    let stats = app.stats(&survey).await;
+    assert_eq!(stats["responses"], 1);
+    assert_eq!(stats["funnel"]["commented"], 1);
+    assert_eq!(stats["score"], 100.0);
+}

@@ -13,11 +13,13 @@ pub use backfill::{backfill_once, rebuild};
 pub use raw::{raw, RawQuery, RawRow};
 pub use summed::{read_cells, CellCounts, GrainRange};
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, NaiveDateTime};
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamp};
 
-use super::invitations::{properties_of_one, Invitation};
+use super::invitations::{properties_of, properties_of_one, Invitation};
 use super::schema::{invitations, surveys};
 use super::surveys::Survey;
 use super::{AnyConnection, DbResult};
@@ -128,18 +130,39 @@ pub fn cell_of(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<Cell> {
     })
 }
 
-/// The cell of `invitation` of `survey`, read with one query (its properties) since the
-/// caller holds both rows.
-pub fn cell_for(
+/// The cells of `answered` (invitations with their surveys), their properties read with
+/// one query since the caller holds the rows.
+pub fn cells_for(
     conn: &mut AnyConnection,
-    invitation: &Invitation,
-    survey: &Survey,
-) -> DbResult<Cell> {
-    Ok(Cell {
-        survey_id: invitation.survey_id.clone(),
-        at: invitation.created_at,
-        dims: segment_values(conn, &invitation.id, &survey.segments())?,
-    })
+    answered: &[(&Invitation, &Survey)],
+) -> DbResult<Vec<Cell>> {
+    let segmented: Vec<&InvitationId> = answered
+        .iter()
+        .filter(|(_, survey)| !survey.segments().keys().is_empty())
+        .map(|(invitation, _)| &invitation.id)
+        .collect();
+    let mut properties = if segmented.is_empty() {
+        HashMap::new()
+    } else {
+        properties_of(conn, &segmented)?
+    };
+    Ok(answered
+        .iter()
+        .map(|(invitation, survey)| {
+            let segments = survey.segments();
+            let dims = properties
+                .remove(&invitation.id)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(k, _)| segments.contains(k))
+                .collect();
+            Cell {
+                survey_id: invitation.survey_id.clone(),
+                at: invitation.created_at,
+                dims,
+            }
+        })
+        .collect())
 }
 
 /// The `(property, value)` pairs of invitation `id` that are among `segments`.
