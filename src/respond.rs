@@ -27,13 +27,19 @@ pub fn find_any(conn: &mut AnyConnection, token: &str) -> Result<(Invitation, Su
 /// expired → 410.
 pub fn find_live(conn: &mut AnyConnection, token: &str) -> Result<(Invitation, Survey), ApiError> {
     let (invitation, survey) = find_any(conn, token)?;
+    check_live(&invitation)?;
+    Ok((invitation, survey))
+}
+
+/// Whether `invitation` can be answered now: never issued → 404, expired → 410.
+fn check_live(invitation: &Invitation) -> Result<(), ApiError> {
     if !invitation.is_issued() {
         return Err(ApiError::NotFound("survey link"));
     }
     if invitation.expires_at.is_some_and(|at| at <= db::now()) {
         return Err(ApiError::Gone);
     }
-    Ok((invitation, survey))
+    Ok(())
 }
 
 /// The live link behind `token` with its recorded answer, if any (what the page shows).
@@ -68,7 +74,7 @@ pub fn record(
 #[derive(Debug, Clone)]
 pub struct Submission {
     /// The link's token.
-    pub token: String,
+    pub token: SurveyToken,
     /// The survey the link must belong to (the widget's), if any.
     pub survey: Option<SurveyId>,
     /// The score as sent.
@@ -81,24 +87,27 @@ pub struct Submission {
     pub user_agent: Option<String>,
 }
 
-/// An answer resolved against its link: everything that can be checked before the write
-/// lock (the link exists, belongs to the right survey, and the score lies on its scale).
-/// Writing it re-checks what can change meanwhile: expiry, cancellation, erasure, and the
-/// survey's settings.
+/// An answer resolved against its link: the link exists, can be answered, belongs to the
+/// right survey, and the score lies on its scale. Writing it re-checks what can change
+/// until the write: expiry, cancellation, erasure.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    /// The link's invitation, as read before the write.
+    /// The link's invitation.
     pub invitation: Invitation,
-    /// Its survey, as read before the write.
+    /// Its survey.
     pub survey: Survey,
     /// The parsed answer.
     pub answer: Answer,
 }
 
-/// Resolves `submission`'s link and parses its answer: reads only, so requests do this in
-/// parallel and the writer gets only the writes.
-pub fn prepare(conn: &mut AnyConnection, submission: &Submission) -> Result<Prepared, ApiError> {
-    let (invitation, survey) = find_live(conn, &submission.token)?;
+/// Resolves `submission` against its link `found` (looked up by the token's hash; `None`
+/// if unknown) and parses its answer on the survey's scale.
+pub fn resolve(
+    found: Option<(Invitation, Survey)>,
+    submission: &Submission,
+) -> Result<Prepared, ApiError> {
+    let (invitation, survey) = found.ok_or(ApiError::NotFound("survey link"))?;
+    check_live(&invitation)?;
     if submission.survey.as_ref().is_some_and(|s| *s != survey.id) {
         return Err(ApiError::NotFound("survey link"));
     }

@@ -224,6 +224,22 @@ pub fn find_by_token_hash(
         .optional()?)
 }
 
+/// The invitations with these token hashes and their surveys, by token hash.
+pub fn find_by_token_hashes(
+    conn: &mut AnyConnection,
+    hashes: &[&str],
+) -> DbResult<HashMap<String, (Invitation, Survey)>> {
+    let found: Vec<(Invitation, Survey)> = invitations::table
+        .inner_join(surveys::table)
+        .filter(invitations::token_hash.eq_any(hashes))
+        .select((Invitation::as_select(), Survey::as_select()))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(|(invitation, survey)| (invitation.token_hash.clone(), (invitation, survey)))
+        .collect())
+}
+
 /// The invitation whose unsubscribe token has this hash, if any.
 pub fn find_by_unsubscribe_hash(
     conn: &mut AnyConnection,

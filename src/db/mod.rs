@@ -253,6 +253,18 @@ pub fn after_bulk_write(conn: &mut AnyConnection) -> Result<(), diesel::result::
     Ok(())
 }
 
+/// Plans every statement of the rest of the current transaction for its own parameters.
+/// For a transaction whose statements each run once per batch of many rows (the answer
+/// writer's): a cached generic plan, made while a table was small, would go on scanning it
+/// whole as it grows, while planning once per batch costs next to nothing. SQLite plans
+/// each statement once and needs nothing.
+pub fn plan_for_parameters(conn: &mut AnyConnection) -> Result<(), diesel::result::Error> {
+    if let AnyConnection::Postgresql(c) = conn {
+        c.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan")?;
+    }
+    Ok(())
+}
+
 /// Makes the rest of the current transaction read one snapshot. SQLite's transactions
 /// already do; Postgres needs REPEATABLE READ (the statement must come first).
 pub fn snapshot_reads(conn: &mut AnyConnection) -> Result<(), diesel::result::Error> {

@@ -3,11 +3,13 @@
 //! share one commit (one fsync) instead of paying for one each. A request is answered only
 //! after its batch has committed, so an acknowledged answer is never lost.
 //!
-//! Requests resolve the link and parse the answer first, in parallel and read-only
-//! (`respond::prepare`); a lane does only the writes. Answers to one link always take the
-//! same lane, in arrival order. Every answer runs in a savepoint of its batch, so one refused answer (an expired link, a bad score) is undone
-//! alone; the rollup changes of the whole batch are summed and written once, in key order,
-//! just before the commit.
+//! A request only reads its body; the lane looks up the links of a whole batch with one
+//! query, under the write lock, refuses what cannot be answered (an unknown or expired
+//! link, a score off the scale) without writing, and records the rest with a few statements
+//! for the whole batch. Answers to one link always take the same lane, in arrival order. If
+//! an answer is refused once writing has begun, the batch's writes are undone and each
+//! answer is recorded alone in its own savepoint. The rollup changes of the whole batch are
+//! summed and written once, in key order, just before the commit.
 
 mod writer;
 
@@ -21,7 +23,7 @@ use crate::db::responses::Response;
 use crate::db::DbPool;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::respond::Prepared;
+use crate::respond::Submission;
 
 /// How answers are batched.
 #[derive(Debug, Clone)]
@@ -37,7 +39,7 @@ pub type Outcome = Result<(Response, bool), ApiError>;
 
 /// One queued answer and where its outcome goes.
 struct Job {
-    prepared: Box<Prepared>,
+    submission: Box<Submission>,
     reply: oneshot::Sender<Outcome>,
 }
 
@@ -83,12 +85,12 @@ impl Ingest {
         (Self { lanes }, handles)
     }
 
-    /// Records `prepared` with whatever else is queued and answers once it has committed.
-    pub async fn submit(&self, prepared: Prepared) -> Outcome {
-        let lane = &self.lanes[lane_of(prepared.invitation.id.as_str(), self.lanes.len())];
+    /// Records `submission` with whatever else is queued and answers once it has committed.
+    pub async fn submit(&self, submission: Submission) -> Outcome {
+        let lane = &self.lanes[lane_of(submission.token.as_str(), self.lanes.len())];
         let (reply, outcome) = oneshot::channel();
         let job = Job {
-            prepared: Box::new(prepared),
+            submission: Box::new(submission),
             reply,
         };
         match tokio::time::timeout(ENQUEUE_TIMEOUT, lane.send(job)).await {
@@ -102,10 +104,10 @@ impl Ingest {
     }
 }
 
-/// The lane of a link (by its invitation): one link's answers stay in order on one lane.
-fn lane_of(invitation: &str, lanes: usize) -> usize {
+/// The lane of a link (by its token): one link's answers stay in order on one lane.
+fn lane_of(token: &str, lanes: usize) -> usize {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    invitation.hash(&mut hasher);
+    token.hash(&mut hasher);
     (hasher.finish() % lanes.max(1) as u64) as usize
 }
 

@@ -8,12 +8,10 @@ use tokio::sync::{mpsc, watch};
 use super::{Job, Outcome};
 use crate::db::responses::Response;
 use crate::db::rollups::Accumulator;
-use crate::db::surveys::Survey;
 use crate::db::{self, AnyConnection, DbError, DbPool};
-use crate::domain::ids::SurveyId;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
-use crate::respond::{self, Prepared};
+use crate::respond::{self, Prepared, Submission};
 
 /// Times a batch is tried when the database is busy (an SQLite lock held past its busy
 /// timeout, a Postgres deadlock) before its requests answer 503.
@@ -44,8 +42,8 @@ pub(super) async fn run(
                 Err(_) => break,
             }
         }
-        let (answers, replies): (Vec<Prepared>, Vec<_>) =
-            jobs.into_iter().map(|j| (*j.prepared, j.reply)).unzip();
+        let (answers, replies): (Vec<Submission>, Vec<_>) =
+            jobs.into_iter().map(|j| (*j.submission, j.reply)).unzip();
         let size = answers.len();
         let pool = pool.clone();
         let outcomes = tokio::task::spawn_blocking(move || write_batch(&pool, &answers))
@@ -69,7 +67,7 @@ pub(super) async fn run(
 
 /// Records `answers` in one transaction and returns each one's outcome, in order. If the
 /// transaction cannot commit, every one of them fails: none was acknowledged.
-fn write_batch(pool: &DbPool, answers: &[Prepared]) -> Vec<Outcome> {
+fn write_batch(pool: &DbPool, answers: &[Submission]) -> Vec<Outcome> {
     let err = match commit_batch(pool, answers) {
         Ok(outcomes) => return outcomes,
         Err(err) => err,
@@ -93,7 +91,7 @@ fn write_batch(pool: &DbPool, answers: &[Prepared]) -> Vec<Outcome> {
 
 /// Commits `answers` as one batch, trying again while the database is busy. No free
 /// connection within the pool's timeout is busy too, but not worth waiting for again.
-fn commit_batch(pool: &DbPool, answers: &[Prepared]) -> Result<Vec<Outcome>, DbError> {
+fn commit_batch(pool: &DbPool, answers: &[Submission]) -> Result<Vec<Outcome>, DbError> {
     let mut conn = pool.get()?;
     let mut attempt = 1;
     loop {
@@ -104,54 +102,68 @@ fn commit_batch(pool: &DbPool, answers: &[Prepared]) -> Result<Vec<Outcome>, DbE
     }
 }
 
-fn try_batch(conn: &mut AnyConnection, answers: &[Prepared]) -> Result<Vec<Outcome>, DbError> {
+fn try_batch(conn: &mut AnyConnection, answers: &[Submission]) -> Result<Vec<Outcome>, DbError> {
     db::write_transaction(conn, |conn| {
+        db::plan_for_parameters(conn)?;
+        // Every link of the batch read once, under the write lock: the link and its survey's
+        // settings (anonymity, segments) as they stand when the answers are written.
+        let hashes: Vec<String> = answers.iter().map(|a| a.token.hash()).collect();
+        let keys: Vec<&str> = hashes.iter().map(String::as_str).collect();
+        let mut links = db::invitations::find_by_token_hashes(conn, &keys)?;
+        let resolved: Vec<Result<Prepared, ApiError>> = answers
+            .iter()
+            .zip(&hashes)
+            .map(|(answer, hash)| {
+                let found = links.get(hash).cloned();
+                respond::resolve(found, answer)
+            })
+            .collect();
+        links.clear();
+        let ready: Vec<&Prepared> = resolved.iter().filter_map(|r| r.as_ref().ok()).collect();
         let mut cells = Accumulator::new();
         // The whole batch at once, in a savepoint; if any answer is refused, that is undone
         // and each answer is recorded alone in its own savepoint, so only the refused ones fail.
         let together = db::savepoint(conn, |conn| {
             let mut mine = Accumulator::new();
-            let recorded = record_together(conn, answers, &mut mine)?;
+            let recorded = record_together(conn, &ready, &mut mine)?;
             Ok::<_, ApiError>((recorded, mine))
         });
-        let outcomes = match together {
+        let mut recorded: Vec<Outcome> = match together {
             Ok((recorded, mine)) => {
                 cells.merge(mine);
                 recorded.into_iter().map(Ok).collect()
             }
-            Err(_) => record_apart(conn, answers, &mut cells),
+            Err(_) => record_apart(conn, &ready, &mut cells),
         };
         cells.write(conn)?;
-        Ok(outcomes)
+        // Back in the order of the batch: the refused ones where they were.
+        recorded.reverse();
+        Ok(resolved
+            .into_iter()
+            .map(|r| match r {
+                Ok(_) => recorded.pop().unwrap_or_else(|| {
+                    Err(ApiError::internal(anyhow::anyhow!(
+                        "answer left out of its batch"
+                    )))
+                }),
+                Err(refused) => Err(refused),
+            })
+            .collect())
     })
 }
 
-/// Each survey of `answers`, read once per batch under the write lock: its settings
-/// (anonymity, segments) as they stand when the answers are written.
-fn fresh_survey<'s>(
-    conn: &mut AnyConnection,
-    surveys: &'s mut HashMap<SurveyId, Survey>,
-    prepared: &Prepared,
-) -> Result<&'s Survey, ApiError> {
-    let id = &prepared.survey.id;
-    if !surveys.contains_key(id) {
-        let fresh = db::surveys::find(conn, &prepared.survey.workspace_id, id)?;
-        surveys.insert(id.clone(), fresh);
-    }
-    Ok(&surveys[id])
+/// The answer of `prepared` as the rest of the batch writes it.
+fn answering(prepared: &Prepared) -> respond::Answering<'_> {
+    (&prepared.invitation, &prepared.survey, &prepared.answer)
 }
 
 /// Records every answer of the batch with a few statements per round: a round takes each
 /// link at most once (its first answer not yet recorded), so one link's answers stay in order.
 fn record_together(
     conn: &mut AnyConnection,
-    answers: &[Prepared],
+    answers: &[&Prepared],
     cells: &mut Accumulator,
 ) -> Result<Vec<(Response, bool)>, ApiError> {
-    let mut surveys = HashMap::new();
-    for prepared in answers {
-        fresh_survey(conn, &mut surveys, prepared)?;
-    }
     let mut rounds: Vec<Vec<usize>> = Vec::new();
     let mut seen: HashMap<&str, usize> = HashMap::new();
     for (i, prepared) in answers.iter().enumerate() {
@@ -164,13 +176,8 @@ fn record_together(
     }
     let mut recorded: Vec<Option<(Response, bool)>> = answers.iter().map(|_| None).collect();
     for round in rounds {
-        let batch: Vec<respond::Answering<'_>> = round
-            .iter()
-            .map(|&i| {
-                let p = &answers[i];
-                (&p.invitation, &surveys[&p.survey.id], &p.answer)
-            })
-            .collect();
+        let batch: Vec<respond::Answering<'_>> =
+            round.iter().map(|&i| answering(answers[i])).collect();
         for (i, outcome) in round.iter().zip(respond::record_all(conn, &batch, cells)?) {
             recorded[*i] = Some(outcome);
         }
@@ -187,17 +194,14 @@ fn record_together(
 /// score) is undone alone. Only the rollup changes of those recorded join `cells`.
 fn record_apart(
     conn: &mut AnyConnection,
-    answers: &[Prepared],
+    answers: &[&Prepared],
     cells: &mut Accumulator,
 ) -> Vec<Outcome> {
-    let mut surveys: HashMap<SurveyId, Survey> = HashMap::new();
     let mut outcomes = Vec::with_capacity(answers.len());
     for prepared in answers {
         let mut mine = Accumulator::new();
         let outcome = db::savepoint(conn, |conn| {
-            let survey = fresh_survey(conn, &mut surveys, prepared)?;
-            let one = (&prepared.invitation, survey, &prepared.answer);
-            let mut recorded = respond::record_all(conn, &[one], &mut mine)?;
+            let mut recorded = respond::record_all(conn, &[answering(prepared)], &mut mine)?;
             recorded
                 .pop()
                 .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no answer recorded")))

@@ -9,7 +9,7 @@ use super::html::{self, Page};
 use crate::db;
 use crate::domain::scanner::is_scanner_agent;
 use crate::domain::score::Score;
-use crate::domain::secret::random_text;
+use crate::domain::secret::{random_text, SurveyToken};
 use crate::error::ApiError;
 use crate::extract::{body_error, content_type, parse_json};
 use crate::pages::{self, AnswerPage};
@@ -191,15 +191,14 @@ async fn record(
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let submission = Submission {
-        token: token.to_owned(),
+        token: SurveyToken::parse(token).ok_or(ApiError::NotFound("survey link"))?,
         survey: None,
         score: body.score,
         comment: body.comment,
         auto: body.auto,
         user_agent,
     };
-    let prepared = db::run(&state.pool, move |conn| respond::prepare(conn, &submission)).await?;
-    let (response, created) = state.ingest.submit(prepared).await?;
+    let (response, created) = state.ingest.submit(submission).await?;
     Ok((
         RecordedView {
             score: response.score,

@@ -17,11 +17,12 @@ use crate::db::{self, surveys::Survey};
 use crate::domain::email::EmailAddress;
 use crate::domain::locale::Locale;
 use crate::domain::properties::Properties;
+use crate::domain::secret::SurveyToken;
 use crate::domain::widget::looks_like_public_key;
 use crate::error::ApiError;
 use crate::extract::{content_type, parse_json};
 use crate::invite::Issuer;
-use crate::respond::{self, Submission};
+use crate::respond::Submission;
 use crate::state::AppState;
 use crate::validation::check;
 use crate::widget::view::{HiddenView, ShownView};
@@ -203,16 +204,14 @@ pub async fn answer(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let submission = Submission {
-            token,
+            token: SurveyToken::parse(&token).ok_or(ApiError::NotFound("survey link"))?,
             survey: Some(survey.id.clone()),
             score: parsed.score,
             comment: parsed.comment,
             auto: false,
             user_agent,
         };
-        let prepared =
-            db::run(&state.pool, move |conn| respond::prepare(conn, &submission)).await?;
-        let (response, created) = state.ingest.submit(prepared).await?;
+        let (response, created) = state.ingest.submit(submission).await?;
         let status = if created {
             StatusCode::CREATED
         } else {
