@@ -52,6 +52,11 @@ macro_rules! route_table {
 }
 
 route_table! {
+    // Matched in this order, and each path with a parameter costs a pattern match: the
+    // survey links, which take nearly all the traffic, come first.
+    GET  "/r/{token}" => answer::page,
+    POST "/r/{token}" => answer::submit,
+    POST "/r/{token}/opened" => answer::opened,
     GET  "/healthz" => health::check,
     GET  "/metrics" => metrics::scrape,
     GET  "/openapi.yaml" => spec::openapi,
@@ -105,9 +110,6 @@ route_table! {
     GET  "/v1/webhooks/{id}/deliveries" => webhooks::deliveries,
     POST "/v1/webhooks/{id}/deliveries/{delivery_id}/retry" => webhooks::retry,
     POST "/v1/bounces" => suppressions::bounce,
-    GET  "/r/{token}" => answer::page,
-    POST "/r/{token}" => answer::submit,
-    POST "/r/{token}/opened" => answer::opened,
     GET  "/widget.js" => widget::script,
     GET  "/widget/{version}/widget.js" => widget::versioned_script,
     POST "/w/{key}/impressions" => widget::impression,
