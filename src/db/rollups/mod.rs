@@ -228,25 +228,14 @@ const UNNEST_BATCH: usize = 10_000;
 
 /// `INSERT … SELECT FROM unnest($1, …) ON CONFLICT DO UPDATE` of `rows` on Postgres: one
 /// array per column instead of a `VALUES` list, whose parsing and planning cost more than
-/// writing the rows once an import writes hundreds of thousands of cells.
+/// writing the rows once an import writes hundreds of thousands of cells. Its text depends
+/// only on the table, so the connection prepares it once and keeps it.
 fn upsert_unnest(
     conn: &mut diesel::PgConnection,
     grain: Grain,
     rows: &[CellDelta],
 ) -> DbResult<()> {
-    use diesel::sql_types::{Array, BigInt};
-    let table = grain.table();
     let columns = count_columns();
-    let arrays: Vec<String> = (0..columns.len())
-        .map(|i| format!("${}::int8[]", i + 5))
-        .collect();
-    let sql = format!(
-        "INSERT INTO {table} (survey_id, dim, value, at, {}) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamp[], {}) {}",
-        columns.join(", "),
-        arrays.join(", "),
-        add_on_conflict(table, &columns),
-    );
     // One array per count column: the rows' values transposed.
     let mut counts = vec![Vec::with_capacity(rows.len()); columns.len()];
     for row in rows {
@@ -254,18 +243,68 @@ fn upsert_unnest(
             column.push(value);
         }
     }
-    let mut query = diesel::sql_query(sql)
-        .into_boxed::<diesel::pg::Pg>()
-        .bind::<Array<Text>, _>(rows.iter().map(|r| r.1).collect::<Vec<&str>>())
-        .bind::<Array<Text>, _>(rows.iter().map(|r| r.2).collect::<Vec<&str>>())
-        .bind::<Array<Text>, _>(rows.iter().map(|r| r.3).collect::<Vec<&str>>())
-        .bind::<Array<Timestamp>, _>(rows.iter().map(|r| r.4).collect::<Vec<NaiveDateTime>>());
-    for values in counts {
-        query = query.bind::<Array<BigInt>, _>(values);
+    UnnestUpsert {
+        table: grain.table(),
+        columns,
+        survey_ids: rows.iter().map(|r| r.1).collect(),
+        dims: rows.iter().map(|r| r.2).collect(),
+        values: rows.iter().map(|r| r.3).collect(),
+        ats: rows.iter().map(|r| r.4).collect(),
+        counts,
     }
-    query.execute(conn)?;
+    .execute(conn)?;
     Ok(())
 }
+
+/// The statement of [`upsert_unnest`], built with bound arrays so that Diesel caches it as
+/// a prepared statement (its `sql_query` never is).
+struct UnnestUpsert<'a> {
+    table: &'static str,
+    columns: Vec<String>,
+    survey_ids: Vec<&'a str>,
+    dims: Vec<&'a str>,
+    values: Vec<&'a str>,
+    ats: Vec<NaiveDateTime>,
+    counts: Vec<Vec<i64>>,
+}
+
+impl diesel::query_builder::QueryId for UnnestUpsert<'_> {
+    type QueryId = ();
+    // No static id: cached by its SQL text, which differs per table.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for UnnestUpsert<'_> {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{Array, BigInt};
+        out.push_sql(&format!(
+            "INSERT INTO {} (survey_id, dim, value, at, {}) SELECT * FROM unnest(",
+            self.table,
+            self.columns.join(", ")
+        ));
+        out.push_bind_param::<Array<Text>, _>(&self.survey_ids)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.dims)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Text>, _>(&self.values)?;
+        out.push_sql("::text[], ");
+        out.push_bind_param::<Array<Timestamp>, _>(&self.ats)?;
+        out.push_sql("::timestamp[]");
+        for column in &self.counts {
+            out.push_sql(", ");
+            out.push_bind_param::<Array<BigInt>, _>(column)?;
+            out.push_sql("::int8[]");
+        }
+        out.push_sql(") ");
+        out.push_sql(&add_on_conflict(self.table, &self.columns));
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for UnnestUpsert<'_> {}
 
 fn upsert(
     conn: &mut AnyConnection,
