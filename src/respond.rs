@@ -126,6 +126,12 @@ pub fn resolve(
     })
 }
 
+/// A comment (or anything without a score) to a link with no answer yet: well-formed, but
+/// the link's state does not allow it yet.
+pub fn no_answer_yet() -> ApiError {
+    ApiError::Conflict("this link has no answer yet: send a score first".into())
+}
+
 /// One answer to record: its link's invitation and survey, as read before the write, and
 /// the answer.
 pub type Answering<'a> = (&'a Invitation, &'a Survey, &'a Answer);
@@ -167,10 +173,7 @@ pub fn record_all(
         let before = existing.remove(&invitation.id);
         let recorded = before.as_ref().map(Response::recorded);
         if recorded.is_none() && answer.score.is_none() {
-            // Well-formed, but the link's state does not allow it yet.
-            return Err(ApiError::Conflict(
-                "this link has no answer yet: send a score first".into(),
-            ));
+            return Err(no_answer_yet());
         }
         applied.push(answer::apply(recorded.as_ref(), answer, at)?);
         prior.push(before);

@@ -4,12 +4,12 @@
 //! after its batch has committed, so an acknowledged answer is never lost.
 //!
 //! A request only reads its body; the lane looks up the links of a whole batch with one
-//! query, under the write lock, refuses what cannot be answered (an unknown or expired
-//! link, a score off the scale) without writing, and records the rest with a few statements
-//! for the whole batch. Answers to one link always take the same lane, in arrival order. If
-//! an answer is refused once writing has begun, the batch's writes are undone and each
-//! answer is recorded alone in its own savepoint. The rollup changes of the whole batch are
-//! summed and written once, in key order, just before the commit.
+//! query in its transaction, refuses what cannot be answered (an unknown or expired link, a
+//! score off the scale, a comment before any score) without writing, and records the rest
+//! with a few statements for the whole batch. Answers to one link always take the same lane,
+//! in arrival order. If an answer fails once writing has begun, the batch's writes are undone
+//! and each answer is recorded alone in its own savepoint. The rollup changes of the whole
+//! batch are summed and written once, in key order, just before the commit.
 
 mod writer;
 

@@ -1,7 +1,7 @@
 //! One writer lane: takes every answer queued by the time it is free, records them in one
 //! transaction (each in a savepoint), commits, then answers each request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tokio::sync::{mpsc, watch};
 
@@ -9,6 +9,7 @@ use super::{Job, Outcome};
 use crate::db::responses::Response;
 use crate::db::rollups::Accumulator;
 use crate::db::{self, AnyConnection, DbError, DbPool};
+use crate::domain::ids::InvitationId;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::respond::{self, Prepared, Submission};
@@ -105,8 +106,9 @@ fn commit_batch(pool: &DbPool, answers: &[Submission]) -> Result<Vec<Outcome>, D
 fn try_batch(conn: &mut AnyConnection, answers: &[Submission]) -> Result<Vec<Outcome>, DbError> {
     db::write_transaction(conn, |conn| {
         db::plan_for_parameters(conn)?;
-        // Every link of the batch read once, under the write lock: the link and its survey's
-        // settings (anonymity, segments) as they stand when the answers are written.
+        // Every link of the batch read once, in the batch's transaction (on SQLite, under its
+        // write lock): the link and its survey's settings (anonymity, segments) as they stand
+        // when the answers are written; writing re-checks that each link is still live.
         let hashes: Vec<String> = answers.iter().map(|a| a.token.hash()).collect();
         let keys: Vec<&str> = hashes.iter().map(String::as_str).collect();
         let mut links = db::invitations::find_by_token_hashes(conn, &keys)?;
@@ -119,6 +121,8 @@ fn try_batch(conn: &mut AnyConnection, answers: &[Submission]) -> Result<Vec<Out
             })
             .collect();
         links.clear();
+        let mut resolved = resolved;
+        refuse_early_comments(conn, &mut resolved)?;
         let ready: Vec<&Prepared> = resolved.iter().filter_map(|r| r.as_ref().ok()).collect();
         let mut cells = Accumulator::new();
         // The whole batch at once, in a savepoint; if any answer is refused, that is undone
@@ -133,7 +137,10 @@ fn try_batch(conn: &mut AnyConnection, answers: &[Submission]) -> Result<Vec<Out
                 cells.merge(mine);
                 recorded.into_iter().map(Ok).collect()
             }
-            Err(_) => record_apart(conn, &ready, &mut cells),
+            Err(refused) => {
+                tracing::debug!(%refused, answers = ready.len(), "batch recorded answer by answer");
+                record_apart(conn, &ready, &mut cells)
+            }
         };
         cells.write(conn)?;
         // Back in the order of the batch: the refused ones where they were.
@@ -150,6 +157,38 @@ fn try_batch(conn: &mut AnyConnection, answers: &[Submission]) -> Result<Vec<Out
             })
             .collect())
     })
+}
+
+/// Refuses, before anything is written, each answer without a score to a link that has no
+/// answer stored and none with a score earlier in this batch (409), so that a stream of such
+/// answers does not send every batch down the answer-by-answer path. Writing checks the same
+/// again.
+fn refuse_early_comments(
+    conn: &mut AnyConnection,
+    resolved: &mut [Result<Prepared, ApiError>],
+) -> Result<(), DbError> {
+    let waiting: Vec<InvitationId> = resolved
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .filter(|p| p.answer.score.is_none())
+        .map(|p| p.invitation.id.clone())
+        .collect();
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&InvitationId> = waiting.iter().collect();
+    let answered = db::responses::for_invitations(conn, &ids)?;
+    let mut scored: HashSet<InvitationId> = HashSet::new();
+    for outcome in resolved.iter_mut() {
+        let Ok(prepared) = outcome else { continue };
+        let id = &prepared.invitation.id;
+        if prepared.answer.score.is_some() {
+            scored.insert(id.clone());
+        } else if !answered.contains_key(id) && !scored.contains(id) {
+            *outcome = Err(respond::no_answer_yet());
+        }
+    }
+    Ok(())
 }
 
 /// The answer of `prepared` as the rest of the batch writes it.

@@ -1,6 +1,6 @@
 //! Group commit: answers that arrive while a batch is being written are committed together,
-//! each is answered only after its batch commits, and a refused answer in a batch is undone
-//! alone (its savepoint) while the others are kept.
+//! each is answered only after its batch commits, a refused answer is refused alone, and an
+//! answer whose write fails is undone alone (its savepoint) while the others are kept.
 
 use diesel::connection::SimpleConnection;
 use diesel::Connection;
@@ -40,6 +40,29 @@ impl Blocker {
     }
 }
 
+/// Makes the database refuse to store a response to invitation `id`, as a failing write would.
+fn refuse_responses_to(url: &str, id: &str) {
+    match url.strip_prefix("sqlite://") {
+        Some(path) => diesel::SqliteConnection::establish(path)
+            .unwrap()
+            .batch_execute(&format!(
+                "CREATE TRIGGER refuse BEFORE INSERT ON responses WHEN NEW.invitation_id = '{id}' \
+                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;"
+            ))
+            .unwrap(),
+        None => diesel::PgConnection::establish(url)
+            .unwrap()
+            .batch_execute(&format!(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.invitation_id = '{id}' THEN RAISE EXCEPTION 'refused by the test'; \
+                 END IF; RETURN NEW; END $$; \
+                 CREATE TRIGGER refuse BEFORE INSERT ON responses \
+                 FOR EACH ROW EXECUTE FUNCTION refuse();"
+            ))
+            .unwrap(),
+    }
+}
+
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
@@ -47,7 +70,7 @@ fn metric(text: &str, name: &str) -> f64 {
 }
 
 #[tokio::test]
-async fn answers_queued_behind_a_batch_commit_together_and_a_refused_one_is_undone_alone() {
+async fn answers_queued_behind_a_batch_commit_together_and_a_refused_one_fails_alone() {
     let app = spawn_app().await;
     let survey = app.survey_of("csat").await;
     let mut good = Vec::new();
@@ -63,8 +86,8 @@ async fn answers_queued_behind_a_batch_commit_together_and_a_refused_one_is_undo
         let body = json!({"score": 1 + (i % 5), "comment": format!("answer {i}")});
         sent.push(app.answer(url, body));
     }
-    // Refused after it has written (the link marked answered and opened): its savepoint
-    // must undo that without touching the rest of the batch.
+    // Refused before anything is written (no answer to comment on yet), so the rest of the
+    // batch is still written together.
     sent.push(app.answer(&comment_only, json!({"comment": "no score yet"})));
     sent.push(app.answer(&bad_score, json!({"score": 9})));
     let all = futures_util::future::join_all(sent);
@@ -180,4 +203,45 @@ async fn one_links_answers_in_one_batch_are_recorded_in_arrival_order() {
     assert_eq!(stats["responses"], 1);
     assert_eq!(stats["funnel"]["commented"], 1);
     assert_eq!(stats["score"], 100.0);
+}
+
+#[tokio::test]
+async fn an_answer_whose_write_fails_is_undone_alone_and_the_batch_is_kept() {
+    let app = spawn_app().await;
+    let survey = app.survey_of("csat").await;
+    let mut good = Vec::new();
+    for _ in 0..12 {
+        good.push(app.link(&survey).await);
+    }
+    let failing = app.invite(&survey, json!({"channel": "link"})).await;
+    refuse_responses_to(app.db.url(), failing["id"].as_str().unwrap());
+
+    let blocker = Blocker::hold(app.db.url());
+    let mut sent = Vec::new();
+    for url in &good {
+        sent.push(app.answer_owned(url.clone(), json!({"score": 5})));
+    }
+    let failing_url = failing["url"].as_str().unwrap().to_owned();
+    sent.push(app.answer_owned(failing_url, json!({"score": 5})));
+    let sent: Vec<_> = sent.into_iter().map(tokio::spawn).collect();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    blocker.release();
+    let mut statuses = Vec::new();
+    for s in sent {
+        statuses.push(s.await.unwrap());
+    }
+    assert_eq!(&statuses[..12], &[201; 12][..]);
+    assert_eq!(statuses[12], 500, "the failed write is opaque");
+
+    let stats = app.stats(&survey).await;
+    assert_eq!(stats["responses"], 12);
+    assert_eq!(
+        stats["funnel"]["opened"], 12,
+        "the failed answer's open is undone with it"
+    );
+    let (_, text) = crate::metrics::scrape(&app, None).await;
+    assert!(
+        metric(&text, "scorekeeper_answer_batch_size_count") <= 6.0,
+        "13 answers queued behind a blocked batch were written in a few commits"
+    );
 }
