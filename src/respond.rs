@@ -62,12 +62,21 @@ pub fn record(
 ) -> Result<(Response, bool), ApiError> {
     db::write_transaction(conn, |conn| {
         let mut cells = Accumulator::new();
-        let mut recorded = record_all(conn, &[(invitation, survey, answer)], &mut cells)?;
+        let recorded = record_one(conn, (invitation, survey, answer), &mut cells)?;
         cells.write(conn)?;
-        recorded
-            .pop()
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no answer recorded")))
+        Ok(recorded)
     })
+}
+
+/// [`record_all`] of one answer.
+pub fn record_one(
+    conn: &mut AnyConnection,
+    answering: Answering<'_>,
+    cells: &mut Accumulator,
+) -> Result<(Response, bool), ApiError> {
+    record_all(conn, &[answering], cells)?
+        .pop()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no answer recorded")))
 }
 
 /// An answer to a survey link as it arrived, not yet checked against the link's survey.

@@ -111,17 +111,12 @@ fn try_batch(conn: &mut AnyConnection, answers: &[Submission]) -> Result<Vec<Out
         // when the answers are written; writing re-checks that each link is still live.
         let hashes: Vec<String> = answers.iter().map(|a| a.token.hash()).collect();
         let keys: Vec<&str> = hashes.iter().map(String::as_str).collect();
-        let mut links = db::invitations::find_by_token_hashes(conn, &keys)?;
-        let resolved: Vec<Result<Prepared, ApiError>> = answers
+        let links = db::invitations::find_by_token_hashes(conn, &keys)?;
+        let mut resolved: Vec<Result<Prepared, ApiError>> = answers
             .iter()
             .zip(&hashes)
-            .map(|(answer, hash)| {
-                let found = links.get(hash).cloned();
-                respond::resolve(found, answer)
-            })
+            .map(|(answer, hash)| respond::resolve(links.get(hash).cloned(), answer))
             .collect();
-        links.clear();
-        let mut resolved = resolved;
         refuse_early_comments(conn, &mut resolved)?;
         let ready: Vec<&Prepared> = resolved.iter().filter_map(|r| r.as_ref().ok()).collect();
         let mut cells = Accumulator::new();
@@ -148,11 +143,7 @@ fn try_batch(conn: &mut AnyConnection, answers: &[Submission]) -> Result<Vec<Out
         Ok(resolved
             .into_iter()
             .map(|r| match r {
-                Ok(_) => recorded.pop().unwrap_or_else(|| {
-                    Err(ApiError::internal(anyhow::anyhow!(
-                        "answer left out of its batch"
-                    )))
-                }),
+                Ok(_) => recorded.pop().unwrap_or_else(|| Err(left_out())),
                 Err(refused) => Err(refused),
             })
             .collect())
@@ -223,10 +214,13 @@ fn record_together(
     }
     recorded
         .into_iter()
-        .map(|r| {
-            r.ok_or_else(|| ApiError::internal(anyhow::anyhow!("answer left out of its batch")))
-        })
+        .map(|r| r.ok_or_else(left_out))
         .collect()
+}
+
+/// An answer the batch lost track of (a bug, not a refusal).
+fn left_out() -> ApiError {
+    ApiError::internal(anyhow::anyhow!("answer left out of its batch"))
 }
 
 /// Records each answer in its own savepoint: one refused answer (an expired link, a bad
@@ -240,10 +234,7 @@ fn record_apart(
     for prepared in answers {
         let mut mine = Accumulator::new();
         let outcome = db::savepoint(conn, |conn| {
-            let mut recorded = respond::record_all(conn, &[answering(prepared)], &mut mine)?;
-            recorded
-                .pop()
-                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no answer recorded")))
+            respond::record_one(conn, answering(prepared), &mut mine)
         });
         if outcome.is_ok() {
             cells.merge(mine);
