@@ -10,7 +10,7 @@ use std::path::Path;
 use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-use crate::db::import::{ImportedRow, Writer};
+use crate::db::import::{Batch, Batcher, ImportedRow};
 use crate::db::{self, AnyConnection};
 use crate::domain::answer::MAX_COMMENT_CHARS;
 use crate::domain::email::EmailAddress;
@@ -265,23 +265,44 @@ pub fn run(
             ..summary
         });
     }
-    // Second pass: write the valid rows, all in one transaction.
-    let (mut reader, headers) = open(path, format)?;
+    // Second pass: write the valid rows, all in one transaction. One thread reads, parses
+    // and batches the rows (and sums their rollup changes) while this one writes the batch
+    // before: the two halves of the work overlap on two cores.
+    let (reader, headers) = open(path, format)?;
+    let mut batcher = Batcher::new(&survey);
     let imported = db::write_transaction(conn, |conn| {
-        let mut writer = Writer::new(&survey);
-        let mut done = 0u64;
-        for record in reader.records() {
-            let record = record.map_err(|e| db::DbError::Corrupt(e.to_string()))?;
-            if let Ok(row) = parse_row(&headers, &record, scale, now) {
-                writer.push(conn, row)?;
-                done += 1;
-                if done % 10_000 == 0 {
-                    progress(done);
+        std::thread::scope(|scope| {
+            let (batches, received) = std::sync::mpsc::sync_channel::<Result<Batch, String>>(2);
+            scope.spawn(move || {
+                for record in reader.into_records() {
+                    let record = match record {
+                        Ok(record) => record,
+                        Err(e) => {
+                            let _ = batches.send(Err(e.to_string()));
+                            return;
+                        }
+                    };
+                    let Ok(row) = parse_row(&headers, &record, scale, now) else {
+                        continue;
+                    };
+                    // A closed channel means the writer failed: its error is reported.
+                    if let Some(batch) = batcher.push(row) {
+                        if batches.send(Ok(batch)).is_err() {
+                            return;
+                        }
+                    }
                 }
+                let _ = batches.send(Ok(batcher.finish()));
+            });
+            let mut done = 0u64;
+            for batch in received {
+                let batch = batch.map_err(db::DbError::Corrupt)?;
+                done += batch.len() as u64;
+                db::import::write(conn, batch)?;
+                progress(done);
             }
-        }
-        writer.finish(conn)?;
-        Ok::<_, db::DbError>(done)
+            Ok::<_, db::DbError>(done)
+        })
     })?;
     progress(imported);
     Ok(Summary {

@@ -103,6 +103,69 @@ async fn imported_answers_feed_trends_groups_and_the_responses_list() {
 }
 
 #[tokio::test]
+async fn an_import_of_several_batches_writes_every_row_once() {
+    // 2,503 rows: two full batches of 1,000 (written by a prepared statement kept for full
+    // batches), one partial; each row has two properties, so the property rows fill five
+    // full batches and part of a sixth.
+    let app = spawn_app().await;
+    let survey = app.survey_of("nps").await;
+    let rows = 2_503;
+    let mut csv = String::from("score,created_at,comment,agent,ticket_id\n");
+    for i in 0..rows {
+        let agent = ["ana", "bo", "cy"][i % 3];
+        let comment = if i % 10 == 0 { "Slow reply" } else { "" };
+        csv.push_str(&format!(
+            "{},2026-03-{:02}T{:02}:{:02}:00Z,{comment},{agent},T{i}\n",
+            i % 11,
+            1 + i % 28,
+            i % 24,
+            i % 60
+        ));
+    }
+    let out = import(&app, &survey, &csv, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("imported 2503 rows"));
+    assert_eq!(app.count("invitations"), rows as i64);
+    assert_eq!(app.count("responses"), rows as i64);
+    assert_eq!(app.count("response_events"), rows as i64);
+    assert_eq!(app.count("invitation_properties"), 2 * rows as i64);
+    let body: Value = app
+        .get(&format!("/v1/surveys/{survey}/stats?group_by=agent"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["responses"], rows);
+    let promoters = (0..rows).filter(|i| i % 11 >= 9).count() as f64;
+    let detractors = (0..rows).filter(|i| i % 11 <= 6).count() as f64;
+    let nps = 100.0 * (promoters - detractors) / rows as f64;
+    assert!(
+        (body["score"].as_f64().unwrap() - nps).abs() < 1e-9,
+        "{body}"
+    );
+    let mut groups: Vec<(String, i64)> = body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["value"].as_str().unwrap().to_owned(),
+                g["responses"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    groups.sort();
+    assert_eq!(
+        groups,
+        vec![("ana".into(), 835), ("bo".into(), 834), ("cy".into(), 834)]
+    );
+}
+
+#[tokio::test]
 async fn a_delighted_export_is_mapped_checked_dry_run_then_imported() {
     let app = spawn_app().await;
     let survey = app.survey_of("nps").await;

@@ -89,6 +89,16 @@ impl Accumulator {
         }
     }
 
+    /// The cells it holds.
+    pub fn len(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// Whether it holds no cells.
+    pub fn is_empty(&self) -> bool {
+        self.cells.is_empty()
+    }
+
     /// Adds `delta` to `cell`.
     pub fn add_cell(&mut self, cell: &Cell, delta: Tally) {
         let dims = cell.dims.iter().map(|(k, v)| (k.as_str(), v.as_str()));
