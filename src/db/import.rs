@@ -136,7 +136,8 @@ impl Batcher {
 
 /// Inserts `$rows` into `$table` on SQLite, a multi-row statement per [`BATCH`] rows: a full
 /// chunk goes in as a fixed-size array, whose statement Diesel prepares once and keeps
-/// (a slice's it parses again every time), the last partial chunk as a slice.
+/// (a slice's it parses again every time), the last partial chunk as a slice. Diesel keys a
+/// kept statement by the rows' type, so the rows own their values (`String`, not `&str`).
 macro_rules! insert_chunked {
     ($conn:expr, $table:expr, $rows:expr) => {
         for chunk in $rows.chunks(BATCH) {
@@ -248,7 +249,7 @@ fn insert_rows(
         })
         .collect();
     match conn {
-        // SQLite: multi-row INSERTs, the properties in chunks under its bind limit.
+        // SQLite: multi-row INSERTs in chunks under its bind limit.
         AnyConnection::Sqlite(c) => {
             insert_chunked!(c, invitations::table, new_invitations);
             insert_chunked!(c, responses::table, new_responses);
