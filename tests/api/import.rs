@@ -20,6 +20,21 @@ fn import(app: &TestApp, survey: &str, csv: &str, extra: &[&str]) -> std::proces
         .expect("run scorekeeper import")
 }
 
+/// Each group's value and responses, in the order the stats list them.
+fn responses_per_group(stats: &Value) -> Vec<(String, i64)> {
+    stats["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["value"].as_str().unwrap().to_owned(),
+                g["responses"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn a_bad_row_is_reported_by_line_and_nothing_is_imported() {
     let app = spawn_app().await;
@@ -78,17 +93,7 @@ async fn imported_answers_feed_trends_groups_and_the_responses_list() {
         .map(|b| b["responses"].as_i64().unwrap())
         .collect();
     assert_eq!(per_week, vec![3, 21, 18]);
-    let groups: Vec<(String, i64)> = body["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            (
-                g["value"].as_str().unwrap().to_owned(),
-                g["responses"].as_i64().unwrap(),
-            )
-        })
-        .collect();
+    let groups: Vec<(String, i64)> = responses_per_group(&body);
     assert_eq!(groups, vec![("bo".to_owned(), 28), ("ana".to_owned(), 14)]);
     assert!((body["score"].as_f64().unwrap() - 100.0 / 3.0).abs() < 1e-9);
     let listed: Value = app
@@ -147,17 +152,7 @@ async fn an_import_of_several_batches_writes_every_row_once() {
         (body["score"].as_f64().unwrap() - nps).abs() < 1e-9,
         "{body}"
     );
-    let mut groups: Vec<(String, i64)> = body["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            (
-                g["value"].as_str().unwrap().to_owned(),
-                g["responses"].as_i64().unwrap(),
-            )
-        })
-        .collect();
+    let mut groups: Vec<(String, i64)> = responses_per_group(&body);
     groups.sort();
     assert_eq!(
         groups,
