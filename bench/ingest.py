@@ -7,8 +7,9 @@ the database's own limit measured in the same run:
             runs), from one Python thread, into a plain table in a file beside the service's;
   Postgres: pgbench, a one-row INSERT per transaction, 64 clients, 10 seconds.
 
-Prints answers/s, p50/p99 latency (wrk's), the ratio to the baseline, the server's peak RSS,
-and checks that every answer wrk saw acknowledged (201) is in the survey's stats.
+Prints answers/s, p50/p99 latency (wrk's), the ratio to the baseline, the server's peak RSS
+and its peak anonymous memory (RSS less file pages, such as SQLite's memory map of the
+database, which grows with the file and is the OS's page cache), and checks that every answer wrk saw acknowledged (201) is in the survey's stats.
 
 usage: bench/ingest.py BINARY [N] [sqlite|postgres ...]
 With BENCH_BEFORE=OTHER_BINARY (an earlier build), that binary runs first on each backend in
@@ -66,6 +67,33 @@ def rss_kib(pid, field="VmHWM"):
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+class PeakAnon:
+    """Samples the process's RssAnon every 50 ms while it runs (`with PeakAnon(pid) as p:`;
+    p.kib afterwards). Its RSS also counts file pages: SQLite's memory map of the database
+    grows with the file and is the page cache, shared and dropped under pressure, while
+    RssAnon is the memory the process itself holds."""
+
+    def __init__(self, pid):
+        self.pid, self.kib, self.stop = pid, 0, threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+
+    def sample(self):
+        while not self.stop.is_set():
+            try:
+                self.kib = max(self.kib, rss_kib(self.pid, "RssAnon"))
+            except OSError:
+                return
+            self.stop.wait(0.05)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
 
 
 def run_wrk(port, key, survey, tokens_file, n):
@@ -177,7 +205,8 @@ def bench(label, binary, backend, n, workdir):
             tokens_file = os.path.join(workdir, f"tokens-{backend}.txt")
             with open(tokens_file, "w") as f:
                 f.write("\n".join(tokens) + "\n")
-            run = run_wrk(port, key, survey, tokens_file, n)
+            with PeakAnon(server.proc.pid) as anon:
+                run = run_wrk(port, key, survey, tokens_file, n)
             rss = rss_kib(server.proc.pid)
             scrape = Api(port, key).conn
             scrape.request("GET", "/metrics")
@@ -199,6 +228,7 @@ def bench(label, binary, backend, n, workdir):
         "label": label, "backend": backend, "n": n, "issued_per_s": n / issued_secs, **run,
         "answers_per_s": answers_per_s, "baseline": base, "baseline_how": how,
         "ratio": answers_per_s / base, "peak_rss_mib": rss / 1024,
+        "peak_anon_mib": anon.kib / 1024,
         "idle_rss_mib": idle_rss / 1024, "cold_start_s": cold_start,
         "mean_batch": (float(batch["sum"]) / float(batch["count"])
                        if batch.get("count", "0") != "0" else None),
@@ -229,8 +259,8 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
     print()
     print("| backend | build | answers | answers/s | p50 ms | p99 ms | DB limit/s (same run) | ratio | "
-          "RSS idle / peak MiB | cold start s | answers per commit | stored = acknowledged |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "RSS idle / peak MiB | peak anonymous MiB | cold start s | answers per commit | stored = acknowledged |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     ok = True
     for r in results:
         # wrk may draw a token or two it never sends: those are simply not answered.
@@ -239,6 +269,7 @@ def main():
         print(f"| {r['backend']} | {r['label']} | {r['acked']} | {r['answers_per_s']:,.0f} | {r['p50_ms']:.1f} | "
               f"{r['p99_ms']:.1f} | {r['baseline']:,.0f} ({r['baseline_how']}) | "
               f"{r['ratio']:.2f}x | {r['idle_rss_mib']:.1f} / {r['peak_rss_mib']:.1f} | "
+              f"{r['peak_anon_mib']:.1f} | "
               f"{r['cold_start_s']:.2f} | "
               f"{'%.1f' % r['mean_batch'] if r['mean_batch'] else '1 (no group commit)'} | "
               f"{'yes' if same else 'NO'} ({r['stored']} stored, {r['refused']} refused) |")
