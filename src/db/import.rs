@@ -7,7 +7,7 @@ use diesel::prelude::*;
 
 use super::funnel;
 use super::invitations::status;
-use super::rollups::Accumulator;
+use super::rollups::{Accumulator, MAX_PENDING_CELLS};
 use super::schema::{invitation_properties, invitations, response_events, responses};
 use super::surveys::Survey;
 use super::{AnyConnection, DbResult};
@@ -37,9 +37,6 @@ pub struct ImportedRow {
     /// Every other column.
     pub properties: Properties,
 }
-
-/// Rollup cells summed in memory before they are written (about 100 MB at most).
-const MAX_PENDING_CELLS: usize = 250_000;
 
 /// Rows ready to write: their ids drawn and, now and then, the rollup changes summed so far.
 /// Built by a [`Batcher`] on one thread while [`write`] writes the previous batch on another.
@@ -99,9 +96,7 @@ impl Batcher {
         if self.pending.len() < BATCH {
             return None;
         }
-        // Cells are handed over only when many have built up (memory stays bounded); a cell
-        // written twice just adds up.
-        let cells = (self.cells.len() > MAX_PENDING_CELLS).then(|| std::mem::take(&mut self.cells));
+        let cells = self.cells.take_above(MAX_PENDING_CELLS);
         Some(self.batch(cells))
     }
 
@@ -159,7 +154,7 @@ pub fn write(conn: &mut AnyConnection, batch: Batch) -> DbResult<()> {
         cells,
     } = batch;
     if !rows.is_empty() {
-        insert_rows(conn, &survey_id, &workspace_id, &rows, &ids)?;
+        insert_rows(conn, survey_id.as_str(), &workspace_id, &rows, &ids)?;
     }
     if let Some(mut cells) = cells {
         cells.write(conn)?;
@@ -169,13 +164,11 @@ pub fn write(conn: &mut AnyConnection, batch: Batch) -> DbResult<()> {
 
 fn insert_rows(
     conn: &mut AnyConnection,
-    survey_id: &SurveyId,
-    workspace_id: &str,
+    survey: &str,
+    workspace: &str,
     rows: &[ImportedRow],
     ids: &[(InvitationId, ResponseId, String)],
 ) -> DbResult<()> {
-    let survey = survey_id.as_str();
-    let workspace = workspace_id;
     let keys: Vec<Option<String>> = rows
         .iter()
         .map(|r| r.email.as_ref().map(EmailAddress::key))

@@ -48,6 +48,9 @@ impl Names {
     }
 }
 
+/// Rollup cells summed in memory by bulk work before they are written (about 100 MB at most).
+pub const MAX_PENDING_CELLS: usize = 250_000;
+
 /// Summed deltas per rollup cell, of one survey or many.
 #[derive(Debug, Default)]
 pub struct Accumulator {
@@ -89,16 +92,6 @@ impl Accumulator {
         }
     }
 
-    /// The cells it holds.
-    pub fn len(&self) -> usize {
-        self.cells.len()
-    }
-
-    /// Whether it holds no cells.
-    pub fn is_empty(&self) -> bool {
-        self.cells.is_empty()
-    }
-
     /// Adds `delta` to `cell`.
     pub fn add_cell(&mut self, cell: &Cell, delta: Tally) {
         let dims = cell.dims.iter().map(|(k, v)| (k.as_str(), v.as_str()));
@@ -125,13 +118,19 @@ impl Accumulator {
         }
     }
 
-    /// Writes the summed cells once there are more than `limit` of them (bounding memory on
-    /// huge surveys; a cell written twice just adds up).
+    /// Hands over the summed cells, leaving it empty, once there are more than `limit` of
+    /// them (bounding memory on huge surveys; a cell written twice just adds up).
+    pub fn take_above(&mut self, limit: usize) -> Option<Accumulator> {
+        (self.cells.len() > limit).then(|| std::mem::take(self))
+    }
+
+    /// Writes the summed cells once there are more than `limit` of them (see
+    /// [`Accumulator::take_above`]).
     pub fn write_above(&mut self, conn: &mut AnyConnection, limit: usize) -> DbResult<()> {
-        if self.cells.len() > limit {
-            self.write(conn)?;
+        match self.take_above(limit) {
+            Some(mut full) => full.write(conn),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Writes every summed cell and starts again from empty. Call inside the transaction

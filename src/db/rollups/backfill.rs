@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::raw::{fact_columns, facts_of, FactRow};
-use super::Accumulator;
+use super::{Accumulator, MAX_PENDING_CELLS};
 use crate::db::schema::{
     invitation_properties, invitations, responses, rollup_days, rollup_hours, rollup_quarters,
     rollup_state, rollup_weeks, surveys,
@@ -65,9 +65,6 @@ pub fn rebuild(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<usize
 
 /// Invitations read per page while rolling up.
 const PAGE: i64 = 10_000;
-
-/// Rollup cells summed in memory before they are written.
-const MAX_PENDING_CELLS: usize = 250_000;
 
 /// Rolls up every invitation of one survey, a page at a time (keyset on the id), summing
 /// cells in memory: a few statements per page instead of several per invitation.

@@ -8,7 +8,7 @@ mod backfill;
 mod raw;
 mod summed;
 
-pub use accumulate::Accumulator;
+pub use accumulate::{Accumulator, MAX_PENDING_CELLS};
 pub use backfill::{backfill_once, rebuild};
 pub use raw::{raw, RawQuery, RawRow};
 pub use summed::{read_cells, CellCounts, GrainRange};
