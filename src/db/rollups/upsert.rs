@@ -116,7 +116,7 @@ fn upsert_unnest(
     // One array per count column: the rows' values transposed.
     let mut counts = vec![Vec::with_capacity(rows.len()); columns.len()];
     for row in rows {
-        for (column, value) in counts.iter_mut().zip(count_values(&row.5)) {
+        for (column, value) in counts.iter_mut().zip(count_slots(&row.5).copied()) {
             column.push(value);
         }
     }
@@ -195,7 +195,8 @@ fn count_columns() -> Vec<String> {
         .collect()
 }
 
-/// The counts of `delta` in the order of [`count_columns`], by reference (to bind them).
+/// The counts of `delta` in the order of [`count_columns`] (by reference, so the SQLite
+/// statement can bind them where they are).
 fn count_slots(delta: &Tally) -> impl Iterator<Item = &i64> {
     [
         &delta.issued,
@@ -206,19 +207,6 @@ fn count_slots(delta: &Tally) -> impl Iterator<Item = &i64> {
     ]
     .into_iter()
     .chain(&delta.scores)
-}
-
-/// The values of `delta` for the columns of [`count_columns`], in their order.
-fn count_values(delta: &Tally) -> impl Iterator<Item = i64> + '_ {
-    [
-        delta.issued,
-        delta.delivered,
-        delta.opened,
-        delta.commented,
-        delta.suspect,
-    ]
-    .into_iter()
-    .chain(delta.scores)
 }
 
 /// The `ON CONFLICT` clause that adds a new row's counts to the existing row of `table`.
