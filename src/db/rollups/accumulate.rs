@@ -155,7 +155,7 @@ impl Accumulator {
         });
         let name = |n: u32| &*self.names.names[n as usize];
         keys.into_iter()
-            .map(|(&(grain, survey, dim, value, at), &delta)| {
+            .map(|(&(grain, survey, dim, value, at), delta)| {
                 (grain, name(survey), name(dim), name(value), at, delta)
             })
             .collect()

@@ -194,14 +194,14 @@ pub fn apply(conn: &mut AnyConnection, cell: &Cell, delta: &Tally) -> DbResult<(
         .flat_map(|&grain| {
             let at = grain.floor(cell.at);
             dims.iter()
-                .map(move |&(dim, value)| (grain, cell.survey_id.as_str(), dim, value, at, *delta))
+                .map(move |&(dim, value)| (grain, cell.survey_id.as_str(), dim, value, at, delta))
         })
         .collect();
     apply_many(conn, &cells)
 }
 
 /// One cell's change: `(grain, survey, dim, value, cell start, delta)`.
-pub type CellDelta<'a> = (Grain, &'a str, &'a str, &'a str, NaiveDateTime, Tally);
+pub type CellDelta<'a> = (Grain, &'a str, &'a str, &'a str, NaiveDateTime, &'a Tally);
 
 #[cfg(test)]
 mod tests {

@@ -116,7 +116,7 @@ fn upsert_unnest(
     // One array per count column: the rows' values transposed.
     let mut counts = vec![Vec::with_capacity(rows.len()); columns.len()];
     for row in rows {
-        for (column, value) in counts.iter_mut().zip(count_slots(&row.5).copied()) {
+        for (column, value) in counts.iter_mut().zip(count_slots(row.5).copied()) {
             column.push(value);
         }
     }
