@@ -1,8 +1,8 @@
 //! History import: `scorekeeper import responses --survey ID FILE.csv` loads past answers.
-//! Every row is validated first (a bad row is reported with its line number and nothing is
-//! imported, unless `--skip-invalid`); then the file is read again and written in batches in
-//! one transaction, so memory stays constant and an import is all or nothing. Imported
-//! answers feed the stats rollups exactly like live ones.
+//! Every row is checked (a bad row is reported with its line number and nothing is imported,
+//! unless `--skip-invalid`) as the file is read once and written in batches in one
+//! transaction, so memory stays constant and an import is all or nothing. Imported answers
+//! feed the stats rollups exactly like live ones.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -223,7 +223,75 @@ pub struct Options {
     pub dry_run: bool,
 }
 
+/// The rows read so far: how many, and the invalid ones (counted, the first few kept).
+#[derive(Debug, Default)]
+struct Checked {
+    rows: u64,
+    skipped: u64,
+    errors: Vec<(u64, String, String)>,
+}
+
+impl Checked {
+    /// Checks the next record: the row if it is valid, `None` (and the error noted) if not.
+    /// Fails on a file of more than [`MAX_ROWS`] rows.
+    fn row(
+        &mut self,
+        headers: &[String],
+        record: &csv::StringRecord,
+        scale: Scale,
+        now: NaiveDateTime,
+    ) -> anyhow::Result<Option<ImportedRow>> {
+        self.rows += 1;
+        if self.rows > MAX_ROWS {
+            bail!("the file holds more than {MAX_ROWS} rows; split it");
+        }
+        match parse_row(headers, record, scale, now) {
+            Ok(row) => Ok(Some(row)),
+            Err(invalid) => {
+                self.skipped += 1;
+                if self.errors.len() < MAX_REPORTED {
+                    let line = record.position().map_or(self.rows + 1, |p| p.line());
+                    self.errors.push((line, invalid.field, invalid.message));
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// What was checked, with `imported` rows written.
+    fn summary(self, imported: u64) -> Summary {
+        Summary {
+            imported,
+            valid: self.rows - self.skipped,
+            skipped: self.skipped,
+            errors: self.errors,
+        }
+    }
+}
+
+/// Why the import's transaction is rolled back.
+enum Undone {
+    /// A row is invalid and invalid rows are not skipped: what was checked.
+    Invalid(Checked),
+    /// The file could not be read.
+    Unreadable(anyhow::Error),
+    /// The database failed.
+    Db(db::DbError),
+}
+
+impl From<diesel::result::Error> for Undone {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Db(e.into())
+    }
+}
+
 /// Imports `path` into `survey_id`, calling `progress(rows_done)` as it goes.
+///
+/// One pass, in one transaction: a thread reads, checks and batches the rows (and sums their
+/// rollup changes) while this one writes the batch before, so the two halves of the work
+/// overlap on two cores. The first invalid row (unless `skip_invalid`) stops the writing;
+/// the rest of the file is still checked, so that every bad row is reported, and then the
+/// transaction is rolled back: nothing is imported.
 pub fn run(
     conn: &mut AnyConnection,
     survey_id: &SurveyId,
@@ -239,77 +307,67 @@ pub fn run(
     let survey = db::surveys::find_any(conn, survey_id)?;
     let (_, scale) = survey.kind_and_scale()?;
     let now = db::now();
-    // First pass: validate everything, keep nothing.
-    let (mut reader, headers) = open(path, format)?;
-    check_headers(&headers)?;
-    let mut summary = Summary::default();
-    let mut rows = 0u64;
-    for record in reader.records() {
-        let record = record.context("the CSV is malformed")?;
-        rows += 1;
-        if rows > MAX_ROWS {
-            bail!("the file holds more than {MAX_ROWS} rows; split it");
-        }
-        if let Err(invalid) = parse_row(&headers, &record, scale, now) {
-            summary.skipped += 1;
-            if summary.errors.len() < MAX_REPORTED {
-                let line = record.position().map_or(rows + 1, |p| p.line());
-                summary.errors.push((line, invalid.field, invalid.message));
-            }
-        }
-    }
-    if dry_run || (summary.skipped > 0 && !skip_invalid) {
-        return Ok(Summary {
-            imported: 0,
-            valid: rows - summary.skipped,
-            ..summary
-        });
-    }
-    // Second pass: write the valid rows, all in one transaction. One thread reads, parses
-    // and batches the rows (and sums their rollup changes) while this one writes the batch
-    // before: the two halves of the work overlap on two cores.
     let (reader, headers) = open(path, format)?;
+    check_headers(&headers)?;
+    if dry_run {
+        let mut checked = Checked::default();
+        for record in reader.into_records() {
+            let record = record.context("the CSV is malformed")?;
+            checked.row(&headers, &record, scale, now)?;
+        }
+        return Ok(checked.summary(0));
+    }
     let mut batcher = Batcher::new(&survey);
-    let imported = db::write_transaction(conn, |conn| {
+    let written = db::write_transaction(conn, |conn| {
         std::thread::scope(|scope| {
-            let (batches, received) = std::sync::mpsc::sync_channel::<Result<Batch, String>>(2);
-            scope.spawn(move || {
+            let (batches, received) = std::sync::mpsc::sync_channel::<Batch>(2);
+            let reading = scope.spawn(move || -> anyhow::Result<Checked> {
+                let mut checked = Checked::default();
+                let mut writing = true;
                 for record in reader.into_records() {
-                    let record = match record {
-                        Ok(record) => record,
-                        Err(e) => {
-                            let _ = batches.send(Err(e.to_string()));
-                            return;
-                        }
-                    };
-                    let Ok(row) = parse_row(&headers, &record, scale, now) else {
+                    let record = record.context("the CSV is malformed")?;
+                    let row = checked.row(&headers, &record, scale, now)?;
+                    writing &= skip_invalid || checked.skipped == 0;
+                    let Some(row) = row.filter(|_| writing) else {
                         continue;
                     };
                     // A closed channel means the writer failed: its error is reported.
                     if let Some(batch) = batcher.push(row) {
-                        if batches.send(Ok(batch)).is_err() {
-                            return;
+                        if batches.send(batch).is_err() {
+                            return Ok(checked);
                         }
                     }
                 }
-                let _ = batches.send(Ok(batcher.finish()));
+                if writing {
+                    let _ = batches.send(batcher.finish());
+                }
+                Ok(checked)
             });
             let mut done = 0u64;
             for batch in received {
-                let batch = batch.map_err(db::DbError::Corrupt)?;
                 done += batch.len() as u64;
-                db::import::write(conn, batch)?;
+                db::import::write(conn, batch).map_err(Undone::Db)?;
                 progress(done);
             }
-            Ok::<_, db::DbError>(done)
+            let checked = reading
+                .join()
+                .map_err(|_| Undone::Unreadable(anyhow::anyhow!("the reading thread panicked")))?
+                .map_err(Undone::Unreadable)?;
+            if checked.skipped > 0 && !skip_invalid {
+                return Err(Undone::Invalid(checked));
+            }
+            Ok((checked, done))
         })
-    })?;
-    progress(imported);
-    Ok(Summary {
-        imported,
-        valid: imported,
-        ..summary
-    })
+    });
+    match written {
+        Ok((checked, imported)) => {
+            progress(imported);
+            Ok(checked.summary(imported))
+        }
+        Err(Undone::Invalid(checked)) => Ok(checked.summary(0)),
+        Err(Undone::Unreadable(e)) => Err(e),
+        Err(Undone::Db(e)) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]

@@ -241,6 +241,7 @@ impl TestApp {
             "audience_members" => schema::audience_members::table.count().get_result(conn),
             "campaigns" => schema::campaigns::table.count().get_result(conn),
             "campaign_invitations" => schema::campaign_invitations::table.count().get_result(conn),
+            "rollup_days" => schema::rollup_days::table.count().get_result(conn),
             other => panic!("unknown table {other}"),
         }
         .expect("count")

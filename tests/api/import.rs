@@ -59,6 +59,40 @@ async fn a_bad_row_is_reported_by_line_and_nothing_is_imported() {
 }
 
 #[tokio::test]
+async fn a_bad_row_after_batches_were_written_undoes_them_all() {
+    // The file is read once: 2,500 good rows are written in batches (and their rollups
+    // summed) before row 2,501 turns out bad; the whole import is rolled back.
+    let app = spawn_app().await;
+    let survey = app.survey_of("nps").await;
+    let mut csv = String::from("score,created_at,agent\n");
+    for i in 0..2_500 {
+        csv.push_str(&format!("{},2026-03-01T10:{:02}:00Z,bo\n", i % 11, i % 60));
+    }
+    csv.push_str("12,2026-03-02,bo\n9,2026-03-02,bo\n");
+    let out = import(&app, &survey, &csv, &[]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 2502: score"), "{stderr}");
+    assert!(stderr.contains("1 invalid rows"), "{stderr}");
+    for table in [
+        "invitations",
+        "responses",
+        "response_events",
+        "invitation_properties",
+        "rollup_days",
+    ] {
+        assert_eq!(app.count(table), 0, "{table}");
+    }
+    let stats: Value = app
+        .get(&format!("/v1/surveys/{survey}/stats"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["responses"], 0, "{stats}");
+}
+
+#[tokio::test]
 async fn imported_answers_feed_trends_groups_and_the_responses_list() {
     let app = spawn_app().await;
     let survey = app.survey_of("nps").await;
