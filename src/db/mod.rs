@@ -26,6 +26,7 @@ pub mod rollups;
 pub mod schema;
 pub mod search;
 pub mod secrets;
+pub mod stamp;
 pub mod suppressions;
 pub mod surveys;
 pub mod webhook_deliveries;
@@ -236,11 +237,16 @@ pub fn lock_key(conn: &mut AnyConnection, key: &str) -> Result<(), diesel::resul
     Ok(())
 }
 
-/// Prepares a connection for one large write (an import): SQLite gets a page cache big
-/// enough that the transaction does not spill pages to the WAL and read them back.
+/// Prepares a connection for one large write (an import), outside any transaction: SQLite
+/// gets a page cache big enough that the transaction does not spill pages to the WAL and read
+/// them back, and stops checking foreign keys: the writer must itself write only rows whose
+/// parents exist (an import draws every id it references in the same transaction, after
+/// checking its survey in it). [`after_bulk_write`] turns the checks back on.
 pub fn prepare_bulk_write(conn: &mut AnyConnection) -> Result<(), diesel::result::Error> {
     if let AnyConnection::Sqlite(c) = conn {
-        c.batch_execute("PRAGMA cache_size = -524288; PRAGMA temp_store = MEMORY;")?;
+        c.batch_execute(
+            "PRAGMA cache_size = -524288; PRAGMA temp_store = MEMORY; PRAGMA foreign_keys = OFF;",
+        )?;
     }
     Ok(())
 }
@@ -248,16 +254,20 @@ pub fn prepare_bulk_write(conn: &mut AnyConnection) -> Result<(), diesel::result
 /// Tidies up after one large write (an import), outside any transaction: Postgres gets
 /// fresh planner statistics for the tables an import fills (a bulk load leaves the planner
 /// guessing until autovacuum comes by), and its rollup tables, whose cells an import may
-/// have updated several times, are vacuumed. SQLite needs nothing.
+/// have updated several times, are vacuumed. SQLite checks foreign keys again.
 pub fn after_bulk_write(conn: &mut AnyConnection) -> Result<(), diesel::result::Error> {
-    if let AnyConnection::Postgresql(c) = conn {
-        // One statement per call: VACUUM refuses to run in a multi-statement string.
-        c.batch_execute(
-            "VACUUM (ANALYZE) rollup_weeks, rollup_days, rollup_hours, rollup_quarters",
-        )?;
-        c.batch_execute("ANALYZE invitations, responses, response_events, invitation_properties")?;
+    match conn {
+        AnyConnection::Sqlite(c) => c.batch_execute("PRAGMA foreign_keys = ON"),
+        AnyConnection::Postgresql(c) => {
+            // One statement per call: VACUUM refuses to run in a multi-statement string.
+            c.batch_execute(
+                "VACUUM (ANALYZE) rollup_weeks, rollup_days, rollup_hours, rollup_quarters",
+            )?;
+            c.batch_execute(
+                "ANALYZE invitations, responses, response_events, invitation_properties",
+            )
+        }
     }
-    Ok(())
 }
 
 /// Plans every statement of the rest of the current transaction for its own parameters.

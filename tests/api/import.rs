@@ -172,6 +172,8 @@ async fn an_import_of_several_batches_writes_every_row_once() {
     assert_eq!(app.count("responses"), rows as i64);
     assert_eq!(app.count("response_events"), rows as i64);
     assert_eq!(app.count("invitation_properties"), 2 * rows as i64);
+    // Written without foreign key checks: every row still names a parent that exists.
+    assert_eq!(app.orphan_rows(), 0);
     let body: Value = app
         .get(&format!("/v1/surveys/{survey}/stats?group_by=agent"))
         .await
