@@ -3,12 +3,14 @@
 //! and the stats rollups summed per cell and written once each.
 
 use chrono::NaiveDateTime;
+use diesel::dsl::Eq;
 use diesel::prelude::*;
 
 use super::funnel;
 use super::invitations::status;
 use super::rollups::{Accumulator, MAX_PENDING_CELLS};
 use super::schema::{invitation_properties, invitations, response_events, responses};
+use super::stamp::Stamp;
 use super::surveys::Survey;
 use super::{AnyConnection, DbResult};
 use crate::domain::email::EmailAddress;
@@ -38,34 +40,95 @@ pub struct ImportedRow {
     pub properties: Properties,
 }
 
-/// Rows ready to write: their ids drawn and, now and then, the rollup changes summed so far.
-/// Built by a [`Batcher`] on one thread while [`write`] writes the previous batch on another.
+/// Rows ready to write, built on the reading thread (ids drawn, times formatted) and, now and
+/// then, the rollup changes summed so far. Built by a [`Batcher`] on one thread while [`write`]
+/// writes the previous batch on another.
 pub struct Batch {
-    survey_id: SurveyId,
-    workspace_id: String,
-    rows: Vec<ImportedRow>,
-    ids: Vec<(InvitationId, ResponseId, String)>,
+    invitations: Vec<NewInvitation>,
+    responses: Vec<NewResponse>,
+    events: Vec<NewEvent>,
+    properties: Vec<NewProperty>,
     cells: Option<Accumulator>,
 }
 
 impl Batch {
     /// The rows it holds.
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.invitations.len()
     }
 
     /// Whether it holds no rows.
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.invitations.is_empty()
+    }
+
+    fn with_capacity(rows: usize) -> Self {
+        Self {
+            invitations: Vec::with_capacity(rows),
+            responses: Vec::with_capacity(rows),
+            events: Vec::with_capacity(rows),
+            properties: Vec::with_capacity(rows),
+            cells: None,
+        }
     }
 }
+
+/// An imported answer's invitation: answered, so opened (its funnel is complete). Rows are
+/// tuples of column values that own their data: Diesel keys a kept statement by the rows'
+/// type, and COPY on Postgres takes only such tuples.
+type NewInvitation = (
+    Eq<invitations::id, String>,
+    Eq<invitations::workspace_id, String>,
+    Eq<invitations::survey_id, String>,
+    Eq<invitations::token_hash, String>,
+    Eq<invitations::channel, &'static str>,
+    Eq<invitations::status, &'static str>,
+    Eq<invitations::recipient_email, Option<String>>,
+    Eq<invitations::recipient_name, Option<String>>,
+    Eq<invitations::recipient_key, Option<String>>,
+    Eq<invitations::created_at, Stamp>,
+    Eq<invitations::opened_at, Stamp>,
+);
+
+/// An imported answer.
+type NewResponse = (
+    Eq<responses::id, String>,
+    Eq<responses::invitation_id, String>,
+    Eq<responses::survey_id, String>,
+    Eq<responses::score, i32>,
+    Eq<responses::comment, Option<String>>,
+    Eq<responses::suspect, bool>,
+    Eq<responses::answer_count, i32>,
+    Eq<responses::created_at, Stamp>,
+    Eq<responses::updated_at, Stamp>,
+    Eq<responses::score_changed_at, Stamp>,
+    Eq<responses::auto_sent, bool>,
+);
+
+/// An imported answer's history: its creation.
+type NewEvent = (
+    Eq<response_events::id, String>,
+    Eq<response_events::response_id, String>,
+    Eq<response_events::change, &'static str>,
+    Eq<response_events::score, i32>,
+    Eq<response_events::comment, Option<String>>,
+    Eq<response_events::suspect, bool>,
+    Eq<response_events::at, Stamp>,
+);
+
+/// One property of an imported answer's invitation.
+type NewProperty = (
+    Eq<invitation_properties::invitation_id, String>,
+    Eq<invitation_properties::key, String>,
+    Eq<invitation_properties::value, String>,
+);
 
 /// Groups rows into batches and sums their rollup changes, touching no database.
 pub struct Batcher {
     survey_id: SurveyId,
     workspace_id: String,
     segments: SegmentBy,
-    pending: Vec<ImportedRow>,
+    pending: Batch,
     cells: Accumulator,
 }
 
@@ -76,7 +139,7 @@ impl Batcher {
             survey_id: survey.id.clone(),
             workspace_id: survey.workspace_id.to_string(),
             segments: survey.segments(),
-            pending: Vec::with_capacity(BATCH),
+            pending: Batch::with_capacity(BATCH),
             cells: Accumulator::new(),
         }
     }
@@ -92,47 +155,85 @@ impl Batcher {
         let segments = &self.segments;
         let dims = row.properties.iter().filter(|(k, _)| segments.contains(k));
         self.cells.add(&self.survey_id, row.created_at, dims, delta);
-        self.pending.push(row);
+        self.add(row);
         if self.pending.len() < BATCH {
             return None;
         }
         let cells = self.cells.take_above(MAX_PENDING_CELLS);
-        Some(self.batch(cells))
+        Some(self.take(cells))
     }
 
     /// The last rows and every rollup change not yet handed over.
     pub fn finish(mut self) -> Batch {
         let cells = std::mem::take(&mut self.cells);
-        self.batch(Some(cells))
+        self.take(Some(cells))
     }
 
-    fn batch(&mut self, cells: Option<Accumulator>) -> Batch {
-        let rows = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
-        let ids = rows
-            .iter()
-            .map(|_| {
+    /// Builds the row's records.
+    fn add(&mut self, row: ImportedRow) {
+        let invitation = InvitationId::generate().as_str().to_owned();
+        let response = ResponseId::generate().as_str().to_owned();
+        let survey = self.survey_id.as_str();
+        let at = Stamp::new(row.created_at);
+        let key = row.email.as_ref().map(EmailAddress::key);
+        let pending = &mut self.pending;
+        pending
+            .properties
+            .extend(row.properties.iter().map(|(k, v)| {
                 (
-                    InvitationId::generate(),
-                    ResponseId::generate(),
-                    // Nobody holds an imported answer's link: a random token, never shown.
-                    SurveyToken::generate().hash(),
+                    invitation_properties::invitation_id.eq(invitation.clone()),
+                    invitation_properties::key.eq(k.to_owned()),
+                    invitation_properties::value.eq(v.to_owned()),
                 )
-            })
-            .collect();
-        Batch {
-            survey_id: self.survey_id.clone(),
-            workspace_id: self.workspace_id.clone(),
-            rows,
-            ids,
-            cells,
-        }
+            }));
+        pending.events.push((
+            response_events::id.eq(response.clone()),
+            response_events::response_id.eq(response.clone()),
+            response_events::change.eq("created"),
+            response_events::score.eq(row.score),
+            response_events::comment.eq(row.comment.clone()),
+            response_events::suspect.eq(false),
+            response_events::at.eq(at.clone()),
+        ));
+        pending.responses.push((
+            responses::id.eq(response),
+            responses::invitation_id.eq(invitation.clone()),
+            responses::survey_id.eq(survey.to_owned()),
+            responses::score.eq(row.score),
+            responses::comment.eq(row.comment),
+            responses::suspect.eq(false),
+            responses::answer_count.eq(1),
+            responses::created_at.eq(at.clone()),
+            responses::updated_at.eq(at.clone()),
+            responses::score_changed_at.eq(at.clone()),
+            responses::auto_sent.eq(false),
+        ));
+        pending.invitations.push((
+            invitations::id.eq(invitation),
+            invitations::workspace_id.eq(self.workspace_id.clone()),
+            invitations::survey_id.eq(survey.to_owned()),
+            // Nobody holds an imported answer's link: a random token, never shown.
+            invitations::token_hash.eq(SurveyToken::generate().hash().as_str().to_owned()),
+            invitations::channel.eq("import"),
+            invitations::status.eq(status::RESPONDED),
+            invitations::recipient_email.eq(row.email.map(|e| e.as_str().to_owned())),
+            invitations::recipient_name.eq(row.name),
+            invitations::recipient_key.eq(key),
+            invitations::created_at.eq(at.clone()),
+            invitations::opened_at.eq(at),
+        ));
+    }
+
+    fn take(&mut self, cells: Option<Accumulator>) -> Batch {
+        let mut batch = std::mem::replace(&mut self.pending, Batch::with_capacity(BATCH));
+        batch.cells = cells;
+        batch
     }
 }
 
 /// Inserts `$rows` into `$table` on SQLite, a multi-row statement per [`BATCH`] rows: a full
 /// chunk goes in as a fixed-size array, whose statement Diesel prepares once and keeps
-/// (a slice's it parses again every time), the last partial chunk as a slice. Diesel keys a
-/// kept statement by the rows' type, so the rows own their values (`String`, not `&str`).
+/// (a slice's it parses again every time), the last partial chunk as a slice.
 macro_rules! insert_chunked {
     ($conn:expr, $table:expr, $rows:expr) => {
         for chunk in $rows.chunks(BATCH) {
@@ -147,14 +248,16 @@ macro_rules! insert_chunked {
 /// Writes a batch: its rows, then its rollup cells if it carries them.
 pub fn write(conn: &mut AnyConnection, batch: Batch) -> DbResult<()> {
     let Batch {
-        survey_id,
-        workspace_id,
-        rows,
-        ids,
+        invitations,
+        responses,
+        events,
+        properties,
         cells,
     } = batch;
-    if !rows.is_empty() {
-        insert_rows(conn, survey_id.as_str(), &workspace_id, &rows, &ids)?;
+    if invitations.is_empty() {
+        // Only rollup changes: nothing to insert.
+    } else {
+        insert_rows(conn, &invitations, &responses, &events, &properties)?;
     }
     if let Some(mut cells) = cells {
         cells.write(conn)?;
@@ -164,88 +267,16 @@ pub fn write(conn: &mut AnyConnection, batch: Batch) -> DbResult<()> {
 
 fn insert_rows(
     conn: &mut AnyConnection,
-    survey: &str,
-    workspace: &str,
-    rows: &[ImportedRow],
-    ids: &[(InvitationId, ResponseId, String)],
+    invitations: &[NewInvitation],
+    responses: &[NewResponse],
+    events: &[NewEvent],
+    properties: &[NewProperty],
 ) -> DbResult<()> {
-    let keys: Vec<Option<String>> = rows
-        .iter()
-        .map(|r| r.email.as_ref().map(EmailAddress::key))
-        .collect();
-    let new_invitations: Vec<_> = rows
-        .iter()
-        .zip(ids)
-        .zip(&keys)
-        .map(|((r, (inv, _, hash)), key)| {
-            (
-                invitations::id.eq(inv.as_str().to_owned()),
-                invitations::workspace_id.eq(workspace.to_owned()),
-                invitations::survey_id.eq(survey.to_owned()),
-                invitations::token_hash.eq(hash.as_str().to_owned()),
-                invitations::channel.eq("import"),
-                invitations::status.eq(status::RESPONDED),
-                invitations::recipient_email.eq(r.email.as_ref().map(|e| e.as_str().to_owned())),
-                invitations::recipient_name.eq(r.name.clone()),
-                invitations::recipient_key.eq(key.clone()),
-                invitations::created_at.eq(r.created_at),
-                // Answered, so opened: the funnel of an imported answer is complete.
-                invitations::opened_at.eq(Some(r.created_at)),
-            )
-        })
-        .collect();
-    let new_responses: Vec<_> = rows
-        .iter()
-        .zip(ids)
-        .map(|(r, (inv, resp, _))| {
-            (
-                responses::id.eq(resp.as_str().to_owned()),
-                responses::invitation_id.eq(inv.as_str().to_owned()),
-                responses::survey_id.eq(survey.to_owned()),
-                responses::score.eq(r.score),
-                responses::comment.eq(r.comment.clone()),
-                responses::suspect.eq(false),
-                responses::answer_count.eq(1),
-                responses::created_at.eq(r.created_at),
-                responses::updated_at.eq(r.created_at),
-                responses::score_changed_at.eq(r.created_at),
-                responses::auto_sent.eq(false),
-            )
-        })
-        .collect();
-    let events: Vec<_> = rows
-        .iter()
-        .zip(ids)
-        .map(|(r, (_, resp, _))| {
-            (
-                response_events::id.eq(resp.as_str().to_owned()),
-                response_events::response_id.eq(resp.as_str().to_owned()),
-                response_events::change.eq("created"),
-                response_events::score.eq(r.score),
-                response_events::comment.eq(r.comment.clone()),
-                response_events::suspect.eq(false),
-                response_events::at.eq(r.created_at),
-            )
-        })
-        .collect();
-    let properties: Vec<_> = rows
-        .iter()
-        .zip(ids)
-        .flat_map(|(r, (inv, _, _))| {
-            r.properties.iter().map(move |(k, v)| {
-                (
-                    invitation_properties::invitation_id.eq(inv.as_str().to_owned()),
-                    invitation_properties::key.eq(k.to_owned()),
-                    invitation_properties::value.eq(v.to_owned()),
-                )
-            })
-        })
-        .collect();
     match conn {
         // SQLite: multi-row INSERTs in chunks under its bind limit.
         AnyConnection::Sqlite(c) => {
-            insert_chunked!(c, invitations::table, new_invitations);
-            insert_chunked!(c, responses::table, new_responses);
+            insert_chunked!(c, invitations::table, invitations);
+            insert_chunked!(c, responses::table, responses);
             insert_chunked!(c, response_events::table, events);
             insert_chunked!(c, invitation_properties::table, properties);
         }
@@ -253,16 +284,16 @@ fn insert_rows(
         // batch, constraints and indexes checked as for an INSERT.
         AnyConnection::Postgresql(c) => {
             diesel::copy_from(invitations::table)
-                .from_insertable(&new_invitations)
+                .from_insertable(invitations)
                 .execute(c)?;
             diesel::copy_from(responses::table)
-                .from_insertable(&new_responses)
+                .from_insertable(responses)
                 .execute(c)?;
             diesel::copy_from(response_events::table)
-                .from_insertable(&events)
+                .from_insertable(events)
                 .execute(c)?;
             diesel::copy_from(invitation_properties::table)
-                .from_insertable(&properties)
+                .from_insertable(properties)
                 .execute(c)?;
         }
     }
