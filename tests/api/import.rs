@@ -83,12 +83,7 @@ async fn a_bad_row_after_batches_were_written_undoes_them_all() {
     ] {
         assert_eq!(app.count(table), 0, "{table}");
     }
-    let stats: Value = app
-        .get(&format!("/v1/surveys/{survey}/stats"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let stats = app.stats(&survey).await;
     assert_eq!(stats["responses"], 0, "{stats}");
 }
 
