@@ -254,9 +254,8 @@ pub fn write(conn: &mut AnyConnection, batch: Batch) -> DbResult<()> {
         properties,
         cells,
     } = batch;
-    if invitations.is_empty() {
-        // Only rollup changes: nothing to insert.
-    } else {
+    // The last batch may carry only rollup changes.
+    if !invitations.is_empty() {
         insert_rows(conn, &invitations, &responses, &events, &properties)?;
     }
     if let Some(mut cells) = cells {
