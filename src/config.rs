@@ -12,7 +12,7 @@
 //! | `SECRET_KEY`        | at least 32 characters; derives the links of emailed and idempotent invitations | — (key file) |
 //! | `SECRET_KEY_FILE`   | file holding the key; created with mode 0600 on first start when missing. Used when `SECRET_KEY` is unset | `<sqlite file>.key`, or `./scorekeeper.key` with PostgreSQL |
 //! | `SQLITE_BUSY_TIMEOUT_MS` | how long an SQLite writer waits for the lock before answering 503 | `10000` |
-//! | `SMTP_POOL_SIZE`    | SMTP connections kept open                                     | `4`                        |
+//! | `SMTP_POOL_SIZE`    | SMTP connections kept open; at most this many emails are sent at once | `4`                        |
 //! | `SMTP_TIMEOUT_SECS` | timeout of one SMTP command                                    | `30`                       |
 //! | `OUTBOX_POLL_MS`    | how often the email worker looks for due emails               | `1000`                     |
 //! | `OUTBOX_MAX_ATTEMPTS`| delivery attempts before an email is marked failed           | `8`                        |
@@ -162,7 +162,7 @@ pub const MIN_SECRET_KEY_CHARS: usize = 32;
 /// How the email worker and its SMTP transport behave.
 #[derive(Clone, Debug)]
 pub struct OutboxSettings {
-    /// SMTP connections kept open.
+    /// SMTP connections kept open, and the most emails sent at once.
     pub smtp_pool_size: u32,
     /// Timeout of one SMTP command.
     pub smtp_timeout: Duration,

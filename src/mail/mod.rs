@@ -1,20 +1,23 @@
 //! Email delivery: composing survey emails, the SMTP transport, and the outbox worker.
 
 pub mod compose;
+mod smtp;
 pub mod unsubscribe;
 pub mod worker;
 
+use std::sync::Arc;
+
 use anyhow::Context;
-use lettre::transport::smtp::PoolConfig;
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{Address, Message};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::OutboxSettings;
+pub use smtp::SendError;
 
-/// A pooled SMTP connection to the configured server.
+/// The configured SMTP server, through a small pool of kept connections.
 #[derive(Clone)]
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    pool: Arc<smtp::SmtpPool>,
     from: Address,
 }
 
@@ -27,18 +30,21 @@ impl std::fmt::Debug for Mailer {
 }
 
 impl Mailer {
-    /// Builds the transport from `SMTP_URL`: `smtp://` (plain), `smtp://…?tls=required`
+    /// Connects (lazily) to the server of `SMTP_URL`: `smtp://` (plain), `smtp://…?tls=required`
     /// (STARTTLS), or `smtps://` (TLS), with credentials in the URL if the server wants them.
     pub fn new(url: &SecretString, from: &str, settings: &OutboxSettings) -> anyhow::Result<Self> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
-            .context("SMTP_URL is not a valid smtp:// or smtps:// URL")?
-            .pool_config(PoolConfig::new().max_size(settings.smtp_pool_size))
-            .timeout(Some(settings.smtp_timeout))
-            .build();
+        let pool = smtp::SmtpPool::from_url(
+            url.expose_secret(),
+            settings.smtp_pool_size,
+            settings.smtp_timeout,
+        )?;
         let from = from
             .parse()
             .context("MAIL_FROM is not a valid email address")?;
-        Ok(Self { transport, from })
+        Ok(Self {
+            pool: Arc::new(pool),
+            from,
+        })
     }
 
     /// The sender address.
@@ -46,8 +52,11 @@ impl Mailer {
         &self.from
     }
 
-    /// Hands `message` to the SMTP server.
-    pub async fn send(&self, message: Message) -> Result<(), lettre::transport::smtp::Error> {
-        self.transport.send(message).await.map(drop)
+    /// Hands `message` to the SMTP server over one of the pool's connections, waiting for
+    /// one to be free (the caller's deadline bounds the wait).
+    pub async fn send(&self, message: Message) -> Result<(), SendError> {
+        self.pool
+            .send(message.envelope(), &message.formatted())
+            .await
     }
 }

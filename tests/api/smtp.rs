@@ -109,6 +109,13 @@ impl SmtpSink {
         out
     }
 
+    /// How many distinct connections the messages received so far came on.
+    pub fn connections(&self) -> usize {
+        let log =
+            std::fs::read_to_string(self.dir.path().join("connections.log")).unwrap_or_default();
+        log.lines().collect::<std::collections::HashSet<_>>().len()
+    }
+
     /// Waits until at least `n` messages arrived (or `timeout` passes) and returns them all.
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
         let start = Instant::now();

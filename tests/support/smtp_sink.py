@@ -2,7 +2,8 @@
 """A real SMTP server for the test suite and the email benchmark.
 
 Listens on 127.0.0.1:PORT and writes each accepted message to DIR as <uuid>.eml
-(written to a temp name, fsynced, then renamed, so readers never see half a file).
+(written to a temp name, fsynced, then renamed, so readers never see half a file), and the
+client's address and port of the connection it came on as a line of DIR/connections.log.
 Recipients whose local part starts with "reject" get a permanent 550, and those
 starting with "tempfail" a transient 451. With --slow-first N --delay S, the first N mail
 transactions answer MAIL, RCPT and DATA each S seconds late (a slow server, within any one
@@ -58,6 +59,8 @@ class Sink:
             f.flush()
             os.fsync(f.fileno())
         os.rename(tmp, os.path.join(self.out, f"{name}.eml"))
+        with open(os.path.join(self.out, "connections.log"), "a") as log:
+            log.write(f"{session.peer[0]}:{session.peer[1]}\n")
         return "250 Message accepted for delivery"
 
 

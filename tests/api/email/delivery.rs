@@ -240,6 +240,38 @@ async fn two_instances_on_one_database_deliver_200_emails_exactly_once() {
 }
 
 #[tokio::test]
+async fn a_round_of_emails_shares_the_pools_few_connections() {
+    let sink = SmtpSink::start();
+    let app = email_app(
+        &sink.url(),
+        &[("SMTP_POOL_SIZE", "2"), ("OUTBOX_BATCH", "30")],
+    )
+    .await;
+    let survey = app.survey_of("csat").await;
+    // All due at one instant, so one round claims them all and sends them at once.
+    let send_at = (chrono::Utc::now() + chrono::Duration::seconds(2))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    for i in 0..30 {
+        let res = app
+            .post(
+                &format!("/v1/surveys/{survey}/invitations"),
+                &json!({"channel": "email", "recipient": {"email": format!("c{i}@example.com")},
+                        "send_at": send_at}),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let mail = sink.wait_for(30, WAIT).await;
+    assert_eq!(mail.len(), 30);
+    let connections = sink.connections();
+    assert!(
+        (1..=2).contains(&connections),
+        "30 emails came on {connections} connections; the pool keeps 2"
+    );
+}
+
+#[tokio::test]
 async fn a_delayed_email_waits_for_its_time() {
     let sink = SmtpSink::start();
     let app = email_app(&sink.url(), &[]).await;
