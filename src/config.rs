@@ -19,7 +19,7 @@
 //! | `OUTBOX_RETRY_BASE_MS`| first retry delay; it doubles per attempt (with jitter)     | `30000`                    |
 //! | `OUTBOX_RETRY_MAX_MS`| longest retry delay                                           | `3600000`                  |
 //! | `OUTBOX_LEASE_SECS` | how long a worker owns a claimed email before others may retry it | `120`                  |
-//! | `OUTBOX_BATCH`      | emails claimed and sent concurrently per round                 | `32`                       |
+//! | `OUTBOX_BATCH`      | emails a worker has in flight at once (claimed, then each sent on a free SMTP connection) | `32`                       |
 //! | `PUBLIC_RATE_PER_MINUTE_IP` | widget requests one client address may make a minute (bursts of a quarter) | `120` |
 //! | `PUBLIC_RATE_PER_MINUTE_KEY` | widget requests for one survey key a minute, all clients together | `6000` |
 //! | `WEBHOOK_ALLOW_LOOPBACK` | `true` lets webhooks reach loopback addresses (single-host set-ups, tests) | `false` |
@@ -176,7 +176,7 @@ pub struct OutboxSettings {
     pub retry_max: Duration,
     /// How long a claim lasts.
     pub lease: Duration,
-    /// Emails claimed per round.
+    /// Emails a worker has in flight at once.
     pub batch: u32,
 }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::NaiveDateTime;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
 use tokio::sync::{watch, Notify};
 
@@ -16,6 +17,9 @@ use crate::db::{self, invitations, rollups, suppressions, DbPool};
 use crate::domain::backoff::retry_delay;
 use crate::domain::secret::ServerKey;
 use crate::links::Links;
+
+/// Claimed emails and the deadline their sends must finish by.
+type Claim = anyhow::Result<(Vec<Claimed>, tokio::time::Instant)>;
 
 /// Longest error text kept on a row.
 const MAX_ERROR_CHARS: usize = 500;
@@ -64,48 +68,86 @@ impl Worker {
         }
     }
 
-    /// Sends due email until `stop` turns true.
+    /// Sends due email until `stop` turns true, then finishes the sends under way, records
+    /// their outcomes and returns.
+    ///
+    /// Claiming, sending and recording overlap: up to `OUTBOX_BATCH` emails are in flight
+    /// (each waits for one of the SMTP pool's connections), more are claimed as soon as half
+    /// of them are done, and the outcomes that have come in are recorded in one transaction
+    /// while the next emails go out. So the SMTP connections never wait for the database, and
+    /// an email queued while others are sending joins them at once.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, "email worker started");
-        while !*stop.borrow() {
-            // Every send of this round must finish well inside the lease, or another worker
-            // could take the email over and send it too: half the lease, counted from before
-            // the claim, bounds the whole attempt (look-ups, connect, TLS, DATA).
-            let deadline = tokio::time::Instant::now() + self.settings.lease / 2;
-            let claimed = match self.claim().await {
-                Ok(rows) => rows,
-                Err(err) => {
-                    tracing::error!(error = ?err, "could not claim outbox rows");
-                    Vec::new()
-                }
-            };
-            if claimed.is_empty() {
-                tokio::select! {
-                    _ = tokio::time::sleep(self.settings.poll_interval) => {}
-                    _ = self.wake.notified() => {}
-                    _ = stop.changed() => {}
-                }
-                continue;
+        let batch = self.settings.batch.max(1) as usize;
+        let mut in_flight = FuturesUnordered::new();
+        let mut done: Vec<(Claimed, Outcome, NaiveDateTime)> = Vec::new();
+        let mut claiming: Option<tokio::task::JoinHandle<Claim>> = None;
+        let mut recording: Option<tokio::task::JoinHandle<()>> = None;
+        // Nothing was due at the last look: wait for the poll interval or a wake-up.
+        let mut idle = false;
+        let mut stopping = *stop.borrow();
+        loop {
+            if !stopping && !idle && claiming.is_none() && in_flight.len() <= batch / 2 {
+                claiming = Some(tokio::spawn(self.claim(batch - in_flight.len())));
             }
-            let outcomes = futures_util::future::join_all(
-                claimed.into_iter().map(|row| self.deliver(row, deadline)),
-            )
-            .await;
-            self.record(outcomes).await;
+            if recording.is_none() && !done.is_empty() {
+                recording = Some(tokio::spawn(self.record(std::mem::take(&mut done))));
+            }
+            if stopping && in_flight.is_empty() && claiming.is_none() && recording.is_none() {
+                break;
+            }
+            tokio::select! {
+                Some(outcome) = in_flight.next(), if !in_flight.is_empty() => done.push(outcome),
+                claimed = async { claiming.as_mut().expect("guarded").await }, if claiming.is_some() => {
+                    claiming = None;
+                    let (rows, deadline) = match claimed {
+                        Ok(Ok(claimed)) => claimed,
+                        Ok(Err(err)) => {
+                            tracing::error!(error = ?err, "could not claim outbox rows");
+                            (Vec::new(), tokio::time::Instant::now())
+                        }
+                        Err(err) => {
+                            tracing::error!(error = %err, "outbox claim task failed");
+                            (Vec::new(), tokio::time::Instant::now())
+                        }
+                    };
+                    idle = rows.is_empty();
+                    for row in rows {
+                        in_flight.push(self.deliver(row, deadline));
+                    }
+                }
+                finished = async { recording.as_mut().expect("guarded").await }, if recording.is_some() => {
+                    recording = None;
+                    if let Err(err) = finished {
+                        tracing::error!(error = %err, "outbox record task failed");
+                    }
+                }
+                _ = tokio::time::sleep(self.settings.poll_interval), if idle && !stopping => idle = false,
+                _ = self.wake.notified(), if idle && !stopping => idle = false,
+                _ = stop.changed(), if !stopping => stopping = true,
+            }
         }
         tracing::info!(worker = %self.id, "email worker stopped");
     }
 
-    async fn claim(&self) -> anyhow::Result<Vec<Claimed>> {
-        let (pool, id) = (self.pool.clone(), self.id.clone());
-        let lease = chrono::Duration::from_std(self.settings.lease).context("lease too long")?;
-        let batch = i64::from(self.settings.batch);
-        blocking(move || {
-            let mut conn = pool.get()?;
-            let now = db::now();
-            Ok(outbox::claim(&mut conn, &id, now, now + lease, batch)?)
-        })
-        .await
+    /// Claims up to `limit` due emails, with the deadline their sends must finish by: half
+    /// the lease, counted from before the claim, so that every send of them ends well inside
+    /// the lease (look-ups, waiting for a connection, connect, TLS, DATA) and no other worker
+    /// can take one over and send it too.
+    fn claim(&self, limit: usize) -> impl std::future::Future<Output = Claim> + Send + 'static {
+        let (pool, id, lease) = (self.pool.clone(), self.id.clone(), self.settings.lease);
+        async move {
+            let deadline = tokio::time::Instant::now() + lease / 2;
+            let lease = chrono::Duration::from_std(lease).context("lease too long")?;
+            let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+            let rows = blocking(move || {
+                let mut conn = pool.get()?;
+                let now = db::now();
+                Ok(outbox::claim(&mut conn, &id, now, now + lease, limit)?)
+            })
+            .await?;
+            Ok((rows, deadline))
+        }
     }
 
     /// Sends one claimed email; its outcome and when to try again, to be recorded with the
@@ -152,11 +194,14 @@ impl Worker {
         (row, outcome, next_at)
     }
 
-    /// Records a round's outcomes in one transaction (one commit for the round, each outcome
+    /// Records the outcomes that came in, in one transaction (one commit for the round, each outcome
     /// in its own savepoint, the rollup changes of the sends summed per cell and written
     /// together). If it cannot commit, the leases lapse and those emails are tried again: at
     /// least once, never lost.
-    async fn record(&self, outcomes: Vec<(Claimed, Outcome, NaiveDateTime)>) {
+    fn record(
+        &self,
+        outcomes: Vec<(Claimed, Outcome, NaiveDateTime)>,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let pool = self.pool.clone();
         let recorded = blocking(move || {
             let mut conn = pool.get()?;
@@ -188,10 +233,11 @@ impl Worker {
                 cells.write(conn)
             })?;
             Ok(())
-        })
-        .await;
-        if let Err(err) = recorded {
-            tracing::error!(error = ?err, "could not record a round of email outcomes");
+        });
+        async move {
+            if let Err(err) = recorded.await {
+                tracing::error!(error = ?err, "could not record a round of email outcomes");
+            }
         }
     }
 
