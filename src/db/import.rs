@@ -3,6 +3,7 @@
 //! and the stats rollups summed per cell and written once each.
 
 use chrono::NaiveDateTime;
+use diesel::connection::SimpleConnection;
 use diesel::dsl::Eq;
 use diesel::prelude::*;
 
@@ -243,6 +244,44 @@ macro_rules! insert_chunked {
             };
         }
     };
+}
+
+/// Holds the import's survey, and its workspace, for the rest of the transaction, and says
+/// whether the rows will be written without a foreign key check each.
+///
+/// Every other row an import refers to, it writes itself in the same transaction, so the only
+/// parents that could vanish meanwhile are these two. On SQLite the transaction holds the
+/// write lock, so reading the survey once is enough (and `db::prepare_bulk_write` turned the
+/// checks off). On Postgres both rows are locked `FOR KEY SHARE`, as each foreign key check
+/// would lock them, so a concurrent delete waits for the import to commit and then cascades
+/// to what it wrote. Then, where the role may (a superuser, or one granted `SET` on the
+/// parameter), the transaction sets `session_replication_role = replica`, which skips the
+/// per-row checks (each answer writes eight foreign keys); elsewhere the checks stay on.
+pub fn hold_survey(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<bool> {
+    use super::schema::{surveys, workspaces};
+    let AnyConnection::Postgresql(pg) = conn else {
+        super::surveys::find_any(conn, survey_id)?;
+        return Ok(true);
+    };
+    let workspace: String = surveys::table
+        .find(survey_id.as_str())
+        .select(surveys::workspace_id)
+        .for_key_share()
+        .first(pg)
+        .optional()?
+        .ok_or(super::DbError::NotFound("survey"))?;
+    workspaces::table
+        .find(&workspace)
+        .select(workspaces::id)
+        .for_key_share()
+        .first::<String>(pg)?;
+    let unchecked = super::savepoint(conn, |conn| match conn {
+        AnyConnection::Postgresql(pg) => {
+            pg.batch_execute("SET LOCAL session_replication_role = replica")
+        }
+        AnyConnection::Sqlite(_) => Ok(()),
+    });
+    Ok(unchecked.is_ok())
 }
 
 /// Writes a batch: its rows, then its rollup cells if it carries them.

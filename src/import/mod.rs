@@ -319,9 +319,9 @@ pub fn run(
     }
     let mut batcher = Batcher::new(&survey);
     let written = db::write_transaction(conn, |conn| {
-        // Checked again under the write lock: the rows are written without foreign key
-        // checks (`db::prepare_bulk_write`), so the survey must not vanish meanwhile.
-        db::surveys::find_any(conn, survey_id).map_err(Undone::Db)?;
+        // Held until the commit: the rows may be written without foreign key checks.
+        let unchecked = db::import::hold_survey(conn, survey_id).map_err(Undone::Db)?;
+        tracing::debug!(unchecked, "import transaction begun");
         std::thread::scope(|scope| {
             let (batches, received) = std::sync::mpsc::sync_channel::<Batch>(2);
             let reading = scope.spawn(move || -> anyhow::Result<Checked> {
