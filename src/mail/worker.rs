@@ -18,8 +18,8 @@ use crate::domain::backoff::retry_delay;
 use crate::domain::secret::ServerKey;
 use crate::links::Links;
 
-/// Claimed emails and the deadline their sends must finish by.
-type Claim = anyhow::Result<(Vec<Claimed>, tokio::time::Instant)>;
+/// Claimed emails, the deadline their sends must finish by, and how many were asked for.
+type Claim = anyhow::Result<(Vec<Claimed>, tokio::time::Instant, usize)>;
 
 /// Longest error text kept on a row.
 const MAX_ERROR_CHARS: usize = 500;
@@ -71,11 +71,13 @@ impl Worker {
     /// Sends due email until `stop` turns true, then finishes the sends under way, records
     /// their outcomes and returns.
     ///
-    /// Claiming, sending and recording overlap: up to `OUTBOX_BATCH` emails are in flight
-    /// (each waits for one of the SMTP pool's connections), more are claimed as soon as half
-    /// of them are done, and the outcomes that have come in are recorded in one transaction
-    /// while the next emails go out. So the SMTP connections never wait for the database, and
-    /// an email queued while others are sending joins them at once.
+    /// Claiming, sending and recording overlap while the queue is long: up to `OUTBOX_BATCH`
+    /// emails are in flight (each waits for one of the SMTP pool's connections), more are
+    /// claimed as soon as half of them are done, and outcomes are recorded in one transaction
+    /// per half batch while the next emails go out, so the SMTP connections never wait for the
+    /// database. Once a claim comes back short (the queue is drained), the next waits until
+    /// the emails in flight are done, and their outcomes are recorded together: a trickle of
+    /// new emails costs a claim and a record per round, not per email.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, "email worker started");
         let batch = self.settings.batch.max(1) as usize;
@@ -85,12 +87,24 @@ impl Worker {
         let mut recording: Option<tokio::task::JoinHandle<()>> = None;
         // Nothing was due at the last look: wait for the poll interval or a wake-up.
         let mut idle = false;
+        // The last claim found fewer emails than it could take.
+        let mut drained = false;
         let mut stopping = *stop.borrow();
         loop {
-            if !stopping && !idle && claiming.is_none() && in_flight.len() <= batch / 2 {
-                claiming = Some(tokio::spawn(self.claim(batch - in_flight.len())));
+            let room = batch.saturating_sub(in_flight.len());
+            if !stopping
+                && !idle
+                && claiming.is_none()
+                && room >= batch - batch / 2
+                && (!drained || in_flight.is_empty())
+            {
+                claiming = Some(tokio::spawn(self.claim(room)));
+                drained = false;
             }
-            if recording.is_none() && !done.is_empty() {
+            if recording.is_none()
+                && !done.is_empty()
+                && (done.len() >= batch / 2 || in_flight.is_empty() || stopping)
+            {
                 recording = Some(tokio::spawn(self.record(std::mem::take(&mut done))));
             }
             if stopping && in_flight.is_empty() && claiming.is_none() && recording.is_none() {
@@ -100,18 +114,19 @@ impl Worker {
                 Some(outcome) = in_flight.next(), if !in_flight.is_empty() => done.push(outcome),
                 claimed = async { claiming.as_mut().expect("guarded").await }, if claiming.is_some() => {
                     claiming = None;
-                    let (rows, deadline) = match claimed {
+                    let (rows, deadline, asked) = match claimed {
                         Ok(Ok(claimed)) => claimed,
                         Ok(Err(err)) => {
                             tracing::error!(error = ?err, "could not claim outbox rows");
-                            (Vec::new(), tokio::time::Instant::now())
+                            (Vec::new(), tokio::time::Instant::now(), 0)
                         }
                         Err(err) => {
                             tracing::error!(error = %err, "outbox claim task failed");
-                            (Vec::new(), tokio::time::Instant::now())
+                            (Vec::new(), tokio::time::Instant::now(), 0)
                         }
                     };
                     idle = rows.is_empty();
+                    drained = rows.len() < asked;
                     for row in rows {
                         in_flight.push(self.deliver(row, deadline));
                     }
@@ -146,7 +161,7 @@ impl Worker {
                 Ok(outbox::claim(&mut conn, &id, now, now + lease, limit)?)
             })
             .await?;
-            Ok((rows, deadline))
+            Ok((rows, deadline, usize::try_from(limit).unwrap_or(usize::MAX)))
         }
     }
 
