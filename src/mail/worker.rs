@@ -209,9 +209,9 @@ impl Worker {
         (row, outcome, next_at)
     }
 
-    /// Records the outcomes that came in, in one transaction (one commit for the round, each outcome
-    /// in its own savepoint, the rollup changes of the sends summed per cell and written
-    /// together). If it cannot commit, the leases lapse and those emails are tried again: at
+    /// Records the outcomes that came in, in one transaction (one commit for them all, each
+    /// outcome in its own savepoint, the rollup changes of the sends summed per cell and
+    /// written together). If it cannot commit, the leases lapse and those emails are tried again: at
     /// least once, never lost.
     fn record(
         &self,

@@ -7,6 +7,11 @@ use serde_json::{json, Value};
 use crate::helpers::{spawn_app, TestApp};
 
 fn import(app: &TestApp, survey: &str, csv: &str, extra: &[&str]) -> std::process::Output {
+    import_through(app.db.url(), survey, csv, extra)
+}
+
+/// Runs the import against the database at `url` (as the role the URL names).
+fn import_through(url: &str, survey: &str, csv: &str, extra: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("history.csv");
     std::fs::write(&path, csv).unwrap();
@@ -14,7 +19,7 @@ fn import(app: &TestApp, survey: &str, csv: &str, extra: &[&str]) -> std::proces
         .args(["import", "responses", "--survey", survey])
         .args(extra)
         .arg(&path)
-        .env("DATABASE_URL", app.db.url())
+        .env("DATABASE_URL", url)
         .env("RUST_LOG", "error")
         .output()
         .expect("run scorekeeper import")
@@ -257,4 +262,56 @@ async fn a_delighted_export_is_mapped_checked_dry_run_then_imported() {
         (stats["responses"].as_u64(), stats["score"].as_f64()),
         (Some(2), Some(0.0))
     );
+}
+
+#[tokio::test]
+async fn a_postgres_role_that_may_not_skip_foreign_key_checks_imports_with_them() {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let app = spawn_app().await;
+    if !app.db.url().starts_with("postgres") {
+        return; // SQLite's import connection turns its own checks off: nothing to fall back from.
+    }
+    let role = "sk_plain_importer";
+    app.conn()
+        .batch_execute(&format!(
+            "DO $$ BEGIN CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
+             GRANT USAGE, CREATE ON SCHEMA public TO {role}; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+        ))
+        .expect("a plain role");
+    let mut url = url::Url::parse(app.db.url()).unwrap();
+    url.set_username(role).unwrap();
+    // The path under test: this role cannot turn the checks off.
+    let mut plain = diesel::PgConnection::establish(url.as_str()).expect("connect as the role");
+    assert!(plain
+        .batch_execute("SET session_replication_role = replica")
+        .is_err());
+
+    let survey = app.survey_of("nps").await;
+    let mut csv = String::from("score,created_at,agent\n");
+    for i in 0..2_500 {
+        csv.push_str(&format!(
+            "{},2026-03-{:02}T10:00:00Z,a{}\n",
+            i % 11,
+            1 + i % 28,
+            i % 4
+        ));
+    }
+    let out = import_through(url.as_str(), &survey, &csv, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(app.count("responses"), 2_500);
+    assert_eq!(app.count("invitation_properties"), 2_500);
+    assert_eq!(app.orphan_rows(), 0);
+    let body: Value = app
+        .get(&format!("/v1/surveys/{survey}/stats"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["responses"], 2_500);
 }
