@@ -275,11 +275,8 @@ pub fn hold_survey(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<b
         .select(workspaces::id)
         .for_key_share()
         .first::<String>(pg)?;
-    let unchecked = super::savepoint(conn, |conn| match conn {
-        AnyConnection::Postgresql(pg) => {
-            pg.batch_execute("SET LOCAL session_replication_role = replica")
-        }
-        AnyConnection::Sqlite(_) => Ok(()),
+    let unchecked = super::savepoint(conn, |conn| {
+        conn.batch_execute("SET LOCAL session_replication_role = replica")
     });
     Ok(unchecked.is_ok())
 }

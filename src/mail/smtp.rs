@@ -24,7 +24,6 @@ const CHECK_AFTER_IDLE: Duration = Duration::from_secs(5);
 const MAX_IDLE: Duration = Duration::from_secs(60);
 
 /// How a connection is secured, from `SMTP_URL`.
-#[derive(Clone)]
 enum Security {
     /// `smtp://`: plain text.
     Plain,

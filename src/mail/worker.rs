@@ -18,8 +18,8 @@ use crate::domain::backoff::retry_delay;
 use crate::domain::secret::ServerKey;
 use crate::links::Links;
 
-/// Claimed emails, the deadline their sends must finish by, and how many were asked for.
-type Claim = anyhow::Result<(Vec<Claimed>, tokio::time::Instant, usize)>;
+/// Claimed emails and the deadline their sends must finish by.
+type Claim = anyhow::Result<(Vec<Claimed>, tokio::time::Instant)>;
 
 /// Longest error text kept on a row.
 const MAX_ERROR_CHARS: usize = 500;
@@ -87,7 +87,8 @@ impl Worker {
         let mut recording: Option<tokio::task::JoinHandle<()>> = None;
         // Nothing was due at the last look: wait for the poll interval or a wake-up.
         let mut idle = false;
-        // The last claim found fewer emails than it could take.
+        // How many emails the last claim asked for, and whether it found fewer.
+        let mut asked = 0;
         let mut drained = false;
         let mut stopping = *stop.borrow();
         loop {
@@ -99,6 +100,7 @@ impl Worker {
                 && (!drained || in_flight.is_empty())
             {
                 claiming = Some(tokio::spawn(self.claim(room)));
+                asked = room;
                 drained = false;
             }
             if recording.is_none()
@@ -114,15 +116,17 @@ impl Worker {
                 Some(outcome) = in_flight.next(), if !in_flight.is_empty() => done.push(outcome),
                 claimed = async { claiming.as_mut().expect("guarded").await }, if claiming.is_some() => {
                     claiming = None;
-                    let (rows, deadline, asked) = match claimed {
+                    let (rows, deadline) = match claimed {
                         Ok(Ok(claimed)) => claimed,
                         Ok(Err(err)) => {
                             tracing::error!(error = ?err, "could not claim outbox rows");
-                            (Vec::new(), tokio::time::Instant::now(), 0)
+                            idle = true;
+                            continue;
                         }
                         Err(err) => {
                             tracing::error!(error = %err, "outbox claim task failed");
-                            (Vec::new(), tokio::time::Instant::now(), 0)
+                            idle = true;
+                            continue;
                         }
                     };
                     idle = rows.is_empty();
@@ -161,7 +165,7 @@ impl Worker {
                 Ok(outbox::claim(&mut conn, &id, now, now + lease, limit)?)
             })
             .await?;
-            Ok((rows, deadline, usize::try_from(limit).unwrap_or(usize::MAX)))
+            Ok((rows, deadline))
         }
     }
 
@@ -211,8 +215,8 @@ impl Worker {
 
     /// Records the outcomes that came in, in one transaction (one commit for them all, each
     /// outcome in its own savepoint, the rollup changes of the sends summed per cell and
-    /// written together). If it cannot commit, the leases lapse and those emails are tried again: at
-    /// least once, never lost.
+    /// written together). If it cannot commit, the leases lapse and those emails are tried
+    /// again: at least once, never lost.
     fn record(
         &self,
         outcomes: Vec<(Claimed, Outcome, NaiveDateTime)>,
