@@ -9,7 +9,7 @@ use diesel::prelude::*;
 
 use super::funnel;
 use super::invitations::status;
-use super::rollups::{Accumulator, MAX_PENDING_CELLS};
+use super::rollups::{Accumulator, Staging, MAX_PENDING_CELLS};
 use super::schema::{invitation_properties, invitations, response_events, responses};
 use super::stamp::Stamp;
 use super::surveys::Survey;
@@ -17,7 +17,6 @@ use super::{AnyConnection, DbResult};
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::{InvitationId, ResponseId, SurveyId};
 use crate::domain::properties::Properties;
-use crate::domain::secret::SurveyToken;
 use crate::domain::segments::SegmentBy;
 use crate::domain::stats::tally::{Facts, Tally};
 
@@ -209,12 +208,12 @@ impl Batcher {
             responses::score_changed_at.eq(at.clone()),
             responses::auto_sent.eq(false),
         ));
+        let token_hash = no_link(&invitation);
         pending.invitations.push((
             invitations::id.eq(invitation),
             invitations::workspace_id.eq(self.workspace_id.clone()),
             invitations::survey_id.eq(survey.to_owned()),
-            // Nobody holds an imported answer's link: a random token, never shown.
-            invitations::token_hash.eq(SurveyToken::generate().hash().as_str().to_owned()),
+            invitations::token_hash.eq(token_hash),
             invitations::channel.eq("import"),
             invitations::status.eq(status::RESPONDED),
             invitations::recipient_email.eq(row.email.map(|e| e.as_str().to_owned())),
@@ -231,6 +230,19 @@ impl Batcher {
         batch
     }
 }
+
+/// The `token_hash` of an imported answer's invitation, whose link nobody holds: the
+/// invitation's id behind a prefix. No token hashes to it (a hash is 64 hex digits), so no
+/// link finds it; and it sorts as the (time-ordered) ids do, so the unique index on
+/// `token_hash` takes a million imported rows at its right edge instead of at random pages,
+/// which on Postgres meant a full-page image in the WAL for most of them after each
+/// checkpoint.
+fn no_link(invitation: &str) -> String {
+    format!("{NO_LINK_PREFIX}{invitation}")
+}
+
+/// What [`no_link`] puts before the invitation's id.
+const NO_LINK_PREFIX: &str = "import:";
 
 /// Inserts `$rows` into `$table` on SQLite, a multi-row statement per [`BATCH`] rows: a full
 /// chunk goes in as a fixed-size array, whose statement Diesel prepares once and keeps
@@ -257,7 +269,7 @@ macro_rules! insert_chunked {
 /// to what it wrote. Then, where the role may (a superuser, or one granted `SET` on the
 /// parameter), the transaction sets `session_replication_role = replica`, which skips the
 /// per-row checks (each answer writes eight foreign keys); elsewhere the checks stay on.
-pub fn hold_survey(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<bool> {
+fn hold_survey(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<bool> {
     use super::schema::{surveys, workspaces};
     let AnyConnection::Postgresql(pg) = conn else {
         super::surveys::find_any(conn, survey_id)?;
@@ -281,23 +293,46 @@ pub fn hold_survey(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<b
     Ok(unchecked.is_ok())
 }
 
-/// Writes a batch: its rows, then its rollup cells if it carries them.
-pub fn write(conn: &mut AnyConnection, batch: Batch) -> DbResult<()> {
-    let Batch {
-        invitations,
-        responses,
-        events,
-        properties,
-        cells,
-    } = batch;
-    // The last batch may carry only rollup changes.
-    if !invitations.is_empty() {
-        insert_rows(conn, &invitations, &responses, &events, &properties)?;
+/// An import's writing, inside its transaction: from [`Writer::begin`], batch after batch,
+/// to [`Writer::finish`] before the commit.
+#[derive(Debug)]
+pub struct Writer {
+    /// Whether the rows go in without a foreign key check each (see [`hold_survey`]).
+    pub unchecked: bool,
+    staging: Staging,
+}
+
+impl Writer {
+    /// Holds the survey (see [`hold_survey`]) and prepares to stage the rollup changes.
+    pub fn begin(conn: &mut AnyConnection, survey_id: &SurveyId) -> DbResult<Self> {
+        let unchecked = hold_survey(conn, survey_id)?;
+        let staging = Staging::begin(conn)?;
+        Ok(Self { unchecked, staging })
     }
-    if let Some(mut cells) = cells {
-        cells.write(conn)?;
+
+    /// Writes a batch: its rows, then its rollup changes if it carries them.
+    pub fn write(&mut self, conn: &mut AnyConnection, batch: Batch) -> DbResult<()> {
+        let Batch {
+            invitations,
+            responses,
+            events,
+            properties,
+            cells,
+        } = batch;
+        // The last batch may carry only rollup changes.
+        if !invitations.is_empty() {
+            insert_rows(conn, &invitations, &responses, &events, &properties)?;
+        }
+        match cells {
+            Some(cells) => self.staging.add(conn, cells),
+            None => Ok(()),
+        }
     }
-    Ok(())
+
+    /// Writes the staged rollup changes. Call after the last batch, before the commit.
+    pub fn finish(self, conn: &mut AnyConnection) -> DbResult<()> {
+        self.staging.finish(conn)
+    }
 }
 
 fn insert_rows(
@@ -333,4 +368,21 @@ fn insert_rows(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::no_link;
+    use crate::domain::ids::InvitationId;
+    use crate::domain::secret::SurveyToken;
+
+    #[test]
+    fn an_imported_answers_token_hash_is_no_tokens_hash() {
+        let hash = SurveyToken::generate().hash();
+        assert!(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()));
+        let id = InvitationId::generate();
+        let marker = no_link(id.as_str());
+        assert!(marker.ends_with(id.as_str()));
+        assert!(!marker.bytes().all(|b| b.is_ascii_hexdigit()), "{marker}");
+    }
 }

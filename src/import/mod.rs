@@ -319,9 +319,10 @@ pub fn run(
     }
     let mut batcher = Batcher::new(&survey);
     let written = db::write_transaction(conn, |conn| {
-        // Held until the commit: the rows may be written without foreign key checks.
-        let unchecked = db::import::hold_survey(conn, survey_id).map_err(Undone::Db)?;
-        tracing::debug!(unchecked, "import transaction begun");
+        // Holds the survey until the commit: the rows may be written without foreign key
+        // checks.
+        let mut writer = db::import::Writer::begin(conn, survey_id).map_err(Undone::Db)?;
+        tracing::debug!(writer.unchecked, "import transaction begun");
         std::thread::scope(|scope| {
             let (batches, received) = std::sync::mpsc::sync_channel::<Batch>(2);
             let reading = scope.spawn(move || -> anyhow::Result<Checked> {
@@ -349,7 +350,7 @@ pub fn run(
             let mut done = 0u64;
             for batch in received {
                 done += batch.len() as u64;
-                db::import::write(conn, batch).map_err(Undone::Db)?;
+                writer.write(conn, batch).map_err(Undone::Db)?;
                 progress(done);
             }
             let checked = reading
@@ -359,6 +360,7 @@ pub fn run(
             if checked.skipped > 0 && !skip_invalid {
                 return Err(Undone::Invalid(checked));
             }
+            writer.finish(conn).map_err(Undone::Db)?;
             Ok((checked, done))
         })
     });

@@ -145,7 +145,7 @@ impl Accumulator {
     /// grain (survey, dimension, start, value): two Postgres batches that touch the same
     /// cells lock them in the same order, so they wait for each other instead of
     /// deadlocking, and SQLite writes each table's pages in order.
-    fn sorted(&self) -> Vec<CellDelta<'_>> {
+    pub(super) fn sorted(&self) -> Vec<CellDelta<'_>> {
         let ranks = self.names.ranks();
         let mut keys: Vec<(&Key, &Tally)> =
             self.cells.iter().filter(|(_, t)| !t.is_zero()).collect();

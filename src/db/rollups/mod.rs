@@ -6,12 +6,14 @@
 mod accumulate;
 mod backfill;
 mod raw;
+mod stage;
 mod summed;
 mod upsert;
 
 pub use accumulate::{Accumulator, MAX_PENDING_CELLS};
 pub use backfill::{backfill_once, rebuild};
 pub use raw::{raw, RawQuery, RawRow};
+pub use stage::Staging;
 pub use summed::{read_cells, CellCounts, GrainRange};
 pub use upsert::apply_many;
 

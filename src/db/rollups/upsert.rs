@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamp};
 
-use super::{CellDelta, Grain};
+use super::CellDelta;
 use crate::db::{AnyConnection, DbResult};
 use crate::domain::stats::tally::{Tally, SCORE_SLOTS};
 
@@ -18,7 +18,7 @@ pub fn apply_many(conn: &mut AnyConnection, cells: &[CellDelta]) -> DbResult<()>
         match conn {
             AnyConnection::Postgresql(c) => {
                 for chunk in of_grain.chunks(UNNEST_BATCH) {
-                    upsert_unnest(c, grain, chunk)?;
+                    upsert_unnest(c, grain.table(), chunk, true)?;
                 }
             }
             AnyConnection::Sqlite(c) => {
@@ -101,16 +101,20 @@ impl<Conn> RunQueryDsl<Conn> for ValuesUpsert<'_> {}
 
 /// Rows per Postgres `INSERT … SELECT FROM unnest(…)`: its text never changes, so it is
 /// parsed and planned in no time whatever the batch; the bound arrays carry the rows.
-const UNNEST_BATCH: usize = 10_000;
+pub(super) const UNNEST_BATCH: usize = 10_000;
 
 /// `INSERT … SELECT FROM unnest($1, …) ON CONFLICT DO UPDATE` of `rows` on Postgres: one
 /// array per column instead of a `VALUES` list, whose parsing and planning cost more than
 /// writing the rows once an import writes hundreds of thousands of cells. Its text depends
 /// only on the table, so the connection prepares it once and keeps it.
-fn upsert_unnest(
+///
+/// Without `add_to_existing`, the rows are appended as they are (to a staging table, which
+/// has no key to conflict on).
+pub(super) fn upsert_unnest(
     conn: &mut diesel::PgConnection,
-    grain: Grain,
+    table: &'static str,
     rows: &[CellDelta],
+    add_to_existing: bool,
 ) -> DbResult<()> {
     let columns = count_columns();
     // One array per count column: the rows' values transposed.
@@ -121,7 +125,8 @@ fn upsert_unnest(
         }
     }
     UnnestUpsert {
-        table: grain.table(),
+        table,
+        add_to_existing,
         columns,
         survey_ids: rows.iter().map(|r| r.1).collect(),
         dims: rows.iter().map(|r| r.2).collect(),
@@ -137,6 +142,7 @@ fn upsert_unnest(
 /// a prepared statement (its `sql_query` never is).
 struct UnnestUpsert<'a> {
     table: &'static str,
+    add_to_existing: bool,
     columns: Vec<String>,
     survey_ids: Vec<&'a str>,
     dims: Vec<&'a str>,
@@ -175,8 +181,11 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for UnnestUpsert<'_> {
             out.push_bind_param::<Array<BigInt>, _>(column)?;
             out.push_sql("::int8[]");
         }
-        out.push_sql(") ");
-        out.push_sql(&add_on_conflict(self.table, &self.columns));
+        out.push_sql(")");
+        if self.add_to_existing {
+            out.push_sql(" ");
+            out.push_sql(&add_on_conflict(self.table, &self.columns));
+        }
         Ok(())
     }
 }
@@ -187,7 +196,7 @@ impl<Conn> RunQueryDsl<Conn> for UnnestUpsert<'_> {}
 const COUNTS: [&str; 5] = ["issued", "delivered", "opened", "commented", "suspect"];
 
 /// Every count column of a rollup table: [`COUNTS`], then the score slots `s0`, `s1`, ….
-fn count_columns() -> Vec<String> {
+pub(super) fn count_columns() -> Vec<String> {
     COUNTS
         .iter()
         .map(|c| c.to_string())
@@ -210,7 +219,7 @@ fn count_slots(delta: &Tally) -> impl Iterator<Item = &i64> {
 }
 
 /// The `ON CONFLICT` clause that adds a new row's counts to the existing row of `table`.
-fn add_on_conflict(table: &str, columns: &[String]) -> String {
+pub(super) fn add_on_conflict(table: &str, columns: &[String]) -> String {
     let updates: Vec<String> = columns
         .iter()
         .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
