@@ -71,11 +71,12 @@ impl Staging {
         let merge: String = Grain::ALL
             .iter()
             .map(|g| {
+                // Grouped and ordered by the same keys, compared bytewise (as live writers
+                // sort them), so that one sort serves both.
                 format!(
                     "INSERT INTO {table} (survey_id, dim, value, at, {columns}) \
-                     SELECT survey_id, dim, value, at, {sums} FROM {staged} \
-                     GROUP BY survey_id, dim, at, value \
-                     ORDER BY survey_id COLLATE \"C\", dim COLLATE \"C\", at, value COLLATE \"C\" \
+                     SELECT survey_id COLLATE \"C\", dim COLLATE \"C\", value COLLATE \"C\", \
+                     at, {sums} FROM {staged} GROUP BY 1, 2, 4, 3 ORDER BY 1, 2, 4, 3 \
                      {on_conflict};",
                     table = g.table(),
                     columns = columns.join(", "),
