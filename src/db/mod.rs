@@ -253,8 +253,9 @@ pub fn prepare_bulk_write(conn: &mut AnyConnection) -> Result<(), diesel::result
 
 /// Tidies up after one large write (an import), outside any transaction: Postgres gets
 /// fresh planner statistics for the tables an import fills (a bulk load leaves the planner
-/// guessing until autovacuum comes by), and its rollup tables, whose cells an import may
-/// have updated several times, are vacuumed. SQLite checks foreign keys again.
+/// guessing until autovacuum comes by), and its rollup tables are vacuumed (an import whose
+/// role may not create temporary tables updates their cells several times). SQLite checks
+/// foreign keys again.
 pub fn after_bulk_write(conn: &mut AnyConnection) -> Result<(), diesel::result::Error> {
     match conn {
         AnyConnection::Sqlite(c) => c.batch_execute("PRAGMA foreign_keys = ON"),

@@ -265,7 +265,8 @@ async fn a_delighted_export_is_mapped_checked_dry_run_then_imported() {
 }
 
 #[tokio::test]
-async fn a_postgres_role_that_may_not_skip_foreign_key_checks_imports_with_them() {
+async fn a_postgres_role_that_may_not_skip_foreign_key_checks_nor_create_temporary_tables_imports_all_the_same(
+) {
     use diesel::connection::SimpleConnection;
     use diesel::Connection;
     let app = spawn_app().await;
@@ -277,7 +278,9 @@ async fn a_postgres_role_that_may_not_skip_foreign_key_checks_imports_with_them(
         .batch_execute(&format!(
             "DO $$ BEGIN CREATE ROLE {role} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$; \
              GRANT USAGE, CREATE ON SCHEMA public TO {role}; \
-             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}; \
+             REVOKE TEMPORARY ON DATABASE {database} FROM PUBLIC",
+            database = app.db.url().rsplit('/').next().unwrap()
         ))
         .expect("a plain role");
     let mut url = url::Url::parse(app.db.url()).unwrap();
@@ -286,6 +289,10 @@ async fn a_postgres_role_that_may_not_skip_foreign_key_checks_imports_with_them(
     let mut plain = diesel::PgConnection::establish(url.as_str()).expect("connect as the role");
     assert!(plain
         .batch_execute("SET session_replication_role = replica")
+        .is_err());
+    // Nor stage its rollup changes in temporary tables.
+    assert!(plain
+        .batch_execute("CREATE TEMPORARY TABLE t (x int)")
         .is_err());
 
     let survey = app.survey_of("nps").await;

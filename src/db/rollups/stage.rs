@@ -8,8 +8,9 @@
 //! image in the WAL). Appended to temporary tables instead (no WAL, no index), they are
 //! summed by Postgres at the end and each cell is written once, in key order.
 //!
-//! SQLite writes the changes straight into the rollups: its import holds the database's
-//! write lock and was never limited by them.
+//! SQLite writes the changes straight into the rollups (its import holds the database's
+//! write lock and was never limited by them), and so does a Postgres role that may not
+//! create temporary tables.
 
 use diesel::connection::SimpleConnection;
 
@@ -26,11 +27,12 @@ pub struct Staging {
 
 impl Staging {
     /// Creates the temporary tables on Postgres, dropped when the transaction ends. Call
-    /// inside the transaction.
+    /// inside the transaction. A role that may not create temporary tables (`TEMPORARY`
+    /// revoked on the database) writes its changes straight into the rollups instead.
     pub fn begin(conn: &mut AnyConnection) -> DbResult<Self> {
-        let AnyConnection::Postgresql(pg) = conn else {
+        if !matches!(conn, AnyConnection::Postgresql(_)) {
             return Ok(Self { staged: false });
-        };
+        }
         let create: String = Grain::ALL
             .iter()
             .map(|g| {
@@ -41,16 +43,20 @@ impl Staging {
                 )
             })
             .collect();
-        pg.batch_execute(&create)?;
-        Ok(Self { staged: true })
+        let created = crate::db::savepoint(conn, |conn| conn.batch_execute(&create));
+        if let Err(e) = &created {
+            tracing::info!(error = %e, "no temporary tables: rollup changes written as they come");
+        }
+        Ok(Self {
+            staged: created.is_ok(),
+        })
     }
 
     /// Takes summed changes: appended to the temporary tables, or written into the rollups.
     pub fn add(&mut self, conn: &mut AnyConnection, mut cells: Accumulator) -> DbResult<()> {
-        let AnyConnection::Postgresql(pg) = conn else {
+        let (true, AnyConnection::Postgresql(pg)) = (self.staged, &mut *conn) else {
             return cells.write(conn);
         };
-        debug_assert!(self.staged, "Staging::begin ran on another backend");
         let sorted = cells.sorted();
         for of_grain in sorted.chunk_by(|a, b| a.0 == b.0) {
             for chunk in of_grain.chunks(UNNEST_BATCH) {
