@@ -20,8 +20,14 @@ use crate::domain::properties::Properties;
 use crate::domain::segments::SegmentBy;
 use crate::domain::stats::tally::{Facts, Tally};
 
-/// Rows written per statement batch.
-const BATCH: usize = 1_000;
+/// Rows per batch handed from the reading thread to the writer: on Postgres one COPY per
+/// table each (larger batches cut the fixed cost of each COPY: a million-row import took
+/// about 10% less time with 5,000 than with 1,000).
+const BATCH: usize = 5_000;
+
+/// Rows per multi-row INSERT on SQLite (11 bound values each, under SQLite's limit of
+/// 32,766 per statement).
+const SQLITE_CHUNK: usize = 1_000;
 
 /// One validated row of an import.
 #[derive(Debug, Clone)]
@@ -244,13 +250,13 @@ fn no_link(invitation: &str) -> String {
 /// What [`no_link`] puts before the invitation's id.
 const NO_LINK_PREFIX: &str = "import:";
 
-/// Inserts `$rows` into `$table` on SQLite, a multi-row statement per [`BATCH`] rows: a full
+/// Inserts `$rows` into `$table` on SQLite, a multi-row statement per [`SQLITE_CHUNK`] rows: a full
 /// chunk goes in as a fixed-size array, whose statement Diesel prepares once and keeps
 /// (a slice's it parses again every time), the last partial chunk as a slice.
 macro_rules! insert_chunked {
     ($conn:expr, $table:expr, $rows:expr) => {
-        for chunk in $rows.chunks(BATCH) {
-            match <&[_; BATCH]>::try_from(chunk) {
+        for chunk in $rows.chunks(SQLITE_CHUNK) {
+            match <&[_; SQLITE_CHUNK]>::try_from(chunk) {
                 Ok(full) => diesel::insert_into($table).values(full).execute($conn)?,
                 Err(_) => diesel::insert_into($table).values(chunk).execute($conn)?,
             };
