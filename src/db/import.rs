@@ -146,7 +146,8 @@ impl Batcher {
             workspace_id: survey.workspace_id.to_string(),
             segments: survey.segments(),
             pending: Batch::with_capacity(BATCH),
-            cells: Accumulator::new(),
+            // The coarser grains follow from the quarter hours when they are written.
+            cells: Accumulator::quarters_only(),
         }
     }
 

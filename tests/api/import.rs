@@ -199,6 +199,12 @@ async fn an_import_of_several_batches_writes_every_row_once() {
             ("cy".into(), 4167)
         ]
     );
+    // Into a survey without rollups (on Postgres: summed, then inserted), every cell at
+    // every grain as a rebuild from the raw rows writes it.
+    let cells = rollup_rows(&app, &survey);
+    assert!(cells.len() > 1_000, "{} cells", cells.len());
+    scorekeeper::db::rollups::rebuild(&mut app.conn(), &survey.clone().into()).unwrap();
+    assert!(rollup_rows(&app, &survey) == cells);
 }
 
 #[tokio::test]
@@ -376,10 +382,76 @@ async fn an_import_adds_to_the_cells_that_live_answers_already_hold() {
     for q in queries {
         before.push(app.stats_query(&survey, q).await);
     }
+    let rows = rollup_rows(&app, &survey);
+    assert_eq!(rows.iter().filter(|r| r.0 == "week").count(), 4, "{rows:?}");
     scorekeeper::db::rollups::rebuild(&mut app.conn(), &survey.clone().into()).unwrap();
     for (q, was) in queries.iter().zip(before) {
         assert_eq!(app.stats_query(&survey, q).await, was, "{q}");
     }
+    // Row for row: the same cells, each starting where its grain starts.
+    assert_eq!(rollup_rows(&app, &survey), rows);
+}
+
+/// Every rollup row of `survey`: grain, dimension, value, start, and its counts.
+fn rollup_rows(
+    app: &TestApp,
+    survey: &str,
+) -> Vec<(&'static str, String, String, String, Vec<i64>)> {
+    use diesel::prelude::*;
+    use scorekeeper::db::schema::{rollup_days, rollup_hours, rollup_quarters, rollup_weeks};
+    let conn = &mut *app.conn();
+    let mut rows = Vec::new();
+    macro_rules! read {
+        ($grain:literal, $t:ident) => {
+            let found: Vec<(
+                String,
+                String,
+                chrono::NaiveDateTime,
+                (i64, i64, i64, i64, i64),
+                (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64),
+            )> = $t::table
+                .filter($t::survey_id.eq(survey))
+                .order(($t::dim, $t::at, $t::value))
+                .select((
+                    $t::dim,
+                    $t::value,
+                    $t::at,
+                    (
+                        $t::issued,
+                        $t::delivered,
+                        $t::opened,
+                        $t::commented,
+                        $t::suspect,
+                    ),
+                    (
+                        $t::s0,
+                        $t::s1,
+                        $t::s2,
+                        $t::s3,
+                        $t::s4,
+                        $t::s5,
+                        $t::s6,
+                        $t::s7,
+                        $t::s8,
+                        $t::s9,
+                        $t::s10,
+                    ),
+                ))
+                .load(conn)
+                .unwrap();
+            for (dim, value, at, f, s) in found {
+                let counts = vec![
+                    f.0, f.1, f.2, f.3, f.4, s.0, s.1, s.2, s.3, s.4, s.5, s.6, s.7, s.8, s.9, s.10,
+                ];
+                rows.push(($grain, dim, value, at.to_string(), counts));
+            }
+        };
+    }
+    read!("week", rollup_weeks);
+    read!("day", rollup_days);
+    read!("hour", rollup_hours);
+    read!("quarter", rollup_quarters);
+    rows
 }
 
 #[tokio::test]
@@ -405,7 +477,8 @@ async fn staged_rollup_changes_are_summed_per_cell_before_they_are_written() {
     scorekeeper::db::write_transaction(&mut app.conn(), |conn| {
         let mut staging = Staging::begin(conn)?;
         for part in &parts {
-            let mut cells = Accumulator::new();
+            // As an import hands them over: quarter hours only, the rest derived.
+            let mut cells = Accumulator::quarters_only();
             for (when, agent, score) in part {
                 let answer = Tally::answer(*score, false, false, 1);
                 cells.add(&id, *when, [("agent", *agent)].into_iter(), answer);
@@ -433,4 +506,72 @@ async fn staged_rollup_changes_are_summed_per_cell_before_they_are_written() {
         .await;
     assert_eq!(hour["responses"], 5, "{hour}");
     assert_eq!(crate::helpers::group(&hour, "ana")["responses"], 4);
+    // The day and its ISO week (2026-05-04 is a Monday), read from their own cells.
+    for window in [
+        "from=2026-05-04T00:00:00Z&to=2026-05-05T00:00:00Z",
+        "from=2026-05-04T00:00:00Z&to=2026-05-11T00:00:00Z",
+    ] {
+        let stats = app
+            .stats_query(&survey, &format!("?{window}&group_by=agent"))
+            .await;
+        assert_eq!(stats["responses"], 5, "{window}: {stats}");
+        let ana = crate::helpers::group(&stats, "ana");
+        assert_eq!(ana["distribution"]["9"], 2, "{window}: {stats}");
+        assert_eq!(ana["distribution"]["10"], 1, "{window}: {stats}");
+        assert_eq!(crate::helpers::group(&stats, "bo")["responses"], 1);
+    }
+}
+
+#[tokio::test]
+async fn a_cell_written_while_an_import_stages_its_changes_is_added_to_not_lost() {
+    // On Postgres, an import into a survey without rollup rows inserts its summed cells; a
+    // cell that a live answer writes meanwhile (here: one quarter hour, before the sums go
+    // in) makes that insert conflict, and the sums are then added to the cell instead.
+    // (SQLite writes each hand-over as it comes, and the cell adds up all the same.)
+    use diesel::connection::SimpleConnection;
+    use scorekeeper::db::rollups::{Accumulator, Staging};
+    use scorekeeper::domain::stats::tally::Tally;
+    let app = spawn_app().await;
+    let survey = app.survey_of("nps").await;
+    let id: scorekeeper::domain::ids::SurveyId = survey.clone().into();
+    let at = |m: u32| {
+        chrono::NaiveDate::from_ymd_opt(2026, 5, 4)
+            .unwrap()
+            .and_hms_opt(8, m, 0)
+            .unwrap()
+    };
+    scorekeeper::db::write_transaction(&mut app.conn(), |conn| {
+        let mut staging = Staging::begin(conn)?;
+        let mut cells = Accumulator::quarters_only();
+        for (minute, score) in [(1, 9), (2, 0), (20, 10)] {
+            let answer = Tally::answer(score, false, false, 1);
+            cells.add(&id, at(minute), std::iter::empty(), answer);
+        }
+        staging.add(conn, cells)?;
+        conn.batch_execute(&format!(
+            "INSERT INTO rollup_quarters (survey_id, dim, value, at, s9) \
+             VALUES ('{survey}', '', '', '2026-05-04 08:00:00', 1) \
+             ON CONFLICT (survey_id, dim, at, value) DO UPDATE SET s9 = rollup_quarters.s9 + 1"
+        ))?;
+        staging.finish(conn)
+    })
+    .unwrap();
+    let quarter = app
+        .stats_query(
+            &survey,
+            "?from=2026-05-04T08:00:00Z&to=2026-05-04T08:15:00Z",
+        )
+        .await;
+    assert_eq!(quarter["responses"], 3, "{quarter}");
+    assert_eq!(quarter["distribution"]["9"], 2, "{quarter}");
+    assert_eq!(quarter["distribution"]["0"], 1, "{quarter}");
+    // The hour was written from the staged changes alone.
+    let hour = app
+        .stats_query(
+            &survey,
+            "?from=2026-05-04T08:00:00Z&to=2026-05-04T09:00:00Z",
+        )
+        .await;
+    assert_eq!(hour["responses"], 3, "{hour}");
+    assert_eq!(hour["distribution"]["10"], 1, "{hour}");
 }

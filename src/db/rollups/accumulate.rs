@@ -56,12 +56,67 @@ pub const MAX_PENDING_CELLS: usize = 250_000;
 pub struct Accumulator {
     names: Names,
     cells: HashMap<Key, Tally>,
+    /// Whether only quarter-hour cells are kept, the coarser ones to be derived from them
+    /// (see [`Accumulator::quarters_only`]).
+    quarters_only: bool,
 }
 
 impl Accumulator {
     /// An empty accumulator.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty accumulator that sums changes into quarter-hour cells only: each coarser
+    /// cell is made of whole quarter hours, so its counts follow from theirs (see
+    /// [`Accumulator::fill_coarser`], or a merge that derives them, as an import's
+    /// [`super::Staging`] does). A quarter of the work and memory per change.
+    pub fn quarters_only() -> Self {
+        Self {
+            quarters_only: true,
+            ..Self::default()
+        }
+    }
+
+    /// Whether it holds quarter-hour cells only (made by [`Accumulator::quarters_only`]
+    /// and not yet filled).
+    pub fn is_quarters_only(&self) -> bool {
+        self.quarters_only
+    }
+
+    /// Adds each quarter-hour cell's counts to the hour, day and week that hold it, so that
+    /// an accumulator made by [`Accumulator::quarters_only`] holds every grain, as if each
+    /// change had been added to all of them.
+    pub fn fill_coarser(&mut self) {
+        if !std::mem::take(&mut self.quarters_only) {
+            return;
+        }
+        let quarters: Vec<(Key, Tally)> = self.cells.iter().map(|(k, t)| (*k, *t)).collect();
+        for ((_, survey, dim, value, at), delta) in quarters {
+            for grain in [Grain::Hour, Grain::Day, Grain::Week] {
+                *self
+                    .cells
+                    .entry((grain, survey, dim, value, grain.floor(at)))
+                    .or_default() += delta;
+            }
+        }
+    }
+
+    /// The grains each change is added to.
+    fn grains(&self) -> &'static [Grain] {
+        if self.quarters_only {
+            &[Grain::Quarter]
+        } else {
+            &Grain::ALL
+        }
+    }
+
+    /// An empty accumulator of the same kind.
+    fn emptied(&self) -> Self {
+        Self {
+            quarters_only: self.quarters_only,
+            ..Self::default()
+        }
     }
 
     /// Adds `delta` for an invitation of `survey_id` created `at` carrying the segment
@@ -81,7 +136,7 @@ impl Accumulator {
         let dims: Vec<(u32, u32)> = std::iter::once((overall, overall))
             .chain(dims.map(|(d, v)| (self.names.number(d), self.names.number(v))))
             .collect();
-        for grain in Grain::ALL {
+        for &grain in self.grains() {
             let start = grain.floor(at);
             for &(dim, value) in &dims {
                 *self
@@ -98,8 +153,13 @@ impl Accumulator {
         self.add(&cell.survey_id, cell.at, dims, delta);
     }
 
-    /// Adds everything `other` holds.
-    pub fn merge(&mut self, other: Accumulator) {
+    /// Adds everything `other` holds (filling both first if only one keeps quarter hours
+    /// only).
+    pub fn merge(&mut self, mut other: Accumulator) {
+        if self.quarters_only != other.quarters_only {
+            self.fill_coarser();
+            other.fill_coarser();
+        }
         let renumber: Vec<u32> = other
             .names
             .names
@@ -121,7 +181,7 @@ impl Accumulator {
     /// Hands over the summed cells, leaving it empty, once there are more than `limit` of
     /// them (bounding memory on huge surveys; a cell written twice just adds up).
     pub fn take_above(&mut self, limit: usize) -> Option<Accumulator> {
-        (self.cells.len() > limit).then(|| std::mem::take(self))
+        (self.cells.len() > limit).then(|| std::mem::replace(self, self.emptied()))
     }
 
     /// Writes the summed cells once there are more than `limit` of them (see
@@ -133,10 +193,11 @@ impl Accumulator {
         }
     }
 
-    /// Writes every summed cell and starts again from empty. Call inside the transaction
-    /// that made the changes.
+    /// Writes every summed cell, at every grain, and starts again from empty. Call inside
+    /// the transaction that made the changes.
     pub fn write(&mut self, conn: &mut AnyConnection) -> DbResult<()> {
-        let drained = std::mem::take(self);
+        let mut drained = std::mem::replace(self, self.emptied());
+        drained.fill_coarser();
         let cells = drained.sorted();
         apply_many(conn, &cells)
     }
@@ -147,12 +208,24 @@ impl Accumulator {
     /// deadlocking, and SQLite writes each table's pages in order.
     pub(super) fn sorted(&self) -> Vec<CellDelta<'_>> {
         let ranks = self.names.ranks();
-        let mut keys: Vec<(&Key, &Tally)> =
-            self.cells.iter().filter(|(_, t)| !t.is_zero()).collect();
+        let mut keys = self.non_zero();
         keys.sort_unstable_by_key(|((grain, survey, dim, value, at), _)| {
             let rank = |n: &u32| ranks[*n as usize];
             (*grain, rank(survey), rank(dim), *at, rank(value))
         });
+        self.named(keys)
+    }
+
+    /// The non-zero cells in no particular order (for a table without keys to lock).
+    pub(super) fn unsorted(&self) -> Vec<CellDelta<'_>> {
+        self.named(self.non_zero())
+    }
+
+    fn non_zero(&self) -> Vec<(&Key, &Tally)> {
+        self.cells.iter().filter(|(_, t)| !t.is_zero()).collect()
+    }
+
+    fn named<'a>(&'a self, keys: Vec<(&'a Key, &'a Tally)>) -> Vec<CellDelta<'a>> {
         let name = |n: u32| &*self.names.names[n as usize];
         keys.into_iter()
             .map(|(&(grain, survey, dim, value, at), delta)| {
@@ -217,6 +290,50 @@ mod tests {
         sorted.sort();
         assert_eq!(grains, sorted);
         assert_eq!(cells.len(), 3 + 3 + 3 + 4);
+    }
+
+    #[test]
+    fn quarter_hours_filled_into_coarser_cells_equal_every_grain_summed_directly() {
+        let s = SurveyId::from("s1".to_owned());
+        let mut full = Accumulator::new();
+        let mut quarters = Accumulator::quarters_only();
+        // Across quarter, hour, day and week edges (2026-03-04 is a Wednesday, the 9th a
+        // Monday), an answer and its undoing among them.
+        let changes = [
+            (at(10, 5), "al", 1, 9),
+            (at(10, 20), "bo", 1, 3),
+            (at(11, 59), "al", 1, 10),
+            (at(23, 59), "bo", 1, 0),
+            (at(10, 20), "bo", -1, 3),
+        ];
+        let later = |days: i64| at(0, 7) + chrono::Duration::days(days);
+        let more = [(later(1), "al", 1, 7), (later(5), "al", 1, 8)];
+        for (when, agent, sign, score) in changes.into_iter().chain(more) {
+            let delta = Tally::answer(score, false, false, sign);
+            full.add(&s, when, [("agent", agent)].into_iter(), delta);
+            quarters.add(&s, when, [("agent", agent)].into_iter(), delta);
+        }
+        assert!(quarters.sorted().iter().all(|c| c.0 == Grain::Quarter));
+        quarters.fill_coarser();
+        assert!(!quarters.is_quarters_only());
+        assert_eq!(quarters.sorted(), full.sorted());
+        // Two weeks overall and for al, one for bo.
+        let weeks = full.sorted().iter().filter(|c| c.0 == Grain::Week).count();
+        assert_eq!(weeks, 5);
+    }
+
+    #[test]
+    fn a_quarters_only_accumulator_stays_so_when_it_hands_over() {
+        let s = SurveyId::from("s1".to_owned());
+        let mut acc = Accumulator::quarters_only();
+        acc.add(&s, at(1, 0), std::iter::empty(), answer(9));
+        let taken = acc.take_above(0).expect("above the limit");
+        assert!(taken.is_quarters_only() && acc.is_quarters_only());
+        // Merged with a full one, both are filled first: nothing counts twice or is lost.
+        let mut full = Accumulator::new();
+        full.add(&s, at(2, 0), std::iter::empty(), answer(3));
+        full.merge(taken);
+        assert_eq!(full.sorted().len(), 2 + 2 + 1 + 1);
     }
 
     #[test]
