@@ -17,7 +17,7 @@ type Key = (Grain, u32, u32, u32, NaiveDateTime);
 
 /// Each distinct string (survey id, dimension, value) held once and numbered, so that a key
 /// is a few integers: adding a change allocates nothing for a name seen before.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Names {
     numbers: HashMap<Box<str>, u32>,
     names: Vec<Box<str>>,
@@ -88,18 +88,29 @@ impl Accumulator {
     /// an accumulator made by [`Accumulator::quarters_only`] holds every grain, as if each
     /// change had been added to all of them.
     pub fn fill_coarser(&mut self) {
-        if !std::mem::take(&mut self.quarters_only) {
-            return;
+        if self.quarters_only {
+            let coarser = self.coarser();
+            self.cells.extend(coarser.cells);
+            self.quarters_only = false;
         }
-        let quarters: Vec<(Key, Tally)> = self.cells.iter().map(|(k, t)| (*k, *t)).collect();
-        for ((_, survey, dim, value, at), delta) in quarters {
+    }
+
+    /// The hour, day and week cells that the quarter-hour cells make up (names numbered
+    /// alike).
+    fn coarser(&self) -> Accumulator {
+        let mut coarser = Accumulator {
+            names: self.names.clone(),
+            ..Self::default()
+        };
+        for (&(_, survey, dim, value, at), delta) in &self.cells {
             for grain in [Grain::Hour, Grain::Day, Grain::Week] {
-                *self
+                *coarser
                     .cells
                     .entry((grain, survey, dim, value, grain.floor(at)))
-                    .or_default() += delta;
+                    .or_default() += *delta;
             }
         }
+        coarser
     }
 
     /// The grains each change is added to.
@@ -196,10 +207,14 @@ impl Accumulator {
     /// Writes every summed cell, at every grain, and starts again from empty. Call inside
     /// the transaction that made the changes.
     pub fn write(&mut self, conn: &mut AnyConnection) -> DbResult<()> {
-        let mut drained = std::mem::replace(self, self.emptied());
-        drained.fill_coarser();
-        let cells = drained.sorted();
-        apply_many(conn, &cells)
+        let drained = std::mem::replace(self, self.emptied());
+        if drained.quarters_only {
+            // The coarser grains first, as [`Accumulator::sorted`] orders them, each kind
+            // of cell held only while it is written.
+            let coarser = drained.coarser();
+            apply_many(conn, &coarser.sorted())?;
+        }
+        apply_many(conn, &drained.sorted())
     }
 
     /// The non-zero cells in one total order, each table's primary key order within a
