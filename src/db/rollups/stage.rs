@@ -5,8 +5,8 @@
 //! every [`super::MAX_PENDING_CELLS`] cells to bound memory. Upserted straight away, the
 //! same cells were written again with every hand-over, each time an index probe and a row
 //! update at a random page of the rollup tables (and, after each checkpoint, a full-page
-//! image in the WAL). Appended to a temporary table instead (no WAL, no index), they are
-//! summed by Postgres at the end and each cell is written once, in key order.
+//! image in the WAL). Appended to a temporary table instead (no WAL, no index; by a binary
+//! COPY), they are summed by Postgres at the end and each cell is written once, in key order.
 //!
 //! Only quarter-hour cells are staged ([`Accumulator::quarters_only`]): the hours, days and
 //! weeks are sums of whole quarter hours, which the merge derives from them. That stages
@@ -21,8 +21,12 @@ use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error};
 use diesel::sql_types::Bool;
 
-use super::upsert::{add_on_conflict, count_columns, upsert_unnest, UNNEST_BATCH};
-use super::{Accumulator, Grain};
+use std::io::Write;
+
+use diesel::pg::CopyFormat;
+
+use super::upsert::{add_on_conflict, count_columns, count_slots};
+use super::{Accumulator, CellDelta, Grain};
 use crate::db::{AnyConnection, DbResult};
 
 /// Where an import's rollup changes go until [`Staging::finish`].
@@ -40,9 +44,9 @@ impl Staging {
         if !matches!(conn, AnyConnection::Postgresql(_)) {
             return Ok(Self { staged: false });
         }
-        // Counts as int4 (a quarter hour's changes in one hand-over fit: a larger one fails
-        // the cast rather than wrap), keys compared bytewise as live writers sort them:
-        // narrower rows, cheaper sorts, and sums without `numeric`.
+        // Counts as int4 (a quarter hour's changes in one hand-over fit; a larger count is
+        // refused, not wrapped), keys compared bytewise as live writers sort them: narrower
+        // rows, cheaper sorts, and sums without `numeric`.
         let counts: Vec<String> = count_columns()
             .iter()
             .map(|c| format!("{c} int4"))
@@ -70,10 +74,14 @@ impl Staging {
         else {
             return cells.write(conn);
         };
-        // No key to lock or keep in order: appended as they come.
-        for chunk in cells.unsorted().chunks(UNNEST_BATCH) {
-            upsert_unnest(pg, STAGED, chunk, false)?;
-        }
+        // No key to lock or keep in order: appended as they come, by a binary COPY.
+        let cells = cells.unsorted();
+        diesel::copy_from(staged_rollup_quarters::table)
+            .from_raw_data(staged_rollup_quarters::table, |out| {
+                write_binary(out, &cells).map_err(|e| Error::SerializationError(Box::new(e)))
+            })
+            .with_format(CopyFormat::Binary)
+            .execute(pg)?;
         Ok(())
     }
 
@@ -169,6 +177,67 @@ fn summed(grain: Grain) -> String {
 /// The temporary table that stages the quarter-hour changes.
 const STAGED: &str = "staged_rollup_quarters";
 
+diesel::table! {
+    /// The temporary table that [`Staging::begin`] creates, as COPY names its columns (in the
+    /// order of [`write_binary`]'s fields).
+    staged_rollup_quarters (survey_id, dim, at, value) {
+        survey_id -> Text,
+        dim -> Text,
+        value -> Text,
+        at -> Timestamp,
+        issued -> Integer,
+        delivered -> Integer,
+        opened -> Integer,
+        commented -> Integer,
+        suspect -> Integer,
+        s0 -> Integer,
+        s1 -> Integer,
+        s2 -> Integer,
+        s3 -> Integer,
+        s4 -> Integer,
+        s5 -> Integer,
+        s6 -> Integer,
+        s7 -> Integer,
+        s8 -> Integer,
+        s9 -> Integer,
+        s10 -> Integer,
+    }
+}
+
+/// Microseconds from the Unix epoch to Postgres's (2000-01-01), from which a binary
+/// `timestamp` counts.
+const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+/// Writes `cells` in COPY's binary format (a header, each row as its field count and each
+/// field as its length and bytes, a trailer): survey, dimension, value, start, then the
+/// counts in the order of [`count_columns`], each an int4 (one past its range is an error).
+fn write_binary(out: &mut dyn Write, cells: &[CellDelta]) -> std::io::Result<()> {
+    fn field(row: &mut Vec<u8>, bytes: &[u8]) {
+        row.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        row.extend_from_slice(bytes);
+    }
+    let fields = i16::try_from(4 + count_columns().len()).expect("a few columns");
+    out.write_all(b"PGCOPY\n\xff\r\n\0")?;
+    // No flags, no header extension.
+    out.write_all(&[0; 8])?;
+    let mut row = Vec::with_capacity(256);
+    for (_, survey, dim, value, at, delta) in cells {
+        row.clear();
+        row.extend_from_slice(&fields.to_be_bytes());
+        for text in [survey, dim, value] {
+            field(&mut row, text.as_bytes());
+        }
+        let micros = at.and_utc().timestamp_micros() - POSTGRES_EPOCH_MICROS;
+        field(&mut row, &micros.to_be_bytes());
+        for count in count_slots(delta) {
+            let count = i32::try_from(*count).map_err(std::io::Error::other)?;
+            field(&mut row, &count.to_be_bytes());
+        }
+        out.write_all(&row)?;
+    }
+    out.write_all(&(-1i16).to_be_bytes())
+}
+
 /// The start of the `grain` cell holding `at`, in SQL, as [`Grain::floor`] computes it
 /// (`date_trunc('week', …)` starts ISO weeks on Mondays; a quarter is already floored).
 fn floor_sql(grain: Grain) -> &'static str {
@@ -177,5 +246,56 @@ fn floor_sql(grain: Grain) -> &'static str {
         Grain::Day => "date_trunc('day', at)",
         Grain::Hour => "date_trunc('hour', at)",
         Grain::Quarter => "at",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_binary;
+    use super::Grain;
+    use crate::domain::stats::tally::Tally;
+
+    #[test]
+    fn cells_are_written_in_copys_binary_format() {
+        let at = chrono::DateTime::from_timestamp(946_684_801, 0)
+            .unwrap()
+            .naive_utc();
+        let delta = Tally::answer(9, false, false, 1);
+        let cells = [(Grain::Quarter, "s1", "agent", "ana", at, &delta)];
+        let mut out = Vec::new();
+        write_binary(&mut out, &cells).unwrap();
+        let (header, rest) = out.split_at(19);
+        assert_eq!(header, b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0");
+        assert_eq!(&rest[..2], &20i16.to_be_bytes());
+        // Each text as its length and bytes.
+        assert_eq!(&rest[2..8], b"\0\0\0\x02s1");
+        assert_eq!(&rest[8..17], b"\0\0\0\x05agent");
+        assert_eq!(&rest[17..24], b"\0\0\0\x03ana");
+        // One second after Postgres's epoch, in microseconds.
+        assert_eq!(&rest[24..28], &8i32.to_be_bytes());
+        assert_eq!(&rest[28..36], &1_000_000i64.to_be_bytes());
+        // Sixteen int4 counts, then the trailer.
+        let counts: Vec<i32> = rest[36..36 + 16 * 8]
+            .chunks(8)
+            .map(|f| {
+                assert_eq!(&f[..4], &4i32.to_be_bytes());
+                i32::from_be_bytes(f[4..].try_into().unwrap())
+            })
+            .collect();
+        let expected: Vec<i32> = super::count_slots(&delta).map(|c| *c as i32).collect();
+        assert_eq!(counts, expected);
+        assert_eq!(counts[5 + 9], 1);
+        assert_eq!(&rest[36 + 16 * 8..], &(-1i16).to_be_bytes());
+    }
+
+    #[test]
+    fn a_count_past_int4_is_an_error_not_a_wrapped_number() {
+        let at = chrono::DateTime::from_timestamp(0, 0).unwrap().naive_utc();
+        let delta = Tally {
+            issued: i64::from(i32::MAX) + 1,
+            ..Tally::default()
+        };
+        let cells = [(Grain::Quarter, "s1", "", "", at, &delta)];
+        assert!(write_binary(&mut Vec::new(), &cells).is_err());
     }
 }

@@ -18,7 +18,7 @@ pub fn apply_many(conn: &mut AnyConnection, cells: &[CellDelta]) -> DbResult<()>
         match conn {
             AnyConnection::Postgresql(c) => {
                 for chunk in of_grain.chunks(UNNEST_BATCH) {
-                    upsert_unnest(c, grain.table(), chunk, true)?;
+                    upsert_unnest(c, grain.table(), chunk)?;
                 }
             }
             AnyConnection::Sqlite(c) => {
@@ -101,20 +101,16 @@ impl<Conn> RunQueryDsl<Conn> for ValuesUpsert<'_> {}
 
 /// Rows per Postgres `INSERT … SELECT FROM unnest(…)`: its text never changes, so it is
 /// parsed and planned in no time whatever the batch; the bound arrays carry the rows.
-pub(super) const UNNEST_BATCH: usize = 10_000;
+const UNNEST_BATCH: usize = 10_000;
 
 /// `INSERT … SELECT FROM unnest($1, …) ON CONFLICT DO UPDATE` of `rows` on Postgres: one
 /// array per column instead of a `VALUES` list, whose parsing and planning cost more than
 /// writing the rows once an import writes hundreds of thousands of cells. Its text depends
 /// only on the table, so the connection prepares it once and keeps it.
-///
-/// Without `add_to_existing`, the rows are appended as they are (to a staging table, which
-/// has no key to conflict on).
-pub(super) fn upsert_unnest(
+fn upsert_unnest(
     conn: &mut diesel::PgConnection,
     table: &'static str,
     rows: &[CellDelta],
-    add_to_existing: bool,
 ) -> DbResult<()> {
     let columns = count_columns();
     // One array per count column: the rows' values transposed.
@@ -126,7 +122,6 @@ pub(super) fn upsert_unnest(
     }
     UnnestUpsert {
         table,
-        add_to_existing,
         columns,
         survey_ids: rows.iter().map(|r| r.1).collect(),
         dims: rows.iter().map(|r| r.2).collect(),
@@ -142,7 +137,6 @@ pub(super) fn upsert_unnest(
 /// a prepared statement (its `sql_query` never is).
 struct UnnestUpsert<'a> {
     table: &'static str,
-    add_to_existing: bool,
     columns: Vec<String>,
     survey_ids: Vec<&'a str>,
     dims: Vec<&'a str>,
@@ -182,10 +176,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for UnnestUpsert<'_> {
             out.push_sql("::int8[]");
         }
         out.push_sql(")");
-        if self.add_to_existing {
-            out.push_sql(" ");
-            out.push_sql(&add_on_conflict(self.table, &self.columns));
-        }
+        out.push_sql(" ");
+        out.push_sql(&add_on_conflict(self.table, &self.columns));
         Ok(())
     }
 }
@@ -206,7 +198,7 @@ pub(super) fn count_columns() -> Vec<String> {
 
 /// The counts of `delta` in the order of [`count_columns`] (by reference, so the SQLite
 /// statement can bind them where they are).
-fn count_slots(delta: &Tally) -> impl Iterator<Item = &i64> {
+pub(super) fn count_slots(delta: &Tally) -> impl Iterator<Item = &i64> {
     [
         &delta.issued,
         &delta.delivered,
