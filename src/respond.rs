@@ -158,23 +158,26 @@ pub fn record_all(
 ) -> Result<Vec<(Response, bool)>, ApiError> {
     let at = db::now();
     let ids: Vec<&InvitationId> = batch.iter().map(|(i, _, _)| &i.id).collect();
+    // An answer means the link was opened, whatever the page saw before.
     let mut liveness = responses::mark_responded_if_live(conn, &ids, at)?;
+    let mut opened = HashMap::with_capacity(batch.len());
     let invitations = batch
         .iter()
         .map(|(invitation, _, _)| match liveness.remove(&invitation.id) {
             // Addressed as it stands now, not as it was read before the write.
-            Some(Liveness::Live(to)) => Ok(Invitation {
-                recipient_email: to.email,
-                recipient_name: to.name,
-                recipient_external_id: to.external_id,
-                ..(*invitation).clone()
-            }),
+            Some(Liveness::Live(to, opening)) => {
+                opened.insert(invitation.id.clone(), opening);
+                Ok(Invitation {
+                    recipient_email: to.email,
+                    recipient_name: to.name,
+                    recipient_external_id: to.external_id,
+                    ..(*invitation).clone()
+                })
+            }
             Some(Liveness::Expired) => Err(ApiError::Gone),
             _ => Err(ApiError::NotFound("survey link")),
         })
         .collect::<Result<Vec<_>, _>>()?;
-    // An answer means the link was opened, whatever the page saw before.
-    let mut opened = db::funnel::open(conn, &ids, at)?;
     let mut existing = responses::for_invitations(conn, &ids)?;
     let mut prior = Vec::with_capacity(batch.len());
     let mut applied = Vec::with_capacity(batch.len());

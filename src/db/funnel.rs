@@ -72,17 +72,22 @@ pub fn open(
     Ok(before
         .into_iter()
         .map(|(id, channel, status, sent_at)| {
-            let was = facts(&channel, &status, sent_at, None);
-            let delta = change(
-                &was,
-                &Facts {
-                    opened: true,
-                    ..was
-                },
-            );
-            (InvitationId::from(id), delta)
+            (InvitationId::from(id), opening(&channel, &status, sent_at))
         })
         .collect())
+}
+
+/// What a first opening adds to the rollup cell of an invitation that was not opened, from
+/// its stored columns as they stand with the opening.
+pub fn opening(channel: &str, status: &str, sent_at: Option<NaiveDateTime>) -> Tally {
+    let was = facts(channel, status, sent_at, None);
+    change(
+        &was,
+        &Facts {
+            opened: true,
+            ..was
+        },
+    )
 }
 
 /// Records that invitation `id`'s email was accepted at `at` (only the first time counts),

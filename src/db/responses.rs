@@ -8,10 +8,11 @@ use diesel::prelude::*;
 
 use super::invitations::{status, Invitation};
 use super::schema::{invitations, response_events, responses};
-use super::{AnyConnection, DbError, DbResult};
+use super::{funnel, AnyConnection, DbError, DbResult};
 use crate::domain::answer::{Change, Recorded};
 use crate::domain::ids::{InvitationId, ResponseId, SurveyId, WorkspaceId};
 use crate::domain::page::PageRequest;
+use crate::domain::stats::tally::Tally;
 
 /// A stored response.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -81,9 +82,11 @@ pub struct Event {
 /// Whether a link can take an answer right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Liveness {
-    /// Issued, not expired: the invitation is now marked responded and its row is locked.
-    /// Holds whom it is addressed to as it stands now (an erasure may have cut it).
-    Live(Addressee),
+    /// Issued, not expired: the invitation is now marked responded (and opened, if it was
+    /// not) and its row is locked. Holds whom it is addressed to as it stands now (an erasure
+    /// may have cut it), and what its opening adds to its rollup cell (nothing if it had
+    /// been opened before).
+    Live(Addressee, Tally),
     /// Its `expires_at` has passed.
     Expired,
     /// Failed, suppressed, or gone.
@@ -101,18 +104,42 @@ pub struct Addressee {
     pub external_id: Option<String>,
 }
 
-/// Marks `ids` responded where they can still be answered at `at`, and says of each whether
-/// it could. Call first in the answers' write transaction: the write takes the invitations'
-/// row locks (Postgres) or the database's write lock (SQLite) before anything is read, so
-/// concurrent answers to one link queue here instead of racing, and a concurrent
-/// cancellation, expiry or erasure wins. `ids` are distinct.
+diesel::define_sql_function! {
+    /// SQL `coalesce` of an optional time and a time, the same on both backends.
+    fn coalesce(
+        x: diesel::sql_types::Nullable<diesel::sql_types::Timestamp>,
+        y: diesel::sql_types::Timestamp,
+    ) -> diesel::sql_types::Nullable<diesel::sql_types::Timestamp>;
+}
+
+/// Marks `ids` responded, and opened where they were not, where they can still be answered
+/// at `at`, and says of each whether it could. Call first in the answers' write transaction:
+/// it takes the invitations' row locks (Postgres) or the database's write lock (SQLite)
+/// before anything else is read, so concurrent answers to one link queue here instead of
+/// racing, a concurrent cancellation, expiry or erasure wins, and an opening (a page view's,
+/// or an earlier answer's in the same transaction) counts once. `ids` are distinct.
+///
+/// One UPDATE sets both columns: a second one would write each row again, and on Postgres a
+/// row written twice in one transaction no longer fits its page, so every index of
+/// `invitations` takes a new entry.
 pub fn mark_responded_if_live(
     conn: &mut AnyConnection,
     ids: &[&InvitationId],
     at: NaiveDateTime,
 ) -> DbResult<HashMap<InvitationId, Liveness>> {
     let keys: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
-    let live: Vec<(String, Addressee)> = diesel::update(
+    // Which were opened already, read under the rows' locks (Postgres) or the write lock
+    // (SQLite), so nothing opens them between this read and the write below.
+    let seen = invitations::table
+        .filter(invitations::id.eq_any(&keys))
+        .select((invitations::id, invitations::opened_at.is_not_null()));
+    let opened: HashMap<String, bool> = match conn {
+        AnyConnection::Postgresql(pg) => seen.for_no_key_update().load(pg)?,
+        AnyConnection::Sqlite(lite) => seen.load(lite)?,
+    }
+    .into_iter()
+    .collect();
+    let live: Vec<(String, Addressee, String, Option<NaiveDateTime>)> = diesel::update(
         invitations::table
             .filter(invitations::id.eq_any(&keys))
             .filter(invitations::status.ne_all(status::NOT_ISSUED))
@@ -122,7 +149,10 @@ pub fn mark_responded_if_live(
                     .or(invitations::expires_at.gt(at)),
             ),
     )
-    .set(invitations::status.eq(status::RESPONDED))
+    .set((
+        invitations::status.eq(status::RESPONDED),
+        invitations::opened_at.eq(coalesce(invitations::opened_at, at)),
+    ))
     .returning((
         invitations::id,
         (
@@ -130,11 +160,20 @@ pub fn mark_responded_if_live(
             invitations::recipient_name,
             invitations::recipient_external_id,
         ),
+        invitations::channel,
+        invitations::sent_at,
     ))
     .get_results(conn)?;
     let mut found: HashMap<InvitationId, Liveness> = live
         .into_iter()
-        .map(|(id, to)| (InvitationId::from(id), Liveness::Live(to)))
+        .map(|(id, to, channel, sent_at)| {
+            let opening = if opened.get(&id).copied().unwrap_or(true) {
+                Tally::default()
+            } else {
+                funnel::opening(&channel, status::RESPONDED, sent_at)
+            };
+            (InvitationId::from(id), Liveness::Live(to, opening))
+        })
         .collect();
     let refused: Vec<&str> = keys
         .into_iter()

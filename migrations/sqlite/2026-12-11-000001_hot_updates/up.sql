@@ -1,0 +1,1 @@
+-- PostgreSQL only: SQLite's pages have no fill factor to set.
