@@ -6,7 +6,7 @@ use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with};
 
 /// Holds the database's write path (SQLite's write lock; Postgres's `responses` table) so
 /// answers queue up behind the first batch until it is released.
@@ -244,4 +244,46 @@ async fn an_answer_whose_write_fails_is_undone_alone_and_the_batch_is_kept() {
         metric(&text, "scorekeeper_answer_batch_size_count") <= 6.0,
         "13 answers queued behind a blocked batch were written in a few commits"
     );
+}
+
+#[tokio::test]
+async fn a_link_never_opened_and_answered_twice_in_one_batch_counts_one_opening() {
+    // One lane, so the answer that holds the lane and the two that queue behind it share it.
+    let app = spawn_app_with(&[("ANSWER_WRITERS", "1")]).await;
+    let survey = app.survey_of("csat").await;
+    let other = app.link(&survey).await;
+    let url = app.link(&survey).await;
+
+    let blocker = Blocker::hold(app.db.url());
+    let bodies = [
+        (&other, json!({"score": 3})),
+        (&url, json!({"score": 5})),
+        (&url, json!({"comment": "quick"})),
+    ];
+    let mut sent = Vec::new();
+    for (to, body) in bodies {
+        sent.push(tokio::spawn(app.answer_owned(to.clone(), body)));
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    blocker.release();
+    let mut statuses = Vec::new();
+    for s in sent {
+        statuses.push(s.await.unwrap());
+    }
+    assert_eq!(statuses, [201, 201, 200]);
+    let (_, text) = crate::metrics::scrape(&app, None).await;
+    assert_eq!(
+        metric(&text, "scorekeeper_answer_batch_size_count"),
+        2.0,
+        "the link's score and comment were committed together"
+    );
+
+    // Its score opened it; its comment, in the same transaction, found it opened.
+    let funnel = |stats: &Value| {
+        ["opened", "answered", "commented"].map(|k| stats["funnel"][k].as_u64().unwrap())
+    };
+    let stats = app.stats(&survey).await;
+    assert_eq!(funnel(&stats), [2, 2, 1]);
+    scorekeeper::db::rollups::rebuild(&mut app.conn(), &survey.clone().into()).unwrap();
+    assert_eq!(funnel(&app.stats(&survey).await), [2, 2, 1]);
 }
