@@ -81,6 +81,10 @@ pub struct Event {
 
 /// Whether a link can take an answer right now.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per answer of a batch, for the batch's length: boxing would allocate for each"
+)]
 pub enum Liveness {
     /// Issued, not expired: the invitation is now marked responded (and opened, if it was
     /// not) and its row is locked. Holds whom it is addressed to as it stands now (an erasure

@@ -454,36 +454,43 @@ fn rollup_rows(
     rows
 }
 
+/// The rollup changes of NPS answers `(minute of 2026-05-04 08:00, agent, score)` to
+/// survey `id` as an import hands them over: quarter-hour cells only, the rest derived. An
+/// empty agent is no segment.
+fn handed_over(
+    id: &scorekeeper::domain::ids::SurveyId,
+    answers: &[(u32, &str, i32)],
+) -> scorekeeper::db::rollups::Accumulator {
+    let mut cells = scorekeeper::db::rollups::Accumulator::quarters_only();
+    for &(minute, agent, score) in answers {
+        let at = chrono::NaiveDate::from_ymd_opt(2026, 5, 4)
+            .unwrap()
+            .and_hms_opt(8, minute, 0)
+            .unwrap();
+        let answer = scorekeeper::domain::stats::tally::Tally::answer(score, false, false, 1);
+        let agent = (!agent.is_empty()).then_some(("agent", agent));
+        cells.add(id, at, agent.into_iter(), answer);
+    }
+    cells
+}
+
 #[tokio::test]
 async fn staged_rollup_changes_are_summed_per_cell_before_they_are_written() {
     // Changes handed over in several parts (an import flushes every MAX_PENDING_CELLS
     // cells) that touch the same cells: each cell's row must hold their sum, once.
-    use scorekeeper::db::rollups::{Accumulator, Staging};
-    use scorekeeper::domain::stats::tally::Tally;
+    use scorekeeper::db::rollups::Staging;
     let app = spawn_app().await;
     let survey = app.survey_of("nps").await;
     let id: scorekeeper::domain::ids::SurveyId = survey.clone().into();
-    let at = |m: u32| {
-        chrono::NaiveDate::from_ymd_opt(2026, 5, 4)
-            .unwrap()
-            .and_hms_opt(8, m, 0)
-            .unwrap()
-    };
     let parts = [
-        vec![(at(1), "ana", 9), (at(2), "bo", 0)],
-        vec![(at(3), "ana", 3), (at(50), "ana", 10)],
-        vec![(at(4), "ana", 9)],
+        vec![(1, "ana", 9), (2, "bo", 0)],
+        vec![(3, "ana", 3), (50, "ana", 10)],
+        vec![(4, "ana", 9)],
     ];
     scorekeeper::db::write_transaction(&mut app.conn(), |conn| {
         let mut staging = Staging::begin(conn)?;
         for part in &parts {
-            // As an import hands them over: quarter hours only, the rest derived.
-            let mut cells = Accumulator::quarters_only();
-            for (when, agent, score) in part {
-                let answer = Tally::answer(*score, false, false, 1);
-                cells.add(&id, *when, [("agent", *agent)].into_iter(), answer);
-            }
-            staging.add(conn, cells)?;
+            staging.add(conn, handed_over(&id, part))?;
         }
         staging.finish(conn)
     })
@@ -529,25 +536,16 @@ async fn a_cell_written_while_an_import_stages_its_changes_is_added_to_not_lost(
     // in) makes that insert conflict, and the sums are then added to the cell instead.
     // (SQLite writes each hand-over as it comes, and the cell adds up all the same.)
     use diesel::connection::SimpleConnection;
-    use scorekeeper::db::rollups::{Accumulator, Staging};
-    use scorekeeper::domain::stats::tally::Tally;
+    use scorekeeper::db::rollups::Staging;
     let app = spawn_app().await;
     let survey = app.survey_of("nps").await;
     let id: scorekeeper::domain::ids::SurveyId = survey.clone().into();
-    let at = |m: u32| {
-        chrono::NaiveDate::from_ymd_opt(2026, 5, 4)
-            .unwrap()
-            .and_hms_opt(8, m, 0)
-            .unwrap()
-    };
     scorekeeper::db::write_transaction(&mut app.conn(), |conn| {
         let mut staging = Staging::begin(conn)?;
-        let mut cells = Accumulator::quarters_only();
-        for (minute, score) in [(1, 9), (2, 0), (20, 10)] {
-            let answer = Tally::answer(score, false, false, 1);
-            cells.add(&id, at(minute), std::iter::empty(), answer);
-        }
-        staging.add(conn, cells)?;
+        staging.add(
+            conn,
+            handed_over(&id, &[(1, "", 9), (2, "", 0), (20, "", 10)]),
+        )?;
         conn.batch_execute(&format!(
             "INSERT INTO rollup_quarters (survey_id, dim, value, at, s9) \
              VALUES ('{survey}', '', '', '2026-05-04 08:00:00', 1) \

@@ -16,14 +16,13 @@
 //! write lock and was never limited by them), and so does a Postgres role that may not
 //! create temporary tables.
 
+use std::io::Write;
+
 use diesel::connection::SimpleConnection;
+use diesel::pg::CopyFormat;
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error};
 use diesel::sql_types::Bool;
-
-use std::io::Write;
-
-use diesel::pg::CopyFormat;
 
 use super::upsert::{add_on_conflict, count_columns, count_slots};
 use super::{Accumulator, CellDelta, Grain};
@@ -254,6 +253,20 @@ mod tests {
     use super::write_binary;
     use super::Grain;
     use crate::domain::stats::tally::Tally;
+
+    #[test]
+    fn the_staged_table_is_named_as_its_diesel_description_says() {
+        use diesel::prelude::*;
+        // COPY goes through the `table!` description; the table is created by name.
+        let sql = diesel::debug_query::<diesel::pg::Pg, _>(
+            &super::staged_rollup_quarters::table.select(super::staged_rollup_quarters::at),
+        )
+        .to_string();
+        assert!(
+            sql.contains(&format!("FROM \"{}\"", super::STAGED)),
+            "{sql}"
+        );
+    }
 
     #[test]
     fn cells_are_written_in_copys_binary_format() {
