@@ -185,6 +185,21 @@ pub fn create(
         } else {
             Outcome::Issued
         };
+        let queued_email = outcome == Outcome::Issued && req.channel == Channel::Email;
+        if queued_email {
+            outbox::enqueue(conn, &id, send_at.unwrap_or(now), now, message_domain)?;
+        }
+        if let (Some(idem), Some(key_hash)) = (idem, &key_hash) {
+            let record = idempotency::Record {
+                request_hash: idem.request_hash.clone(),
+                invitation_id: id.clone(),
+                outcome: outcome.as_str().to_owned(),
+            };
+            idempotency::insert(conn, workspace_id, key_hash, &record, now)?;
+        }
+        // Last: the survey's current cells are shared by every invitation issued now, and their
+        // row locks (Postgres) are held from here to the commit, so the less comes after, the
+        // less concurrent issues wait on each other.
         if outcome == Outcome::Issued {
             let segments = survey.segments();
             let cell = rollups::Cell {
@@ -199,18 +214,6 @@ pub fn create(
             };
             let facts = db::funnel::facts(req.channel.as_str(), initial, None, None);
             rollups::apply(conn, &cell, &Tally::of(&facts))?;
-        }
-        let queued_email = outcome == Outcome::Issued && req.channel == Channel::Email;
-        if queued_email {
-            outbox::enqueue(conn, &id, send_at.unwrap_or(now), now, message_domain)?;
-        }
-        if let (Some(idem), Some(key_hash)) = (idem, &key_hash) {
-            let record = idempotency::Record {
-                request_hash: idem.request_hash.clone(),
-                invitation_id: id.clone(),
-                outcome: outcome.as_str().to_owned(),
-            };
-            idempotency::insert(conn, workspace_id, key_hash, &record, now)?;
         }
         Ok(Created {
             outcome,
