@@ -46,9 +46,10 @@ pub fn mark_opened(conn: &mut AnyConnection, id: &InvitationId, at: NaiveDateTim
 }
 
 /// Marks invitations `ids` opened at `at` where they were not, and returns what that adds
-/// to the rollup cell of each one that changed, for a caller that applies it with other
-/// changes to the same cells. Call inside a write transaction.
-pub fn open(
+/// to the rollup cell of each one that changed. Call inside a write transaction. (An answer
+/// opens its link in the same UPDATE that marks it answered: see
+/// [`super::responses::mark_responded_if_live`].)
+fn open(
     conn: &mut AnyConnection,
     ids: &[&InvitationId],
     at: NaiveDateTime,
