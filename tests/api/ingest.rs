@@ -63,6 +63,27 @@ fn refuse_responses_to(url: &str, id: &str) {
     }
 }
 
+/// Sends `answers` one after another while the database's write path is held, so they reach
+/// their writer lane in this order: the first is taken (and blocked) alone, and the rest queue
+/// behind it. Releases the hold and returns their statuses, in order.
+async fn send_in_turn_behind_a_blocked_batch<const N: usize>(
+    app: &crate::helpers::TestApp,
+    answers: [(&String, Value); N],
+) -> Vec<u16> {
+    let blocker = Blocker::hold(app.db.url());
+    let mut sent = Vec::new();
+    for (url, body) in answers {
+        sent.push(tokio::spawn(app.answer_owned(url.clone(), body)));
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    blocker.release();
+    let mut statuses = Vec::new();
+    for s in sent {
+        statuses.push(s.await.unwrap());
+    }
+    statuses
+}
+
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
@@ -143,24 +164,16 @@ async fn one_links_answers_in_one_batch_are_recorded_in_arrival_order() {
     let survey = app.survey_of("csat").await;
     let url = app.link(&survey).await;
 
-    let blocker = Blocker::hold(app.db.url());
-    // Sent one after another, so they reach the link's writer lane in this order: the first
-    // is taken (and blocked) alone; the next two then share one batch.
-    let bodies = [
-        json!({"score": 4}),
-        json!({"comment": "first"}),
-        json!({"comment": "second"}),
-    ];
-    let mut sent = Vec::new();
-    for body in bodies {
-        sent.push(tokio::spawn(app.answer_owned(url.clone(), body)));
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    }
-    blocker.release();
-    let mut statuses = Vec::new();
-    for s in sent {
-        statuses.push(s.await.unwrap());
-    }
+    // The first is taken (and blocked) alone; the next two then share one batch.
+    let statuses = send_in_turn_behind_a_blocked_batch(
+        &app,
+        [
+            (&url, json!({"score": 4})),
+            (&url, json!({"comment": "first"})),
+            (&url, json!({"comment": "second"})),
+        ],
+    )
+    .await;
     assert_eq!(statuses, [201, 200, 200]);
 
     let (_, text) = crate::metrics::scrape(&app, None).await;
@@ -254,22 +267,15 @@ async fn a_link_never_opened_and_answered_twice_in_one_batch_counts_one_opening(
     let other = app.link(&survey).await;
     let url = app.link(&survey).await;
 
-    let blocker = Blocker::hold(app.db.url());
-    let bodies = [
-        (&other, json!({"score": 3})),
-        (&url, json!({"score": 5})),
-        (&url, json!({"comment": "quick"})),
-    ];
-    let mut sent = Vec::new();
-    for (to, body) in bodies {
-        sent.push(tokio::spawn(app.answer_owned(to.clone(), body)));
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    }
-    blocker.release();
-    let mut statuses = Vec::new();
-    for s in sent {
-        statuses.push(s.await.unwrap());
-    }
+    let statuses = send_in_turn_behind_a_blocked_batch(
+        &app,
+        [
+            (&other, json!({"score": 3})),
+            (&url, json!({"score": 5})),
+            (&url, json!({"comment": "quick"})),
+        ],
+    )
+    .await;
     assert_eq!(statuses, [201, 201, 200]);
     let (_, text) = crate::metrics::scrape(&app, None).await;
     assert_eq!(
