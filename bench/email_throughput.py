@@ -12,7 +12,10 @@ Prints, from one run:
     time), emails/s from the first POST to the last delivery, and the ratio to the baseline;
   - the service's outbox alone: N more invitations posted with one `send_at` in the near
     future, then emails/s from that instant to the last delivery (claiming, rendering,
-    sending and recording each outcome, with no API traffic alongside), and its ratio.
+    sending and recording each outcome, with no API traffic alongside), and its ratio;
+  - the CPU time the outbox phase cost per email, of the service and (on PostgreSQL) of
+    the database's processes: steadier than the rates from run to run, since it does not
+    depend on how fast the machine's disk syncs the sink's files at that minute.
 
 Usage: bench/email_throughput.py BINARY [N]   (scripts/bench-email builds and runs it)
 Set BENCH_DATABASE_URL=postgres://… to run against PostgreSQL instead of a temp SQLite file.
@@ -53,6 +56,33 @@ def wait_for(directory, n, timeout):
             raise SystemExit(f"timed out: {count(directory)} of {n} messages arrived")
         time.sleep(0.01)
     return time.monotonic()
+
+
+def cpu_seconds(pids):
+    """User + system CPU time of these processes so far (from /proc; gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids():
+    """Every running PostgreSQL process: its backends do the service's SQL work."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == "postgres":
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
 
 
 def start_sink(port, directory):
@@ -164,7 +194,11 @@ def main():
             raise SystemExit(f"queueing took {-lead:.1f} s past send_at; the outbox figure would be wrong")
         if count(svc_dir) != n:
             raise SystemExit(f"{count(svc_dir) - n} emails went out before their send_at")
+        time.sleep(max(0.0, due_monotonic - time.monotonic() - 0.2))
+        database_pids = postgres_pids() if env["DATABASE_URL"].startswith("postgres") else []
+        cpu_before = cpu_seconds([server.pid]), cpu_seconds(database_pids)
         drained = wait_for(svc_dir, 2 * n, 600 + lead) - due_monotonic
+        cpu_after = cpu_seconds([server.pid]), cpu_seconds(database_pids)
         drain_rate = n / drained
         raw()
 
@@ -178,6 +212,9 @@ def main():
         print(f"service   outbox alone (due→delivered)  : {drain_rate:8.1f} emails/s")
         print(f"ratio     outbox / raw SMTP             : {drain_rate / ((between + after) / 2):8.2f}"
               "   (likewise)")
+        per_email = [(a - b) / n * 1e6 for a, b in zip(cpu_after, cpu_before)]
+        print(f"cpu       outbox alone, per email       : {per_email[0]:8.0f} µs service"
+              + (f", {per_email[1]:.0f} µs PostgreSQL" if database_pids else ""))
         time.sleep(1)
         delivered = count(svc_dir)
         if delivered != 2 * n:

@@ -173,6 +173,23 @@ pub fn with_survey(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<(Inv
         .first(conn)?)
 }
 
+/// The invitations `ids` with their surveys, by id (at most one outbox claim of them).
+pub fn with_surveys(
+    conn: &mut AnyConnection,
+    ids: &[&InvitationId],
+) -> DbResult<HashMap<InvitationId, (Invitation, Survey)>> {
+    let ids: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    let found: Vec<(Invitation, Survey)> = invitations::table
+        .inner_join(surveys::table)
+        .filter(invitations::id.eq_any(ids))
+        .select((Invitation::as_select(), Survey::as_select()))
+        .load(conn)?;
+    Ok(found
+        .into_iter()
+        .map(|(invitation, survey)| (invitation.id.clone(), (invitation, survey)))
+        .collect())
+}
+
 /// The latest issued invitation to `recipient_key` in the workspace created at or after
 /// `since`: what the throttle counts.
 pub fn last_issued_to(

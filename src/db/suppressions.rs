@@ -1,5 +1,7 @@
 //! The workspace suppression list: addresses that must never be emailed.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -53,6 +55,37 @@ pub fn find(
         .select(Suppression::as_select())
         .first(conn)
         .optional()
+}
+
+/// Why each of `emails` (lower-cased, of one workspace) is suppressed, by address: for
+/// each, what [`find`] would answer, with one query for them all (at most one outbox claim).
+pub fn reasons(
+    conn: &mut AnyConnection,
+    workspace_id: &WorkspaceId,
+    emails: &[&str],
+) -> QueryResult<HashMap<String, String>> {
+    // Each address is listed as it is, or as the hash an erasure left.
+    let mut listed_as: HashMap<String, &str> = HashMap::new();
+    for &email in emails {
+        listed_as.insert(email.to_owned(), email);
+        listed_as.insert(super::erasure::hashed_key(workspace_id, email), email);
+    }
+    let rows: Vec<(String, String)> = suppressions::table
+        .filter(suppressions::workspace_id.eq(workspace_id.as_str()))
+        .filter(
+            suppressions::email.eq_any(listed_as.keys().map(String::as_str).collect::<Vec<_>>()),
+        )
+        .order(suppressions::email.asc())
+        .select((suppressions::email, suppressions::reason))
+        .load(conn)?;
+    let mut reasons = HashMap::new();
+    for (listed, reason) in rows {
+        if let Some(&email) = listed_as.get(&listed) {
+            // Ordered as `find` orders them: the first entry of an address wins.
+            reasons.entry(email.to_owned()).or_insert(reason);
+        }
+    }
+    Ok(reasons)
 }
 
 /// Adds `email` unless it is already listed; returns the entry and whether it is new.

@@ -1,6 +1,7 @@
 //! Email delivery: composing survey emails, the SMTP transport, and the outbox worker.
 
 pub mod compose;
+mod context;
 mod smtp;
 pub mod unsubscribe;
 pub mod worker;

@@ -10,16 +10,19 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
 use tokio::sync::{watch, Notify};
 
+use super::context::{self, EmailContext};
 use super::{compose, Mailer};
 use crate::config::OutboxSettings;
 use crate::db::outbox::{self, Claimed};
-use crate::db::{self, invitations, rollups, suppressions, DbPool};
+use crate::db::{self, invitations, rollups, DbPool};
 use crate::domain::backoff::retry_delay;
+use crate::domain::ids::InvitationId;
 use crate::domain::secret::ServerKey;
 use crate::links::Links;
 
-/// Claimed emails and the deadline their sends must finish by.
-type Claim = anyhow::Result<(Vec<Claimed>, tokio::time::Instant)>;
+/// Claimed emails, each with what sending it needs (none if its invitation is gone), and the
+/// deadline their sends must finish by.
+type Claim = anyhow::Result<(Vec<(Claimed, Option<EmailContext>)>, tokio::time::Instant)>;
 
 /// Longest error text kept on a row.
 const MAX_ERROR_CHARS: usize = 500;
@@ -131,8 +134,8 @@ impl Worker {
                     };
                     idle = rows.is_empty();
                     drained = rows.len() < asked;
-                    for row in rows {
-                        in_flight.push(self.deliver(row, deadline));
+                    for (row, context) in rows {
+                        in_flight.push(self.deliver(row, context, deadline));
                     }
                 }
                 finished = async { recording.as_mut().expect("guarded").await }, if recording.is_some() => {
@@ -153,6 +156,12 @@ impl Worker {
     /// the lease, counted from before the claim, so that every send of them ends well inside
     /// the lease (look-ups, waiting for a connection, connect, TLS, DATA) and no other worker
     /// can take one over and send it too.
+    ///
+    /// What the sends need (invitations, surveys, properties, suppressions) is read for the
+    /// whole claim right after it, with a few queries rather than a few per email. A send
+    /// therefore acts on what stood at its claim, a moment before it goes out; a recipient
+    /// who unsubscribes in that moment is still sent this one email, as one who unsubscribes
+    /// while it is on the wire would be.
     fn claim(&self, limit: usize) -> impl std::future::Future<Output = Claim> + Send + 'static {
         let (pool, id, lease) = (self.pool.clone(), self.id.clone(), self.settings.lease);
         async move {
@@ -162,7 +171,16 @@ impl Worker {
             let rows = blocking(move || {
                 let mut conn = pool.get()?;
                 let now = db::now();
-                Ok(outbox::claim(&mut conn, &id, now, now + lease, limit)?)
+                let rows = outbox::claim(&mut conn, &id, now, now + lease, limit)?;
+                let ids: Vec<&InvitationId> = rows.iter().map(|r| &r.invitation_id).collect();
+                let contexts = context::load(&mut conn, &ids)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|row| {
+                        let context = contexts.get(&row.invitation_id).cloned();
+                        (row, context)
+                    })
+                    .collect())
             })
             .await?;
             Ok((rows, deadline))
@@ -174,9 +192,11 @@ impl Worker {
     async fn deliver(
         &self,
         row: Claimed,
+        context: Option<EmailContext>,
         deadline: tokio::time::Instant,
     ) -> (Claimed, Outcome, NaiveDateTime) {
-        let outcome = match tokio::time::timeout_at(deadline, self.attempt(&row)).await {
+        let attempt = self.attempt(&row, context);
+        let outcome = match tokio::time::timeout_at(deadline, attempt).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(err)) => Outcome::Retry(format!("{err:#}")),
             // Dropping the attempt closes its SMTP connection before the end of DATA, so the
@@ -260,21 +280,20 @@ impl Worker {
         }
     }
 
-    async fn attempt(&self, row: &Claimed) -> anyhow::Result<Outcome> {
-        let (pool, invitation_id) = (self.pool.clone(), row.invitation_id.clone());
-        let (invitation, survey, properties, suppressed) = blocking(move || {
-            let mut conn = pool.get()?;
-            let (invitation, survey) = invitations::with_survey(&mut conn, &invitation_id)?;
-            let properties = invitations::properties_of_one(&mut conn, &invitation.id)?;
-            let suppressed = match &invitation.recipient_key {
-                Some(key) => {
-                    suppressions::find(&mut conn, &invitation.workspace_id, key)?.map(|s| s.reason)
-                }
-                None => None,
-            };
-            Ok((invitation, survey, properties, suppressed))
-        })
-        .await?;
+    async fn attempt(
+        &self,
+        row: &Claimed,
+        context: Option<EmailContext>,
+    ) -> anyhow::Result<Outcome> {
+        let Some(EmailContext {
+            invitation,
+            survey,
+            properties,
+            suppressed,
+        }) = context
+        else {
+            anyhow::bail!("invitation {} was not found", row.invitation_id);
+        };
         if let Some(reason) = suppressed {
             return Ok(Outcome::Cancel(reason));
         }
