@@ -172,3 +172,53 @@ pub fn page_by_reason(
     }
     query.load(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{add, find, reasons};
+    use crate::config::DatabaseUrl;
+    use crate::db::{self, erasure::hashed_key, workspaces, PoolOptions};
+    use crate::domain::ids::WorkspaceId;
+
+    #[test]
+    fn reasons_for_many_addresses_agree_with_find_for_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::parse(&format!("sqlite://{}/t.db", dir.path().display())).unwrap();
+        let options = PoolOptions {
+            size: 1,
+            sqlite_busy_timeout_ms: 1_000,
+            checkout_timeout: std::time::Duration::from_secs(5),
+        };
+        let pool = db::connect(&url, options).unwrap();
+        db::run_migrations(&pool).unwrap();
+        let mut conn = pool.get().unwrap();
+        let key = workspaces::create_api_key(&mut conn, "w").unwrap();
+        let owner = workspaces::owner_of_key(&mut conn, &key.hash())
+            .unwrap()
+            .unwrap();
+        let workspace = WorkspaceId::from(owner.workspace_id);
+        let now = db::now();
+        // Listed as it is, as an erasure's hash, both ways (with different reasons), or not.
+        add(&mut conn, &workspace, "plain@x.test", "manual", None, now).unwrap();
+        let hashed = hashed_key(&workspace, "erased@x.test");
+        add(&mut conn, &workspace, &hashed, "unsubscribed", None, now).unwrap();
+        add(&mut conn, &workspace, "both@x.test", "bounced", None, now).unwrap();
+        let hashed = hashed_key(&workspace, "both@x.test");
+        add(&mut conn, &workspace, &hashed, "unsubscribed", None, now).unwrap();
+
+        let emails = [
+            "plain@x.test",
+            "erased@x.test",
+            "both@x.test",
+            "free@x.test",
+        ];
+        let found = reasons(&mut conn, &workspace, &emails).unwrap();
+        for email in emails {
+            let one = find(&mut conn, &workspace, email)
+                .unwrap()
+                .map(|s| s.reason);
+            assert_eq!(found.get(email), one.as_ref(), "{email}");
+        }
+        assert_eq!(found.len(), 3, "{found:?}");
+    }
+}
