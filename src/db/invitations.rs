@@ -164,16 +164,8 @@ pub fn find(
         .ok_or(DbError::NotFound("invitation"))
 }
 
-/// The invitation `id` with its survey, whatever the workspace (for the email worker).
-pub fn with_survey(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<(Invitation, Survey)> {
-    Ok(invitations::table
-        .inner_join(surveys::table)
-        .filter(invitations::id.eq(id.as_str()))
-        .select((Invitation::as_select(), Survey::as_select()))
-        .first(conn)?)
-}
-
-/// The invitations `ids` with their surveys, by id (at most one outbox claim of them).
+/// The invitations `ids` with their surveys, by id, whatever the workspace (for the email
+/// worker: at most one outbox claim of them).
 pub fn with_surveys(
     conn: &mut AnyConnection,
     ids: &[&InvitationId],
