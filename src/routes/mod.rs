@@ -24,6 +24,8 @@ mod webhooks;
 mod widget;
 mod workspace;
 
+use std::collections::HashMap;
+
 use actix_web::http::Method;
 use actix_web::{web, HttpResponse};
 
@@ -36,12 +38,19 @@ macro_rules! route_table {
         /// Every `(METHOD, path)` the service answers, in OpenAPI path syntax.
         pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
 
-        /// Registers every route, a 405 with `Allow` for a known path with another method,
-        /// and a JSON 404 for everything else.
+        /// Registers every path as one resource holding its methods' routes, with a 405 and
+        /// `Allow` for any other method, and a JSON 404 for everything else. One resource per
+        /// path means a request's path is matched once, whichever of its methods it asks for.
         pub fn configure(cfg: &mut web::ServiceConfig) {
-            $( cfg.route($path, web::method(Method::$method).to($handler)); )*
+            let mut routes: HashMap<&'static str, Vec<actix_web::Route>> = HashMap::new();
+            $( routes.entry($path).or_default().push(web::method(Method::$method).to($handler)); )*
             for (path, allow) in allowed_methods() {
-                cfg.service(web::resource(path).default_service(web::to(move || {
+                let resource = routes
+                    .remove(path)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .fold(web::resource(path), |resource, route| resource.route(route));
+                cfg.service(resource.default_service(web::to(move || {
                     let allow = allow.clone();
                     async move { method_not_allowed(&allow) }
                 })));
@@ -52,8 +61,8 @@ macro_rules! route_table {
 }
 
 route_table! {
-    // Matched in this order, and each path with a parameter costs a pattern match: the
-    // survey links, which take nearly all the traffic, come first.
+    // Paths are matched in the order they first appear, and each path with a parameter costs
+    // a pattern match: the survey links, which take nearly all the traffic, come first.
     GET  "/r/{token}" => answer::page,
     POST "/r/{token}" => answer::submit,
     POST "/r/{token}/opened" => answer::opened,
