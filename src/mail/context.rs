@@ -39,27 +39,27 @@ pub fn load(
                 .push(key);
         }
     }
-    let mut suppressed: HashMap<(&WorkspaceId, String), String> = HashMap::new();
+    // Each workspace's suppression reasons, by address.
+    let mut suppressed: HashMap<WorkspaceId, HashMap<String, String>> = HashMap::new();
     for (workspace, keys) in addressed {
-        for (key, reason) in suppressions::reasons(conn, workspace, &keys)? {
-            suppressed.insert((workspace, key), reason);
-        }
+        let reasons = suppressions::reasons(conn, workspace, &keys)?;
+        suppressed.insert(workspace.clone(), reasons);
     }
-    let mut contexts = HashMap::with_capacity(found.len());
-    for (id, (invitation, survey)) in &found {
-        let reason = invitation
-            .recipient_key
-            .as_ref()
-            .and_then(|key| suppressed.remove(&(&invitation.workspace_id, key.clone())));
-        contexts.insert(
-            id.clone(),
-            EmailContext {
-                invitation: invitation.clone(),
-                survey: survey.clone(),
-                properties: properties.remove(id).unwrap_or_default(),
+    Ok(found
+        .into_iter()
+        .map(|(id, (invitation, survey))| {
+            let reason = invitation
+                .recipient_key
+                .as_ref()
+                // Looked up, not taken: two emails of one claim may share an address.
+                .and_then(|key| suppressed.get(&invitation.workspace_id)?.get(key).cloned());
+            let context = EmailContext {
+                properties: properties.remove(&id).unwrap_or_default(),
                 suppressed: reason,
-            },
-        );
-    }
-    Ok(contexts)
+                invitation,
+                survey,
+            };
+            (id, context)
+        })
+        .collect())
 }

@@ -254,6 +254,37 @@ async fn an_address_suppressed_while_its_email_waits_is_never_emailed() {
 }
 
 #[tokio::test]
+async fn two_waiting_emails_to_one_suppressed_address_are_both_cancelled() {
+    let sink = SmtpSink::start();
+    let app = email_app(&sink.url(), &[]).await;
+    // Two surveys, due at the same moment, so that one claim takes both emails.
+    let mut ids = Vec::new();
+    for kind in ["nps", "csat"] {
+        let survey = app
+            .create_survey(json!({"name": kind, "kind": kind, "throttle_days": 0}))
+            .await;
+        let inv = app
+            .invite(
+                survey["id"].as_str().unwrap(),
+                json!({"channel": "email", "recipient": {"email": "twice@example.com"}, "delay_seconds": 1}),
+            )
+            .await;
+        ids.push(inv["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        app.post("/v1/bounces", &json!({"email": "twice@example.com"}))
+            .await
+            .status(),
+        201
+    );
+    for id in &ids {
+        let cancelled = wait_status(&app, id, "suppressed").await;
+        assert_eq!(cancelled["reason"], "bounced");
+    }
+    assert!(sink.messages().is_empty());
+}
+
+#[tokio::test]
 async fn a_survey_link_cannot_unsubscribe_anybody() {
     let sink = SmtpSink::start();
     let app = email_app(&sink.url(), &[]).await;
