@@ -47,14 +47,22 @@ pub fn find(
     workspace_id: &WorkspaceId,
     email: &str,
 ) -> QueryResult<Option<Suppression>> {
-    let hashed = super::erasure::hashed_key(workspace_id, email);
     suppressions::table
         .filter(suppressions::workspace_id.eq(workspace_id.as_str()))
-        .filter(suppressions::email.eq_any([email, hashed.as_str()]))
+        .filter(suppressions::email.eq_any(listed_forms(workspace_id, email)))
         .order(suppressions::email.asc())
         .select(Suppression::as_select())
         .first(conn)
         .optional()
+}
+
+/// The two ways `email` may be listed: as it is, and as the hash an erasure left (see
+/// [`super::erasure::hashed_key`]).
+fn listed_forms(workspace_id: &WorkspaceId, email: &str) -> [String; 2] {
+    [
+        email.to_owned(),
+        super::erasure::hashed_key(workspace_id, email),
+    ]
 }
 
 /// Why each of `emails` (lower-cased, of one workspace) is suppressed, by address: for
@@ -64,11 +72,11 @@ pub fn reasons(
     workspace_id: &WorkspaceId,
     emails: &[&str],
 ) -> QueryResult<HashMap<String, String>> {
-    // Each address is listed as it is, or as the hash an erasure left.
     let mut listed_as: HashMap<String, &str> = HashMap::new();
     for &email in emails {
-        listed_as.insert(email.to_owned(), email);
-        listed_as.insert(super::erasure::hashed_key(workspace_id, email), email);
+        for form in listed_forms(workspace_id, email) {
+            listed_as.insert(form, email);
+        }
     }
     let rows: Vec<(String, String)> = suppressions::table
         .filter(suppressions::workspace_id.eq(workspace_id.as_str()))
