@@ -32,14 +32,36 @@ pub enum Upload {
     Csv(web::Bytes),
 }
 
-impl FromRequest for Upload {
+/// An [`Upload`] and the workspace whose API key sent it. The key is checked before a byte
+/// of the body is read: taken as two extractors, actix would read and parse the body while the
+/// key is still being looked up, so a caller without a valid key could make the service hold
+/// and parse 8 MiB.
+#[derive(Debug)]
+pub struct KeyedUpload(pub Workspace, pub Upload);
+
+impl FromRequest for KeyedUpload {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let key = Workspace::from_request(req, &mut Payload::None);
+        let body = Upload::read(req, payload);
+        Box::pin(async move {
+            let workspace = key.await?;
+            Ok(Self(workspace, body.await?))
+        })
+    }
+}
+
+impl Upload {
+    /// Reads the body once awaited (and not before).
+    fn read(
+        req: &HttpRequest,
+        payload: &mut Payload,
+    ) -> impl Future<Output = Result<Self, ApiError>> + 'static {
         let kind = content_type(req).to_ascii_lowercase();
         let mut payload = payload.take();
-        Box::pin(async move {
+        async move {
             use futures_util::StreamExt;
             if kind != "application/json" && kind != "text/csv" {
                 return Err(ApiError::UnsupportedMediaType(
@@ -66,7 +88,7 @@ impl FromRequest for Upload {
                 return Err(Invalid::new("body", "must be a JSON object").into());
             }
             Ok(Self::Json(value))
-        })
+        }
     }
 }
 
@@ -219,6 +241,13 @@ impl FromRequest for Workspace {
             })
             .await?;
             let owner = id.ok_or(ApiError::Unauthorized("the API key is not valid"))?;
+            // A facade key is handed to a Delighted integration and speaks for its one survey
+            // there; it opens nothing under /v1 (no other survey, webhooks or erasure).
+            if owner.delighted_survey_id.is_some() {
+                return Err(ApiError::Unauthorized(
+                    "this key is a Delighted facade key: it works only under /delighted/v1/",
+                ));
+            }
             state.public_limits.check_api(&owner.key_id)?;
             Ok(Workspace {
                 id: WorkspaceId::from(owner.workspace_id),

@@ -59,6 +59,8 @@ impl Dashboard {
 /// Stores a dashboard, refusing more than `max` live ones per workspace (409).
 pub fn insert(conn: &mut AnyConnection, new: &Dashboard, max: i64) -> DbResult<()> {
     super::write_transaction(conn, |conn| {
+        // Concurrent creations count one at a time, so none slips past the cap.
+        super::lock_key(conn, &format!("dashboards:{}", new.workspace_id))?;
         let existing: i64 = dashboards::table
             .filter(dashboards::workspace_id.eq(&new.workspace_id))
             .filter(dashboards::revoked_at.is_null())

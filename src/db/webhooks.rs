@@ -43,6 +43,8 @@ impl Webhook {
 /// Stores a subscription, refusing more than `max` per workspace (409).
 pub fn insert(conn: &mut AnyConnection, new: &Webhook, max: i64) -> DbResult<Webhook> {
     super::write_transaction(conn, |conn| {
+        // Concurrent creations count one at a time, so none slips past the cap.
+        super::lock_key(conn, &format!("webhooks:{}", new.workspace_id))?;
         let existing: i64 = webhooks::table
             .filter(webhooks::workspace_id.eq(&new.workspace_id))
             .count()

@@ -13,7 +13,7 @@ use crate::domain::audience::{self, Parsed, RowError, MAX_REPORTED};
 use crate::domain::email::EmailAddress;
 use crate::domain::Invalid;
 use crate::error::ApiError;
-use crate::extract::{ListQuery, Upload, Workspace};
+use crate::extract::{KeyedUpload, ListQuery, Upload, Workspace};
 use crate::state::AppState;
 use crate::views::ListView;
 
@@ -171,10 +171,9 @@ fn audience_name(body: &Upload, from_query: Option<String>) -> Result<String, In
 
 /// `POST /v1/audiences`: `{"name", "members": [...]}` as JSON, or a CSV upload with `?name=`.
 pub async fn create(
-    ws: Workspace,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: Upload,
+    KeyedUpload(ws, body): KeyedUpload,
 ) -> Result<HttpResponse, ApiError> {
     let (skip, name) = query(&req)?;
     let name = audience_name(&body, name)?;
@@ -209,11 +208,10 @@ fn import_view(a: Audience, added: usize, updated: usize, skipped: Vec<RowError>
 /// `POST /v1/audiences/{id}/members`: adds members (JSON `{"members": [...]}` or CSV),
 /// updating those already in it.
 pub async fn add_members(
-    ws: Workspace,
     state: web::Data<AppState>,
     id: web::Path<String>,
     req: HttpRequest,
-    body: Upload,
+    KeyedUpload(ws, body): KeyedUpload,
 ) -> Result<HttpResponse, ApiError> {
     let (skip, _) = query(&req)?;
     let (members, skipped) = parse_members(&body, true)?.accept(skip_rows(&body, skip))?;

@@ -33,6 +33,32 @@ async fn v1_without_a_key_or_with_a_wrong_key_is_401_and_nothing_is_stored() {
     assert_eq!(app.count("surveys"), 0);
 }
 
+/// An upload is read only once its key is known good: a wrong key with a broken body is a
+/// 401, never the 400 that reading the body first would give (nor a 413 for a large one).
+#[tokio::test]
+async fn an_upload_with_a_wrong_key_is_401_before_its_body_is_read() {
+    let app = spawn_app().await;
+    let wrong = format!("sk_{}", "A".repeat(43));
+    for path in ["/v1/audiences", "/v1/audiences/some-id/members"] {
+        for (kind, body) in [
+            ("application/json", "{not json".to_owned()),
+            ("text/csv", "email\n".repeat(2 * 1024 * 1024)),
+        ] {
+            let res = app
+                .client
+                .post(format!("{}{path}", app.address))
+                .bearer_auth(&wrong)
+                .header("Content-Type", kind)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_error(res, 401, "unauthorized").await;
+        }
+    }
+    assert_eq!(app.count("audiences"), 0);
+}
+
 #[tokio::test]
 async fn api_keys_are_stored_only_as_hashes() {
     let app = spawn_app().await;

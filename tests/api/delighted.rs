@@ -218,6 +218,47 @@ async fn people_answers_and_metrics_agree_with_v1_stats() {
     );
 }
 
+/// A facade key goes to an outside integration and speaks for its one survey there: under
+/// /v1 it reads nothing (no other survey) and does nothing (no webhook, no erasure).
+#[tokio::test]
+async fn a_facade_key_opens_nothing_under_v1() {
+    let app = crate::helpers::spawn_app().await;
+    let survey = app.survey_of("csat").await;
+    let key = facade_key(&app, &survey);
+    for res in [
+        app.get_as("/v1/surveys", &key).await,
+        app.get_as(&format!("/v1/surveys/{survey}/stats"), &key)
+            .await,
+        app.post_as(
+            "/v1/webhooks",
+            &json!({"url": "https://example.com/hook", "events": ["response.created"]}),
+            &key,
+        )
+        .await,
+    ] {
+        assert_eq!(res.status(), 401);
+        let body: Value = res.json().await.unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("/delighted/v1/"),
+            "{body}"
+        );
+    }
+    let hooks: Value = app.get("/v1/webhooks").await.json().await.unwrap();
+    assert_eq!(hooks["data"], json!([]), "the refused call stored nothing");
+    // The same key still works where it belongs.
+    let res = app
+        .client
+        .get(format!("{}/delighted/v1/metrics", app.address))
+        .header("Authorization", basic(&key, true))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
+
 #[tokio::test]
 async fn errors_come_in_delighted_shape_and_keys_are_bound_to_their_survey() {
     let sink = SmtpSink::start();

@@ -11,7 +11,7 @@ use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::helpers::{spawn_app_with, spawn_instance, TestApp};
+use crate::helpers::{spawn_app, spawn_app_with, spawn_instance, TestApp};
 
 pub(crate) const FAST: [(&str, &str); 4] = [
     ("WEBHOOK_POLL_MS", "50"),
@@ -334,4 +334,27 @@ async fn bad_subscriptions_are_refused_naming_the_field() {
     let res = app.get("/v1/webhooks").await;
     let list: Value = res.json().await.unwrap();
     assert_eq!(list["data"], json!([]));
+}
+
+/// Creations that race still stop at the cap: each counts the workspace's webhooks only
+/// after the one before it has stored its own (on PostgreSQL two could count 19 at once).
+#[tokio::test]
+async fn racing_creations_stop_at_the_cap() {
+    const MAX: usize = scorekeeper::domain::webhook::MAX_WEBHOOKS as usize;
+    let app = spawn_app().await;
+    let body = json!({"url": "https://x.example/hook", "events": ["response.created"]});
+    let posts = (0..2 * MAX).map(|_| app.post("/v1/webhooks", &body));
+    let statuses: Vec<u16> = futures_util::future::join_all(posts)
+        .await
+        .iter()
+        .map(|res| res.status().as_u16())
+        .collect();
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    assert_eq!(created, MAX, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [201, 409].contains(s)),
+        "{statuses:?}"
+    );
+    let list: Value = app.get("/v1/webhooks").await.json().await.unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), MAX);
 }
