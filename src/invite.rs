@@ -60,6 +60,10 @@ pub struct InvitationRequest {
     /// Whether the survey's throttle applies: `false` only for a campaign's cycle, whose
     /// schedule is its throttle (suppressions always apply).
     pub throttled: bool,
+    /// When it counts as issued, for its `created_at` and the stats' windows (`None` = now).
+    /// A campaign's cycle gives every member its start, so no window of an anonymous survey
+    /// can be cut between two members of one cycle.
+    pub issued_at: Option<DateTime<Utc>>,
 }
 
 /// An `Idempotency-Key` and the fingerprint of the request it came with.
@@ -131,6 +135,7 @@ pub fn create(
         let survey = surveys::find(conn, workspace_id, survey_id)?;
         let (_, scale) = survey.kind_and_scale()?;
         let now = db::now();
+        let issued = req.issued_at.map_or(now, to_stored);
         let id = InvitationId::generate();
         // A token that must be rebuilt later (by the email worker, or for a replayed request)
         // is derived from the id with the server key; any other is plain random. Neither is stored.
@@ -171,7 +176,7 @@ pub fn create(
                 recipient_name: req.name.as_deref(),
                 recipient_external_id: req.external_id.as_deref(),
                 expires_at: req.expires_at.map(to_stored),
-                created_at: now,
+                created_at: issued,
                 recipient_key: recipient_key.as_deref(),
                 status_reason: reason,
                 eligible_at,
@@ -204,7 +209,7 @@ pub fn create(
             let segments = survey.segments();
             let cell = rollups::Cell {
                 survey_id: survey.id.clone(),
-                at: now,
+                at: issued,
                 dims: req
                     .properties
                     .iter()

@@ -241,7 +241,9 @@ pub fn record_all(
         .zip(&invitations)
         .zip(stored.iter().zip(prior.iter().zip(&applied)))
     {
-        if applied.changes.is_empty() {
+        // An anonymous survey's answers raise no event: it would arrive the moment one
+        // invitation turns `responded`, which ties the answer to that invitation's person.
+        if applied.changes.is_empty() || survey.anonymous {
             continue;
         }
         let workspace = invitation.workspace_id.as_str();
@@ -259,7 +261,7 @@ pub fn record_all(
             &subscriptions[workspace],
             workspace,
             kind,
-            event_data(invitation, survey, response),
+            event_data(invitation, response),
             at,
         )?;
     }
@@ -270,21 +272,8 @@ pub fn record_all(
         .collect())
 }
 
-/// The object a response event carries: for an anonymous survey, the answer without its
-/// invitation, recipient or any time finer than the day.
-fn event_data(invitation: &Invitation, survey: &Survey, response: &Response) -> serde_json::Value {
-    if survey.anonymous {
-        return serde_json::json!({
-            "id": response.id.as_str(),
-            "survey_id": response.survey_id.as_str(),
-            "anonymous": true,
-            "score": response.score,
-            "comment": response.comment,
-            "suspect": response.suspect,
-            "created_at": db::from_stored(db::day_of(response.created_at)),
-            "updated_at": db::from_stored(db::day_of(response.updated_at)),
-        });
-    }
+/// The object a response event carries (never for an anonymous survey, which raises none).
+fn event_data(invitation: &Invitation, response: &Response) -> serde_json::Value {
     serde_json::json!({
         "id": response.id.as_str(),
         "survey_id": response.survey_id.as_str(),

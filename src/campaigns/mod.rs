@@ -147,6 +147,7 @@ fn issue_chunk(
                 expires_at: None,
                 send_at: None,
                 throttled: false,
+                issued_at: Some(cycle.started_at.and_utc()),
             };
             let created = invite::create(conn, &workspace, &survey, &request, None, issuer)?;
             // A suppressed member is counted in no cycle: nothing was sent.

@@ -120,6 +120,9 @@ pub struct ResponsePage {
     pub updated_until: Option<NaiveDateTime>,
     /// Newest first.
     pub newest_first: bool,
+    /// In id order rather than time order (`newest_first` then reverses it): an anonymous
+    /// survey's answers, whose ids are random.
+    pub by_id: bool,
     /// Rows to skip.
     pub offset: i64,
     /// Rows to return.
@@ -140,10 +143,11 @@ pub fn responses_of_survey(
         .offset(page.offset)
         .limit(page.limit)
         .into_boxed();
-    query = if page.newest_first {
-        query.order((responses::created_at.desc(), responses::id.desc()))
-    } else {
-        query.order((responses::created_at.asc(), responses::id.asc()))
+    query = match (page.by_id, page.newest_first) {
+        (true, true) => query.order(responses::id.desc()),
+        (true, false) => query.order(responses::id.asc()),
+        (false, true) => query.order((responses::created_at.desc(), responses::id.desc())),
+        (false, false) => query.order((responses::created_at.asc(), responses::id.asc())),
     };
     if let Some(at) = page.since {
         query = query.filter(responses::created_at.ge(at));

@@ -90,6 +90,7 @@ pub fn create_person(
             expires_at: None,
             send_at: Some(Utc::now() + Duration::seconds(delay)),
             throttled: true,
+            issued_at: None,
         };
         let created = invite::create(
             conn,

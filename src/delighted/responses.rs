@@ -103,15 +103,34 @@ pub fn list_responses(
         Some("desc") | Some("desc:created_at") => true,
         Some(_) => return Err(Invalid::new("order", "must be asc or desc").into()),
     };
+    let anonymous = db::surveys::find(conn, &project.workspace, &project.survey)?.anonymous;
     let query = ResponsePage {
         since: unix_param(params, "since")?,
         until: unix_param(params, "until")?,
         updated_since: unix_param(params, "updated_since")?,
         updated_until: unix_param(params, "updated_until")?,
         newest_first,
+        by_id: anonymous,
         offset,
         limit,
     };
+    if anonymous {
+        // A window of answer times can hold one person's answer, and so can the first or
+        // last place in time order: an anonymous survey's answers come whole, in id order.
+        let windows = [
+            ("since", query.since),
+            ("until", query.until),
+            ("updated_since", query.updated_since),
+            ("updated_until", query.updated_until),
+        ];
+        if let Some((field, _)) = windows.iter().find(|(_, at)| at.is_some()) {
+            return Err(Invalid::new(
+                *field,
+                "an anonymous survey's answers are listed whole, in no time order",
+            )
+            .into());
+        }
+    }
     let rows = search::responses_of_survey(conn, &project.survey, &query)?;
     response_views(
         conn,
@@ -180,6 +199,7 @@ pub fn create_response(
             expires_at: None,
             send_at: None,
             throttled: true,
+            issued_at: None,
         };
         let created = invite::create(
             conn,

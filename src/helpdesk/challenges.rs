@@ -149,6 +149,14 @@ pub fn file(
     db::write_transaction(conn, |conn| {
         let (response, invitation) =
             db::responses::find_in_workspace(conn, workspace, response_id)?;
+        // A challenge names the invitation an answer came from, and so its person.
+        if db::surveys::find(conn, workspace, &response.survey_id)?.anonymous {
+            return Err(ApiError::Conflict(
+                "this answer is to an anonymous survey, whose answers cannot be challenged: a \
+                 challenge names the invitation the answer came from"
+                    .to_owned(),
+            ));
+        }
         let id = Uuid::now_v7().to_string();
         let challenge = Challenge {
             id: id.clone(),

@@ -94,6 +94,7 @@ pub fn ticket_solved(
             expires_at: None,
             send_at: Some(send_at),
             throttled: true,
+            issued_at: None,
         };
         let created = invite::create(conn, workspace_id, &survey.id, &request, None, issuer)?;
         let outcome = match created.outcome {

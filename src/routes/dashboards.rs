@@ -83,10 +83,12 @@ pub async fn create(
         link::surveys(conn, &ws_id, &source)
     })
     .await?;
-    if spec.allow_csv && !spec.filters.is_empty() && surveys.iter().any(|s| s.anonymous) {
+    // A dashboard's download is of its window, which can be cut around one person; an
+    // anonymous survey's answers are exported whole, through the API only.
+    if spec.allow_csv && surveys.iter().any(|s| s.anonymous) {
         return Err(Invalid::new(
             "allow_csv",
-            "an anonymous survey's answers cannot be downloaded filtered by property",
+            "an anonymous survey's answers cannot be downloaded from a dashboard",
         )
         .into());
     }

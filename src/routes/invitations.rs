@@ -139,6 +139,7 @@ impl CreateInvitation {
             expires_at: self.expires_at,
             send_at,
             throttled: true,
+            issued_at: None,
         })
     }
 }

@@ -74,7 +74,8 @@ fn with_properties(
 }
 
 /// `GET /v1/surveys/{id}/responses.csv?from&to&filter[p]=v`: every response as CSV, one
-/// column per property, streamed page by page (constant memory, whatever the size).
+/// column per property, streamed page by page (constant memory, whatever the size). An
+/// anonymous survey's export takes neither a window nor a filter (422).
 pub async fn export(
     ws: Workspace,
     state: web::Data<AppState>,
@@ -94,6 +95,11 @@ pub(super) async fn export_csv(
     window: crate::routes::stats::WindowAndFilters,
 ) -> Result<HttpResponse, ApiError> {
     let filtered = !window.2.is_empty();
+    let windowed = match (window.0, window.1) {
+        (Some(_), _) => Some("from"),
+        (None, Some(_)) => Some("to"),
+        (None, None) => None,
+    };
     let (survey_id, properties, anonymous) = db::run(&state.pool, move |conn| {
         let survey = db::surveys::find(conn, &ws, &id)?;
         let shown = anonymity::answers_shown(conn, &survey)?;
@@ -101,6 +107,15 @@ pub(super) async fn export_csv(
             return Err(Invalid::new(
                 "filter",
                 "an anonymous survey's answers cannot be filtered by property",
+            )
+            .into());
+        }
+        // A window can be cut around one invitation (or two windows a person apart), and
+        // the answers in it are that person's: an anonymous survey is exported whole.
+        if let (Some(_), Some(field)) = (shown, windowed) {
+            return Err(Invalid::new(
+                field,
+                "an anonymous survey's answers are exported whole, not by time window",
             )
             .into());
         }

@@ -88,6 +88,7 @@ pub fn impression(
         expires_at: None,
         send_at: None,
         throttled: true,
+        issued_at: None,
     };
     // The invitation and its being shown (delivered and opened) commit together.
     let token = db::write_transaction(conn, |conn| {

@@ -348,6 +348,17 @@ async fn an_anonymous_surveys_answers_carry_no_identity_and_no_time_finer_than_t
         ))
         .await;
     assert_error(res, 422, "invalid_field").await;
+    // Nor a time window: one can be cut around a single invitation's issue time.
+    for (query, field) in [
+        ("from=2020-01-01T00:00:00Z", "from"),
+        ("to=2100-01-01T00:00:00Z", "to"),
+    ] {
+        let res = app
+            .get(&format!("/v1/surveys/{pulse}/responses.csv?{query}"))
+            .await;
+        let err = assert_error(res, 422, "invalid_field").await;
+        assert_eq!(err["error"]["field"], field, "{err}");
+    }
 
     // Five comments: now they show, still without anything that narrows them.
     for c in ["more", "of", "the", "same"] {
@@ -376,16 +387,22 @@ async fn webhooks_and_the_delighted_facade_carry_no_identity_for_an_anonymous_su
     let receiver = Receiver::start(Vec::new());
     subscribe(&app, &receiver.url, &["response.created"]).await;
     let pulse = pulse(&app).await;
-    answer(&app, &pulse, "eng", 5, "").await;
-    let hits = receiver.wait_for(1).await;
-    let event: Value = serde_json::from_str(&hits[0].body).unwrap();
-    let data = &event["data"];
-    assert_eq!(data["anonymous"], true, "{data}");
-    assert!(data.get("recipient").is_none() && data.get("invitation_id").is_none());
-    assert!(!hits[0].body.contains("Ana Example"));
-    assert!(data["created_at"].as_str().unwrap().ends_with("T00:00:00Z"));
-
+    // An event would arrive as one invitation turns `responded`, tying the answer to its
+    // person: an anonymous survey's answers raise none. A named survey's answer, given
+    // after them, is the only delivery.
+    answer(&app, &pulse, "eng", 5, "my manager shouts").await;
     answers(&app, &pulse, "eng", &[4, 4, 3, 2]).await;
+    let named = app.survey_of("csat").await;
+    let url = app.link(&named).await;
+    assert_eq!(app.answer(&url, json!({"score": 4})).await.status(), 201);
+    // Deliveries are queued in the answer's transaction: one row, the named answer's.
+    assert_eq!(app.count("webhook_deliveries"), 1);
+    let hits = receiver.wait_for(1).await;
+    assert_eq!(hits.len(), 1);
+    let event: Value = serde_json::from_str(&hits[0].body).unwrap();
+    assert_eq!(event["data"]["survey_id"], named.as_str(), "{event}");
+    assert!(!hits[0].body.contains("my manager shouts"));
+
     let key = facade_key(&app, &pulse);
     let res = app
         .client
@@ -405,5 +422,39 @@ async fn webhooks_and_the_delighted_facade_carry_no_identity_for_an_anonymous_su
         assert!(r["person"].is_null(), "{r}");
         assert_eq!(r["person_properties"], json!({}));
         assert_eq!(r["created_at"].as_i64().unwrap() % 86_400, 0, "{r}");
+    }
+    // In id order (random ids), whichever way: never the latest answer first.
+    let ids = |list: &Value| -> Vec<String> {
+        let mut ids: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.dedup();
+        ids
+    };
+    let facade = |query: &str| {
+        app.client
+            .get(format!(
+                "{}/delighted/v1/survey_responses{query}",
+                app.address
+            ))
+            .header("Authorization", basic(&key, true))
+            .send()
+    };
+    let asc: Value = facade("").await.unwrap().json().await.unwrap();
+    let desc: Value = facade("?order=desc").await.unwrap().json().await.unwrap();
+    let mut sorted = ids(&asc);
+    sorted.sort();
+    assert_eq!(ids(&asc), sorted);
+    sorted.reverse();
+    assert_eq!(ids(&desc), sorted);
+    // No window of answer times: one could hold a single person's answer.
+    for field in ["since", "until", "updated_since", "updated_until"] {
+        let res = facade(&format!("?{field}=1700000000")).await.unwrap();
+        assert_eq!(res.status(), 422, "{field}");
+        let body: Value = res.json().await.unwrap();
+        assert!(body["errors"][field].is_array(), "{field}: {body}");
     }
 }

@@ -234,6 +234,20 @@ async fn a_fortnightly_campaign_runs_cycles_with_reminders_that_stop_after_an_an
     );
     let first = tick(&app, t0).await;
     assert_eq!((first.cycles, first.issued), (1, 3));
+    // A cycle issues everyone at its start, so no time window cuts between two members.
+    let issued: Value = app
+        .get(&format!("/v1/invitations?survey_id={survey}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let stamps: Vec<DateTime<Utc>> = issued["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["created_at"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(stamps, vec![t0; 3], "{issued}");
     let sent = smtp.wait_for(3, Duration::from_secs(10)).await;
     assert_eq!(sent.len(), 3);
     answer_email(&app, &to(&sent, "ana@acme.test")[0], 9).await;
@@ -310,14 +324,18 @@ async fn a_fortnightly_campaign_runs_cycles_with_reminders_that_stop_after_an_an
     );
 
     // Stats per cycle, and eNPS: the rule says so; the figures are withheld (3 < 5) but
-    // the counts show.
-    let stats = app.stats_query(&survey, "?group_by=cycle").await;
+    // the counts show. The cycles were issued at their starts, on the test's clock (weeks
+    // ahead of the real one), so the window reaches that far.
+    let to = (t0 + day * 15).format("%Y-%m-%dT%H:%M:%SZ");
+    let stats = app
+        .stats_query(&survey, &format!("?group_by=cycle&to={to}"))
+        .await;
     assert_eq!(stats["rule"]["metric"], "enps");
     assert_eq!(group(&stats, "1")["invitations"], 3);
     assert_eq!(group(&stats, "1")["responses"], 2);
     assert_eq!(group(&stats, "1")["withheld"], true);
     assert_eq!(group(&stats, "2")["invitations"], 3);
-    let one = app.stats_query(&survey, "?cycle=2").await;
+    let one = app.stats_query(&survey, &format!("?cycle=2&to={to}")).await;
     assert_eq!(
         (one["invitations"].as_i64(), one["responses"].as_i64()),
         (Some(3), Some(0))

@@ -351,3 +351,36 @@ async fn a_decision_is_sent_to_webhooks_as_challenge_resolved() {
     assert_eq!(event["data"], decided);
     assert_eq!(event["data"]["trail"].as_array().unwrap().len(), 2);
 }
+
+/// A challenge names the invitation its answer came from (and so the person): an anonymous
+/// survey's answers cannot be challenged, and nothing is stored.
+#[tokio::test]
+async fn an_anonymous_answer_cannot_be_challenged() {
+    let app = spawn_app().await;
+    let pulse = app.survey_of("esat").await;
+    for score in [1, 2, 3, 4, 5] {
+        let url = app.link(&pulse).await;
+        assert_eq!(
+            app.answer(&url, json!({"score": score})).await.status(),
+            201
+        );
+    }
+    let list: Value = app
+        .get(&format!("/v1/surveys/{pulse}/responses"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = list["data"][0]["id"].as_str().unwrap();
+    let (status, body) = file(&app, response, "other").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("anonymous"),
+        "{body}"
+    );
+    assert!(body.get("invitation_id").is_none(), "{body}");
+    assert_eq!(app.count("challenges"), 0);
+}

@@ -252,6 +252,8 @@ async fn bad_dashboards_are_422_naming_the_field_and_nothing_is_stored() {
             json!({"survey_id": anon, "group_by": "team", "filters": {"team": "a"}}),
             "filter",
         ),
+        // Its answers are exported whole through the API, never by a dashboard's window.
+        (json!({"survey_id": anon, "allow_csv": true}), "allow_csv"),
     ] {
         let res = app.post("/v1/dashboards", &body).await;
         let err = assert_error(res, 422, "invalid_field").await;

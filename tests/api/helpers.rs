@@ -301,6 +301,7 @@ impl TestApp {
             "campaigns" => schema::campaigns::table.count().get_result(conn),
             "campaign_invitations" => schema::campaign_invitations::table.count().get_result(conn),
             "rollup_days" => schema::rollup_days::table.count().get_result(conn),
+            "webhook_deliveries" => schema::webhook_deliveries::table.count().get_result(conn),
             other => panic!("unknown table {other}"),
         }
         .expect("count")
