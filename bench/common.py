@@ -1,7 +1,10 @@
-"""What the benchmarks share: a free port, a keep-alive API client, and the service run
-either for the length of a `with` block or between `start()` and `stop()`."""
+"""What the benchmarks share: a free port, a keep-alive API client, the service run either for
+the length of a `with` block or between `start()` and `stop()`, and the CPU time processes
+have used (so a benchmark can report the CPU one operation costs, which moves much less from
+run to run than a rate does on a shared machine)."""
 import http.client
 import json
+import os
 import socket
 import subprocess
 import time
@@ -84,3 +87,30 @@ class Server:
 
     def __exit__(self, *_):
         self.stop()
+
+
+def cpu_seconds(pids):
+    """User + system CPU time of these processes so far (from /proc; gone ones count 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids():
+    """Every running PostgreSQL process: its backends do the service's SQL work."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() == "postgres":
+                        pids.append(int(entry))
+            except OSError:
+                pass
+    return pids

@@ -34,6 +34,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 
+sys.path.insert(0, os.path.dirname(__file__))
+from common import cpu_seconds, postgres_pids  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SINK = os.path.join(HERE, "..", "tests", "support", "smtp_sink.py")
 POOL = 4
@@ -56,33 +59,6 @@ def wait_for(directory, n, timeout):
             raise SystemExit(f"timed out: {count(directory)} of {n} messages arrived")
         time.sleep(0.01)
     return time.monotonic()
-
-
-def cpu_seconds(pids):
-    """User + system CPU time of these processes so far (from /proc; gone ones count 0)."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def postgres_pids():
-    """Every running PostgreSQL process: its backends do the service's SQL work."""
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm") as f:
-                    if f.read().strip() == "postgres":
-                        pids.append(int(entry))
-            except OSError:
-                pass
-    return pids
 
 
 def start_sink(port, directory):

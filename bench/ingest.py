@@ -7,8 +7,9 @@ the database's own limit measured in the same run:
             runs), from one Python thread, into a plain table in a file beside the service's;
   Postgres: pgbench, a one-row INSERT per transaction, 64 clients, 10 seconds.
 
-Prints answers/s, p50/p99 latency (wrk's), the ratio to the baseline, the server's peak RSS
-and its peak anonymous memory (RSS less file pages, such as SQLite's memory map of the
+Prints answers/s, p50/p99 latency (wrk's), the ratio to the baseline, the CPU time one answer
+cost during the load (the service's and, on PostgreSQL, the database's: it moves much less
+from run to run than the rate does), the server's peak RSS and its peak anonymous memory (RSS less file pages, such as SQLite's memory map of the
 database, which grows with the file and is the OS's page cache), and checks that every answer wrk saw acknowledged (201) is in the survey's stats.
 
 usage: bench/ingest.py BINARY [N] [sqlite|postgres ...]
@@ -29,7 +30,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import Api, Server  # noqa: E402
+from common import Api, Server, cpu_seconds, postgres_pids  # noqa: E402
 
 PG_DB = "sk_bench_ingest"
 SECRET = "bench-secret-key-0123456789-abcdefghijkl"
@@ -205,8 +206,11 @@ def bench(label, binary, backend, n, workdir):
             tokens_file = os.path.join(workdir, f"tokens-{backend}.txt")
             with open(tokens_file, "w") as f:
                 f.write("\n".join(tokens) + "\n")
+            database_pids = postgres_pids() if backend == "postgres" else []
+            cpu_before = cpu_seconds([server.proc.pid]), cpu_seconds(database_pids)
             with PeakAnon(server.proc.pid) as anon:
                 run = run_wrk(port, key, survey, tokens_file, n)
+            cpu_after = cpu_seconds([server.proc.pid]), cpu_seconds(database_pids)
             rss = rss_kib(server.proc.pid)
             scrape = Api(port, key).conn
             scrape.request("GET", "/metrics")
@@ -224,6 +228,9 @@ def bench(label, binary, backend, n, workdir):
             with psycopg.connect(base_url, autocommit=True) as db:
                 db.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
     answers_per_s = run["stored"] / run["secs"]
+    # The answer phase's CPU per answer: the service's (HTTP and the writer), and on
+    # PostgreSQL its processes' (each answer's SQL). wrk's own CPU is not counted.
+    cpu_us = [(a - b) / max(run["stored"], 1) * 1e6 for a, b in zip(cpu_after, cpu_before)]
     return {
         "label": label, "backend": backend, "n": n, "issued_per_s": n / issued_secs, **run,
         "answers_per_s": answers_per_s, "baseline": base, "baseline_how": how,
@@ -233,7 +240,13 @@ def bench(label, binary, backend, n, workdir):
         "mean_batch": (float(batch["sum"]) / float(batch["count"])
                        if batch.get("count", "0") != "0" else None),
         "stored": stats["responses"],
+        "cpu_us": cpu_us if database_pids else cpu_us[:1],
     }
+
+
+def cpu_figure(cpu_us):
+    """`150 service` or `150 service + 190 PostgreSQL`."""
+    return " + ".join(f"{us:,.0f} {who}" for us, who in zip(cpu_us, ["service", "PostgreSQL"]))
 
 
 def main():
@@ -259,8 +272,9 @@ def main():
         shutil.rmtree(workdir, ignore_errors=True)
     print()
     print("| backend | build | answers | answers/s | p50 ms | p99 ms | DB limit/s (same run) | ratio | "
-          "RSS idle / peak MiB | peak anonymous MiB | cold start s | answers per commit | stored = acknowledged |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "CPU µs per answer | RSS idle / peak MiB | peak anonymous MiB | cold start s | answers per commit | "
+          "stored = acknowledged |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     ok = True
     for r in results:
         # wrk may draw a token or two it never sends: those are simply not answered.
@@ -268,7 +282,7 @@ def main():
         ok &= same
         print(f"| {r['backend']} | {r['label']} | {r['acked']} | {r['answers_per_s']:,.0f} | {r['p50_ms']:.1f} | "
               f"{r['p99_ms']:.1f} | {r['baseline']:,.0f} ({r['baseline_how']}) | "
-              f"{r['ratio']:.2f}x | {r['idle_rss_mib']:.1f} / {r['peak_rss_mib']:.1f} | "
+              f"{r['ratio']:.2f}x | {cpu_figure(r['cpu_us'])} | {r['idle_rss_mib']:.1f} / {r['peak_rss_mib']:.1f} | "
               f"{r['peak_anon_mib']:.1f} | "
               f"{r['cold_start_s']:.2f} | "
               f"{'%.1f' % r['mean_batch'] if r['mean_batch'] else '1 (no group commit)'} | "
