@@ -67,10 +67,18 @@ pub fn tick(
         }
     }
     done.reminders = remind(conn, issuer, now)?;
+    // Cut in chunks, within the same budget of chunks per tick as issuing; the next tick
+    // goes on with a cycle left half cut (it is still due).
+    let mut chunks = 0;
     for (cycle, survey) in campaigns::cuts_due(conn, to_stored(now), PER_TICK)? {
         let anonymous = db::surveys::find_any(conn, &survey.into())?.anonymous;
-        campaigns::cut(conn, &cycle, anonymous, db::now())?;
-        done.cut += 1;
+        while chunks < CHUNKS_PER_TICK {
+            chunks += 1;
+            if campaigns::cut(conn, &cycle, anonymous, db::now(), CHUNK)? {
+                done.cut += 1;
+                break;
+            }
+        }
     }
     Ok(done)
 }

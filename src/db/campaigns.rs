@@ -391,37 +391,61 @@ pub fn cuts_due(
         .load(conn)?)
 }
 
-/// Cuts cycle `id`'s invitations from their people (when `anonymous`) and marks it cut.
+/// Cuts at most `limit` of cycle `id`'s invitations from their people (when `anonymous`),
+/// and stops their reminders; once none is left to cut, marks the cycle cut. Whether it is
+/// cut now. Each call is one bounded transaction: a cycle of a million members is cut over
+/// many, never under one long hold of the write lock.
 pub fn cut(
     conn: &mut AnyConnection,
     id: &str,
     anonymous: bool,
     now: NaiveDateTime,
-) -> DbResult<()> {
+    limit: i64,
+) -> DbResult<bool> {
     super::write_transaction(conn, |conn| {
         if anonymous {
-            let of_cycle = campaign_invitations::table
+            // Those that still name someone or still wait for a reminder: each chunk leaves
+            // this set, so the next call starts where this one stopped.
+            let batch: Vec<String> = campaign_invitations::table
+                .inner_join(invitations::table)
                 .filter(campaign_invitations::cycle_id.eq(id))
-                .select(campaign_invitations::invitation_id);
-            diesel::update(invitations::table.filter(invitations::id.eq_any(of_cycle)))
-                .set((
-                    invitations::recipient_email.eq(None::<String>),
-                    invitations::recipient_name.eq(None::<String>),
-                    invitations::recipient_external_id.eq(None::<String>),
-                    invitations::recipient_key.eq(None::<String>),
-                ))
+                .filter(
+                    invitations::recipient_email
+                        .is_not_null()
+                        .or(invitations::recipient_name.is_not_null())
+                        .or(invitations::recipient_external_id.is_not_null())
+                        .or(invitations::recipient_key.is_not_null())
+                        .or(campaign_invitations::next_reminder_at.is_not_null()),
+                )
+                .select(campaign_invitations::invitation_id)
+                .order(campaign_invitations::invitation_id)
+                .limit(limit)
+                .load(conn)?;
+            if !batch.is_empty() {
+                diesel::update(invitations::table.filter(invitations::id.eq_any(&batch)))
+                    .set((
+                        invitations::recipient_email.eq(None::<String>),
+                        invitations::recipient_name.eq(None::<String>),
+                        invitations::recipient_external_id.eq(None::<String>),
+                        invitations::recipient_key.eq(None::<String>),
+                    ))
+                    .execute(conn)?;
+                // Nothing more is sent to anyone of this cycle.
+                diesel::update(
+                    campaign_invitations::table
+                        .filter(campaign_invitations::invitation_id.eq_any(&batch)),
+                )
+                .set(campaign_invitations::next_reminder_at.eq(None::<NaiveDateTime>))
                 .execute(conn)?;
-            // Nothing more is sent to anyone of this cycle.
-            diesel::update(
-                campaign_invitations::table.filter(campaign_invitations::cycle_id.eq(id)),
-            )
-            .set(campaign_invitations::next_reminder_at.eq(None::<NaiveDateTime>))
-            .execute(conn)?;
+            }
+            if i64::try_from(batch.len()).unwrap_or(i64::MAX) >= limit {
+                return Ok(false);
+            }
         }
         diesel::update(campaign_cycles::table.find(id))
             .set(campaign_cycles::cut_at.eq(now))
             .execute(conn)?;
-        Ok(())
+        Ok(true)
     })
 }
 

@@ -475,3 +475,54 @@ async fn campaign_requests_that_break_a_rule_name_the_field_and_write_nothing() 
     assert!(next > Utc::now() && next < Utc::now() + chrono::Duration::days(7));
     assert_eq!(next.format("%a %H:%M").to_string(), "Mon 09:00");
 }
+
+/// A cycle is cut from its people a bounded chunk per transaction, and marked cut only once
+/// nobody is left: a big audience never holds the write lock for one long update.
+#[tokio::test]
+async fn a_cycle_is_cut_from_its_people_in_bounded_chunks() {
+    use scorekeeper::db::schema::{campaign_cycles, invitations};
+    let smtp = SmtpSink::start();
+    let app = pulse_app(&smtp).await;
+    let audience = audience(&app, STAFF).await;
+    let survey = app.survey_of("esat").await;
+    let start = (Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%dT09:00");
+    let res = app
+        .post(
+            "/v1/campaigns",
+            &json!({"name": "Pulse", "survey_id": survey, "audience_id": audience,
+                    "start": start.to_string(), "tz": "UTC", "reminder_days": [3]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let campaign: Value = res.json().await.unwrap();
+    let t0: DateTime<Utc> = campaign["next_cycle_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(tick(&app, t0).await.issued, 3);
+    let cycle: String = campaign_cycles::table
+        .select(campaign_cycles::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    let named = |app: &TestApp| -> i64 {
+        invitations::table
+            .filter(invitations::survey_id.eq(&survey))
+            .filter(invitations::recipient_email.is_not_null())
+            .count()
+            .get_result(&mut *app.conn())
+            .unwrap()
+    };
+    let cut_at = |app: &TestApp| -> Option<chrono::NaiveDateTime> {
+        campaign_cycles::table
+            .select(campaign_cycles::cut_at)
+            .first(&mut *app.conn())
+            .unwrap()
+    };
+    let cut = |app: &TestApp| {
+        let now = scorekeeper::db::now();
+        scorekeeper::db::campaigns::cut(&mut app.conn(), &cycle, true, now, 2).unwrap()
+    };
+    assert_eq!(named(&app), 3);
+    assert!(!cut(&app), "two of three cut: not done");
+    assert_eq!((named(&app), cut_at(&app)), (1, None));
+    assert!(cut(&app), "the last one cut: done");
+    assert_eq!(named(&app), 0);
+    assert!(cut_at(&app).is_some());
+}
