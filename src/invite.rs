@@ -108,6 +108,8 @@ pub struct Created {
     pub scale: Scale,
     /// Whether an email was queued just now, so the worker can be woken.
     pub queued_email: bool,
+    /// Whether its survey is anonymous (see [`crate::views::InvitationView::from_row`]).
+    pub anonymous: bool,
 }
 
 /// Creates an invitation for survey `survey_id` in `workspace_id`, or replays the first
@@ -228,6 +230,7 @@ pub fn create(
             token: (outcome == Outcome::Issued).then_some(token),
             scale,
             queued_email,
+            anonymous: survey.anonymous,
         })
     })
 }
@@ -317,6 +320,7 @@ fn replay(
         token,
         scale,
         queued_email: false,
+        anonymous: survey.anonymous,
     })
 }
 

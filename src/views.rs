@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::db::from_stored;
-use crate::db::invitations::Invitation;
+use crate::db::invitations::{status, Invitation};
 use crate::db::responses::{Event, Response};
 use crate::db::surveys::Survey;
 use crate::domain::kind::Scale;
@@ -212,14 +212,31 @@ pub struct InvitationView {
 }
 
 impl InvitationView {
-    /// Maps a stored invitation with its properties.
-    pub fn from_row(inv: Invitation, properties: BTreeMap<String, String>) -> Self {
+    /// Maps a stored invitation with its properties. An invitation of an `anonymous` survey
+    /// shows no recipient, and an answered one shows as `sent`: its person is cut at the
+    /// answer, so a listing polled now and then would otherwise say who just answered (and
+    /// the stats polled beside it, how).
+    pub fn from_row(
+        inv: Invitation,
+        properties: BTreeMap<String, String>,
+        anonymous: bool,
+    ) -> Self {
+        let recipient = if anonymous {
+            None
+        } else {
+            RecipientView::of(&inv)
+        };
+        let status = if anonymous && inv.status == status::RESPONDED {
+            status::SENT.to_owned()
+        } else {
+            inv.status
+        };
         Self {
-            recipient: RecipientView::of(&inv),
+            recipient,
             id: inv.id.into(),
             survey_id: inv.survey_id.into(),
             channel: inv.channel,
-            status: inv.status,
+            status,
             reason: inv.status_reason,
             eligible_at: inv.eligible_at.map(from_stored),
             send_at: inv.send_at.map(from_stored),

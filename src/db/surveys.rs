@@ -272,6 +272,20 @@ pub fn find(
         .ok_or(DbError::NotFound("survey"))
 }
 
+/// The ids of the workspace's anonymous surveys.
+pub fn anonymous_ids(
+    conn: &mut AnyConnection,
+    workspace_id: &WorkspaceId,
+) -> DbResult<std::collections::HashSet<String>> {
+    Ok(surveys::table
+        .filter(surveys::workspace_id.eq(workspace_id.as_str()))
+        .filter(surveys::anonymous.eq(true))
+        .select(surveys::id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
 /// The survey `id` whatever its workspace (for the operator's command line).
 pub fn find_any(conn: &mut AnyConnection, id: &SurveyId) -> DbResult<Survey> {
     surveys::table

@@ -192,7 +192,7 @@ pub async fn create(
         Outcome::Issued => StatusCode::CREATED,
         Outcome::Suppressed => StatusCode::OK,
     };
-    let view = InvitationView::from_row(created.invitation, created.properties);
+    let view = InvitationView::from_row(created.invitation, created.properties, created.anonymous);
     let view = match &created.token {
         Some(token) => view.with_links(token, created.scale, &state.links),
         None => view,
@@ -210,7 +210,8 @@ pub async fn show(
     let view = db::run(&state.pool, move |conn| {
         let invitation = db::invitations::find(conn, &ws.id, &id)?;
         let properties = db::invitations::properties_of_one(conn, &invitation.id)?;
-        Ok::<_, ApiError>(InvitationView::from_row(invitation, properties))
+        let anonymous = db::surveys::find(conn, &ws.id, &invitation.survey_id)?.anonymous;
+        Ok::<_, ApiError>(InvitationView::from_row(invitation, properties, anonymous))
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))
@@ -225,19 +226,21 @@ pub async fn search(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let (search, page) = super::search::parse(&req)?;
-    let (rows, next_cursor, mut properties) = db::run(&state.pool, move |conn| {
+    let (rows, next_cursor, mut properties, anonymous) = db::run(&state.pool, move |conn| {
         let rows = db::search::invitations(conn, &ws.id, &search, &page)?;
         let (rows, next) = page.finish(rows, |inv| inv.id.as_str());
         let ids: Vec<_> = rows.iter().map(|inv| &inv.id).collect();
         let properties = db::invitations::properties_of(conn, &ids)?;
-        Ok::<_, ApiError>((rows, next, properties))
+        let anonymous = db::surveys::anonymous_ids(conn, &ws.id)?;
+        Ok::<_, ApiError>((rows, next, properties, anonymous))
     })
     .await?;
     let data = rows
         .into_iter()
         .map(|inv| {
             let props = properties.remove(&inv.id).unwrap_or_default();
-            InvitationView::from_row(inv, props)
+            let hidden = anonymous.contains(inv.survey_id.as_str());
+            InvitationView::from_row(inv, props, hidden)
         })
         .collect();
     Ok(HttpResponse::Ok().json(crate::views::ListView { data, next_cursor }))

@@ -107,10 +107,12 @@ pub async fn ticket_solved(
         message_domain: state.message_domain.clone(),
         server_key: state.server_key.clone(),
     };
-    let (outcome, invitation, properties) = db::run(&state.pool, move |conn| {
+    let (outcome, invitation) = db::run(&state.pool, move |conn| {
         let (outcome, invitation, queued) = helpdesk::ticket_solved(conn, &ws.id, &req, &issuer)?;
         let properties = db::invitations::properties_of_one(conn, &invitation.id)?;
-        Ok::<_, ApiError>(((outcome, queued), invitation, properties))
+        let anonymous = db::surveys::find(conn, &ws.id, &invitation.survey_id)?.anonymous;
+        let view = InvitationView::from_row(invitation, properties, anonymous);
+        Ok::<_, ApiError>(((outcome, queued), view))
     })
     .await?;
     let (outcome, queued) = outcome;
@@ -124,7 +126,7 @@ pub async fn ticket_solved(
     };
     Ok(res.json(serde_json::json!({
         "outcome": outcome.as_str(),
-        "invitation": InvitationView::from_row(invitation, properties),
+        "invitation": invitation,
     })))
 }
 
@@ -150,7 +152,8 @@ pub async fn ticket_reopened(
         let latest = match latest {
             Some(inv) => {
                 let properties = db::invitations::properties_of_one(conn, &inv.id)?;
-                Some(InvitationView::from_row(inv, properties))
+                let anonymous = db::surveys::find(conn, &ws.id, &inv.survey_id)?.anonymous;
+                Some(InvitationView::from_row(inv, properties, anonymous))
             }
             None => None,
         };

@@ -458,3 +458,75 @@ async fn webhooks_and_the_delighted_facade_carry_no_identity_for_an_anonymous_su
         assert!(body["errors"][field].is_array(), "{field}: {body}");
     }
 }
+
+/// An anonymous survey's invitations name nobody and never say whether they were answered:
+/// polled now and then beside the stats, a listing that showed one invitation turn
+/// `responded` (and lose its person) would say who answered, and how.
+#[tokio::test]
+async fn an_anonymous_surveys_invitations_never_say_who_answered() {
+    let app = spawn_app().await;
+    let pulse = pulse(&app).await;
+    let named = app.survey_of("csat").await;
+    let issue = |survey: String, key: &'static str| {
+        let app = &app;
+        async move {
+            let res = app
+                .client
+                .post(format!("{}/v1/surveys/{survey}/invitations", app.address))
+                .bearer_auth(&app.api_key)
+                .header("Idempotency-Key", key)
+                .json(&json!({"channel": "link",
+                              "recipient": {"name": "Ana Example", "external_id": key}}))
+                .send()
+                .await
+                .unwrap();
+            assert!(res.status().is_success(), "{}", res.status());
+            res.json::<Value>().await.unwrap()
+        }
+    };
+    let answered = issue(pulse.clone(), "pulse-ana").await;
+    let waiting = issue(pulse.clone(), "pulse-bo").await;
+    let control = issue(named.clone(), "named-cy").await;
+    assert!(answered["recipient"].is_null(), "{answered}");
+    for inv in [&answered, &control] {
+        let url = inv["url"].as_str().unwrap();
+        assert_eq!(app.answer(url, json!({"score": 4})).await.status(), 201);
+    }
+
+    let shown = |id: &Value| {
+        let path = format!("/v1/invitations/{}", id.as_str().unwrap());
+        let app = &app;
+        async move { app.get(&path).await.json::<Value>().await.unwrap() }
+    };
+    for inv in [&answered, &waiting] {
+        let one = shown(&inv["id"]).await;
+        assert_eq!(
+            (&one["status"], &one["recipient"]),
+            (&json!("sent"), &Value::Null),
+            "{one}"
+        );
+    }
+    let listed: Value = app
+        .get(&format!("/v1/invitations?survey_id={pulse}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    for inv in listed["data"].as_array().unwrap() {
+        assert_eq!(
+            (&inv["status"], &inv["recipient"]),
+            (&json!("sent"), &Value::Null)
+        );
+    }
+    // Replaying the request that made it tells no more.
+    let replayed = issue(pulse.clone(), "pulse-ana").await;
+    assert_eq!(replayed["id"], answered["id"]);
+    assert_eq!(
+        (&replayed["status"], &replayed["recipient"]),
+        (&json!("sent"), &Value::Null)
+    );
+    // A survey that is not anonymous says both, as before.
+    let one = shown(&control["id"]).await;
+    assert_eq!(one["status"], "responded");
+    assert_eq!(one["recipient"]["name"], "Ana Example");
+}
