@@ -36,6 +36,7 @@
 //! | `CAMPAIGN_POLL_MS`  | how often campaigns start due cycles and queue due reminders    | `30000` |
 //! | `ANSWER_WRITERS`    | writer lanes that commit batches of answers (group commit); lanes beyond two contend for the same rollup rows | `1` on SQLite; `2` on PostgreSQL (`1` with a pool under 4) |
 //! | `ANSWER_BATCH_MAX`  | the most answers committed in one transaction                  | `256` |
+//! | `UPLOADS_AT_ONCE`   | audience uploads read and parsed at once (a JSON upload takes many times its size while parsed); another waits up to 5 s, then answers 503 | `2` |
 //! | `SHUTDOWN_GRACE_SECS` | on SIGTERM/SIGINT, how long in-flight requests may take to finish before the server stops anyway | `30` |
 //! | `LOG_FORMAT`        | `json` for one JSON object per log line; otherwise text          | text |
 //! | `RUST_LOG`          | log filter (tracing-subscriber syntax)                        | `info`                     |
@@ -154,6 +155,8 @@ pub struct Settings {
     pub ingest: crate::ingest::IngestSettings,
     /// How long a stopping server lets in-flight requests finish.
     pub shutdown_grace: Duration,
+    /// Audience uploads read and parsed at once.
+    pub uploads_at_once: usize,
 }
 
 /// Shortest accepted server key, in characters.
@@ -324,6 +327,7 @@ impl Settings {
             )?),
             ingest,
             shutdown_grace: Duration::from_secs(number("SHUTDOWN_GRACE_SECS", 30, 1..=3600)?),
+            uploads_at_once: number("UPLOADS_AT_ONCE", 2, 1..=64)? as usize,
             database_url,
             listen_addr,
             public_url,

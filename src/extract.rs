@@ -32,12 +32,23 @@ pub enum Upload {
     Csv(web::Bytes),
 }
 
+/// How long an upload waits for its turn (see [`AppState::uploads`]) before it answers 503.
+const UPLOAD_TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// An [`Upload`] and the workspace whose API key sent it. The key is checked before a byte
 /// of the body is read: taken as two extractors, actix would read and parse the body while the
 /// key is still being looked up, so a caller without a valid key could make the service hold
-/// and parse 8 MiB.
+/// and parse 8 MiB. Then the upload waits for its turn: the handler holds it (in `turn`)
+/// until it returns, so only `UPLOADS_AT_ONCE` uploads are in memory at once.
 #[derive(Debug)]
-pub struct KeyedUpload(pub Workspace, pub Upload);
+pub struct KeyedUpload {
+    /// Whose key sent it.
+    pub workspace: Workspace,
+    /// The body.
+    pub body: Upload,
+    /// This upload's turn, given back when dropped: bind it for the handler's length.
+    pub turn: tokio::sync::OwnedSemaphorePermit,
+}
 
 impl FromRequest for KeyedUpload {
     type Error = ApiError;
@@ -45,10 +56,24 @@ impl FromRequest for KeyedUpload {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let key = Workspace::from_request(req, &mut Payload::None);
+        let turns = req
+            .app_data::<web::Data<AppState>>()
+            .map(|state| state.uploads.clone());
         let body = Upload::read(req, payload);
         Box::pin(async move {
             let workspace = key.await?;
-            Ok(Self(workspace, body.await?))
+            let turns = turns.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no app state")))?;
+            let turn = tokio::time::timeout(UPLOAD_TURN_WAIT, turns.acquire_owned())
+                .await
+                .map_err(|_| {
+                    ApiError::Unavailable(anyhow::anyhow!("other uploads are being read"))
+                })?
+                .map_err(ApiError::internal)?;
+            Ok(Self {
+                workspace,
+                body: body.await?,
+                turn,
+            })
         })
     }
 }

@@ -166,6 +166,7 @@ impl Application {
             message_domain,
             server_key,
             public_limits: std::sync::Arc::new(crate::limits::PublicLimits::new(&settings.limits)),
+            uploads: std::sync::Arc::new(tokio::sync::Semaphore::new(settings.uploads_at_once)),
             metrics,
             metrics_token: settings.metrics_token.clone(),
         };

@@ -32,4 +32,7 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// The bearer token `GET /metrics` wants (`METRICS_TOKEN`); `None`: open.
     pub metrics_token: Option<String>,
+    /// Turns to read and parse an audience upload (`UPLOADS_AT_ONCE`), so a few large ones
+    /// at once cannot take the memory of many.
+    pub uploads: Arc<tokio::sync::Semaphore>,
 }

@@ -173,8 +173,14 @@ fn audience_name(body: &Upload, from_query: Option<String>) -> Result<String, In
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
-    KeyedUpload(ws, body): KeyedUpload,
+    upload: KeyedUpload,
 ) -> Result<HttpResponse, ApiError> {
+    // `_turn` (not `_`) keeps the upload's turn until the handler returns.
+    let KeyedUpload {
+        workspace: ws,
+        body,
+        turn: _turn,
+    } = upload;
     let (skip, name) = query(&req)?;
     let name = audience_name(&body, name)?;
     let (members, skipped) = parse_members(&body, false)?.accept(skip_rows(&body, skip))?;
@@ -211,8 +217,14 @@ pub async fn add_members(
     state: web::Data<AppState>,
     id: web::Path<String>,
     req: HttpRequest,
-    KeyedUpload(ws, body): KeyedUpload,
+    upload: KeyedUpload,
 ) -> Result<HttpResponse, ApiError> {
+    // `_turn` (not `_`) keeps the upload's turn until the handler returns.
+    let KeyedUpload {
+        workspace: ws,
+        body,
+        turn: _turn,
+    } = upload;
     let (skip, _) = query(&req)?;
     let (members, skipped) = parse_members(&body, true)?.accept(skip_rows(&body, skip))?;
     let view = db::run(&state.pool, move |conn| {

@@ -122,3 +122,53 @@ async fn an_exhausted_pool_answers_503_with_retry_after_within_its_timeout_then_
     assert_eq!(app.answer(&url, json!({"score": 5})).await.status(), 201);
     assert_eq!(app.get("/v1/surveys").await.status(), 200);
 }
+
+/// Audience uploads take turns (`UPLOADS_AT_ONCE`): while one is being read, another waits
+/// for its turn and, after 5 s without one, answers 503 with Retry-After, having stored
+/// nothing; once the first is done, the next one goes through.
+#[tokio::test]
+async fn uploads_take_turns_and_one_kept_waiting_answers_503() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app_with(&[("UPLOADS_AT_ONCE", "1")]).await;
+    let csv = "email\nana@acme.test\n";
+    // The first upload sends its headers and half its body, then holds its turn.
+    let port = app.address.rsplit(':').next().unwrap();
+    let mut slow = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/audiences?name=slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Authorization: Bearer {}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\nemail\n",
+        app.api_key,
+        csv.len()
+    );
+    slow.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let upload = || {
+        app.client
+            .post(format!("{}/v1/audiences?name=next", app.address))
+            .bearer_auth(&app.api_key)
+            .header("Content-Type", "text/csv")
+            .body(csv)
+            .send()
+    };
+    let res = upload().await.unwrap();
+    assert!(res.headers().contains_key("retry-after"));
+    assert_error(res, 503, "unavailable").await;
+    assert_eq!(app.count("audiences"), 0);
+    // The first upload finishes, and gives its turn back.
+    slow.write_all(&csv.as_bytes()["email\n".len()..])
+        .await
+        .unwrap();
+    let mut answer = vec![0; 512];
+    let n = tokio::io::AsyncReadExt::read(&mut slow, &mut answer)
+        .await
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&answer[..n]).starts_with("HTTP/1.1 201"),
+        "{}",
+        String::from_utf8_lossy(&answer[..n])
+    );
+    assert_eq!(upload().await.unwrap().status(), 201);
+    assert_eq!(app.count("audiences"), 2);
+}
