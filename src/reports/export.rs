@@ -47,13 +47,36 @@ pub struct Export {
     pub anonymous: Option<bool>,
 }
 
-/// A cell as a spreadsheet will not run it: text starting with `=`, `+`, `-`, `@`, a tab or
-/// a carriage return is prefixed with `'` (OWASP's advice for CSV injection).
+/// Whether a spreadsheet might read `text` as a formula: it starts with a tab, carriage
+/// return or line feed, or with `=`, `+`, `-` or `@` after any blank space (OWASP's advice
+/// for CSV injection, and LibreOffice's "trim spaces").
+fn starts_a_formula(text: &str) -> bool {
+    matches!(text.chars().next(), Some('\t' | '\r' | '\n'))
+        || matches!(
+            text.trim_start().chars().next(),
+            Some('=' | '+' | '-' | '@')
+        )
+}
+
+/// A cell as a spreadsheet will not run it: it, and each part of it after a `;`, is
+/// prefixed with `'` where it could start a formula. The `;` counts because Excel in the
+/// many locales whose list separator is `;` splits an unquoted cell there, so a formula in
+/// the middle of a comment would start a cell of its own.
 pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
-        _ => cell.into(),
+    if !cell.split(';').any(starts_a_formula) {
+        return cell.into();
     }
+    let mut out = String::with_capacity(cell.len() + 4);
+    for (i, part) in cell.split(';').enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        if starts_a_formula(part) {
+            out.push('\'');
+        }
+        out.push_str(part);
+    }
+    out.into()
 }
 
 /// The header row.
@@ -148,8 +171,35 @@ mod tests {
         assert_eq!(neutralise("-2"), "'-2");
         assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(neutralise("great, thanks"), "great, thanks");
+        // After blank space, or after a `;` (where Excel splits cells in `;` locales).
+        assert_eq!(neutralise(" =1+1"), "' =1+1");
+        assert_eq!(neutralise("\tx"), "'\tx");
+        assert_eq!(neutralise("\nx"), "'\nx");
+        assert_eq!(neutralise("ok;=1+1;"), "ok;'=1+1;");
+        assert_eq!(neutralise("a; @x;b"), "a;' @x;b");
+        assert_eq!(neutralise("fine; really"), "fine; really");
         let h = String::from_utf8(header(&["agent".into()])).unwrap();
         assert!(h.starts_with("response_id,invitation_id,"));
         assert!(h.trim_end().ends_with(",agent"));
+    }
+
+    proptest::proptest! {
+        /// Whatever the text, no part of the written cell could start a formula, and only
+        /// `'`s were added, one before each part that could.
+        #[test]
+        fn no_part_of_a_neutralised_cell_starts_a_formula(cell in "[=+@;\\- \t\r\na-z']{0,12}") {
+            let out = neutralise(&cell);
+            for part in out.split(';') {
+                proptest::prop_assert!(!starts_a_formula(part), "{:?} -> {:?}", cell, out);
+            }
+            let risky = cell.split(';').filter(|p| starts_a_formula(p)).count();
+            proptest::prop_assert_eq!(out.len(), cell.len() + risky);
+            let restored: Vec<String> = out
+                .split(';')
+                .zip(cell.split(';'))
+                .map(|(o, c)| if starts_a_formula(c) { o[1..].to_owned() } else { o.to_owned() })
+                .collect();
+            proptest::prop_assert_eq!(restored.join(";"), cell);
+        }
     }
 }
