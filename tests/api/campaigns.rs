@@ -197,6 +197,28 @@ fn to(messages: &[Received], address: &str) -> Vec<Received> {
         .collect()
 }
 
+/// Creates a campaign of `survey` to `audience` whose first cycle starts a week from now at
+/// 09:00 (in `tz`), with `more` fields; the campaign and that first cycle's time.
+async fn campaign(
+    app: &TestApp,
+    survey: &str,
+    audience: &str,
+    tz: &str,
+    more: Value,
+) -> (Value, DateTime<Utc>) {
+    let start = (Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%dT09:00");
+    let mut body = json!({"name": "Pulse", "survey_id": survey, "audience_id": audience,
+                          "start": start.to_string(), "tz": tz});
+    for (k, v) in more.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let res = app.post("/v1/campaigns", &body).await;
+    assert_eq!(res.status(), 201);
+    let campaign: Value = res.json().await.unwrap();
+    let t0 = campaign["next_cycle_at"].as_str().unwrap().parse().unwrap();
+    (campaign, t0)
+}
+
 #[tokio::test]
 async fn a_fortnightly_campaign_runs_cycles_with_reminders_that_stop_after_an_answer() {
     let smtp = SmtpSink::start();
@@ -204,19 +226,9 @@ async fn a_fortnightly_campaign_runs_cycles_with_reminders_that_stop_after_an_an
     let audience = audience(&app, STAFF).await;
     let survey = app.survey_of("nps").await;
     // Monday 09:00 in Paris, a week from now, every two weeks, reminded at +3 and +5 days.
-    let start = (Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%dT09:00");
-    let res = app
-        .post(
-            "/v1/campaigns",
-            &json!({"name": "Pulse", "survey_id": survey, "audience_id": audience,
-                    "start": start.to_string(), "tz": "Europe/Paris", "every_days": 14,
-                    "reminder_days": [3, 5]}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let campaign: Value = res.json().await.unwrap();
+    let more = json!({"every_days": 14, "reminder_days": [3, 5]});
+    let (campaign, t0) = campaign(&app, &survey, &audience, "Europe/Paris", more).await;
     let id = campaign["id"].as_str().unwrap();
-    let t0: DateTime<Utc> = campaign["next_cycle_at"].as_str().unwrap().parse().unwrap();
     let s: Value = app
         .get(&format!("/v1/surveys/{survey}"))
         .await
@@ -485,17 +497,14 @@ async fn a_cycle_is_cut_from_its_people_in_bounded_chunks() {
     let app = pulse_app(&smtp).await;
     let audience = audience(&app, STAFF).await;
     let survey = app.survey_of("esat").await;
-    let start = (Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%dT09:00");
-    let res = app
-        .post(
-            "/v1/campaigns",
-            &json!({"name": "Pulse", "survey_id": survey, "audience_id": audience,
-                    "start": start.to_string(), "tz": "UTC", "reminder_days": [3]}),
-        )
-        .await;
-    assert_eq!(res.status(), 201);
-    let campaign: Value = res.json().await.unwrap();
-    let t0: DateTime<Utc> = campaign["next_cycle_at"].as_str().unwrap().parse().unwrap();
+    let (_, t0) = campaign(
+        &app,
+        &survey,
+        &audience,
+        "UTC",
+        json!({"reminder_days": [3]}),
+    )
+    .await;
     assert_eq!(tick(&app, t0).await.issued, 3);
     let cycle: String = campaign_cycles::table
         .select(campaign_cycles::id)

@@ -249,14 +249,17 @@ async fn a_facade_key_opens_nothing_under_v1() {
     let hooks: Value = app.get("/v1/webhooks").await.json().await.unwrap();
     assert_eq!(hooks["data"], json!([]), "the refused call stored nothing");
     // The same key still works where it belongs.
-    let res = app
-        .client
+    assert_eq!(metrics_as(&app, &key).await.status(), 200);
+}
+
+/// `GET /delighted/v1/metrics` with `key` (Basic, with the colon).
+async fn metrics_as(app: &TestApp, key: &str) -> reqwest::Response {
+    app.client
         .get(format!("{}/delighted/v1/metrics", app.address))
-        .header("Authorization", basic(&key, true))
+        .header("Authorization", basic(key, true))
         .send()
         .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+        .unwrap()
 }
 
 #[tokio::test]
@@ -326,13 +329,7 @@ async fn errors_come_in_delighted_shape_and_keys_are_bound_to_their_survey() {
 
     // A wrong key, and a plain API key that is not bound to a survey: 401, Basic challenge.
     for key in ["sk_wrong".to_owned(), app.api_key.clone()] {
-        let res = app
-            .client
-            .get(format!("{}/delighted/v1/metrics", app.address))
-            .header("Authorization", basic(&key, true))
-            .send()
-            .await
-            .unwrap();
+        let res = metrics_as(&app, &key).await;
         assert_eq!(res.status(), 401);
         assert!(res.headers()["www-authenticate"]
             .to_str()
