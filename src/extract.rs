@@ -35,11 +35,16 @@ pub enum Upload {
 /// How long an upload waits for its turn (see [`AppState::uploads`]) before it answers 503.
 const UPLOAD_TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// How long an upload that has its turn may take to arrive whole (400 after): a body that
+/// stalls gives its turn back instead of holding it for as long as its connection stays open.
+const UPLOAD_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// An [`Upload`] and the workspace whose API key sent it. The key is checked before a byte
 /// of the body is read: taken as two extractors, actix would read and parse the body while the
 /// key is still being looked up, so a caller without a valid key could make the service hold
 /// and parse 8 MiB. Then the upload waits for its turn: the handler holds it (in `turn`)
-/// until it returns, so only `UPLOADS_AT_ONCE` uploads are in memory at once.
+/// until it returns, so only `UPLOADS_AT_ONCE` uploads are in memory at once, and its body
+/// must arrive within 30 s.
 #[derive(Debug)]
 pub struct KeyedUpload {
     /// Whose key sent it.
@@ -69,9 +74,17 @@ impl FromRequest for KeyedUpload {
                     ApiError::Unavailable(anyhow::anyhow!("other uploads are being read"))
                 })?
                 .map_err(ApiError::internal)?;
+            let body = tokio::time::timeout(UPLOAD_READ_TIMEOUT, body)
+                .await
+                .map_err(|_| {
+                    ApiError::BadRequest(format!(
+                        "the upload did not arrive whole within {} s",
+                        UPLOAD_READ_TIMEOUT.as_secs()
+                    ))
+                })??;
             Ok(Self {
                 workspace,
-                body: body.await?,
+                body,
                 turn,
             })
         })

@@ -172,3 +172,45 @@ async fn uploads_take_turns_and_one_kept_waiting_answers_503() {
     assert_eq!(upload().await.unwrap().status(), 201);
     assert_eq!(app.count("audiences"), 2);
 }
+
+/// An upload whose body stalls gives its turn back after 30 s (400), so one stuck client
+/// cannot keep every other upload waiting for as long as its connection stays open.
+#[tokio::test]
+async fn a_stalled_upload_gives_its_turn_back() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(&[("UPLOADS_AT_ONCE", "1")]).await;
+    let port = app.address.rsplit(':').next().unwrap();
+    let mut stalled = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/audiences?name=stalled HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Authorization: Bearer {}\r\nContent-Type: text/csv\r\nContent-Length: 100\r\n\r\nemail\n",
+        app.api_key
+    );
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = vec![0; 1024];
+    let n = tokio::time::timeout(
+        std::time::Duration::from_secs(45),
+        stalled.read(&mut answer),
+    )
+    .await
+    .expect("the stalled upload was answered within 45 s")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("did not arrive whole"), "{answer}");
+    assert!(started.elapsed() >= std::time::Duration::from_secs(29));
+    let res = app
+        .client
+        .post(format!("{}/v1/audiences?name=next", app.address))
+        .bearer_auth(&app.api_key)
+        .header("Content-Type", "text/csv")
+        .body("email\nana@acme.test\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    assert_eq!(app.count("audiences"), 1);
+}
