@@ -32,6 +32,28 @@ impl Interval {
             hi: self.hi.clamp(min, max),
         }
     }
+
+    /// Widened, if need be, to hold `score`: an interval served "around" a score must hold
+    /// it. The adjusted-Wald interval is centred on the adjusted estimate, so at tiny samples
+    /// the plain score (100 for one promoter) can lie outside it; Wilson's bounds at 0% and
+    /// 100% miss by a rounding error.
+    fn holding(self, score: f64) -> Self {
+        Self {
+            lo: self.lo.min(score),
+            hi: self.hi.max(score),
+        }
+    }
+}
+
+/// The two-sided 95% quantile of Student's t with `df` degrees of freedom. Past 100,000 it
+/// is z's to five digits, and statrs' inverse is not trusted that far out.
+pub fn t_95(df: f64) -> f64 {
+    if df > 100_000.0 {
+        return Z_95;
+    }
+    StudentsT::new(0.0, 1.0, df)
+        .map(|t| t.inverse_cdf(0.975))
+        .unwrap_or(Z_95)
 }
 
 /// The Wilson score interval for `hits` out of `n`, in percent (`None` when `n` is 0).
@@ -50,7 +72,8 @@ pub fn wilson_percent(hits: u64, n: u64) -> Option<Interval> {
             lo: 100.0 * (centre - half),
             hi: 100.0 * (centre + half),
         }
-        .clamp(0.0, 100.0),
+        .clamp(0.0, 100.0)
+        .holding(100.0 * p),
     )
 }
 
@@ -72,12 +95,14 @@ pub fn nps_interval(promoters: u64, detractors: u64, n: u64) -> Option<Interval>
     }
     let (net, variance, n_adj) = nps_adjusted(promoters, detractors, n);
     let half = Z_95 * (variance / n_adj).sqrt();
+    let score = 100.0 * (promoters as f64 - detractors as f64) / n as f64;
     Some(
         Interval {
             lo: 100.0 * (net - half),
             hi: 100.0 * (net + half),
         }
-        .clamp(-100.0, 100.0),
+        .clamp(-100.0, 100.0)
+        .holding(score),
     )
 }
 
@@ -128,11 +153,7 @@ pub fn mean_interval(m: Moments, min: f64, max: f64) -> Interval {
     if m.n < 2 {
         return Interval { lo: min, hi: max };
     }
-    let df = (m.n - 1) as f64;
-    let t = StudentsT::new(0.0, 1.0, df)
-        .map(|t| t.inverse_cdf(0.975))
-        .unwrap_or(Z_95);
-    let half = t * (m.variance / m.n as f64).sqrt();
+    let half = t_95((m.n - 1) as f64) * (m.variance / m.n as f64).sqrt();
     Interval {
         lo: m.mean - half,
         hi: m.mean + half,
@@ -165,16 +186,23 @@ mod tests {
     #[test]
     fn nps_adjusted_wald_matches_hand_values_small_and_large() {
         // One promoter: n' = 4, p = 0.4375, d = 0.1875, net 0.25, var 0.5625, se 0.375.
+        // The interval is widened to hold the plain score, 100.
         let one = nps_interval(1, 0, 1).unwrap();
         assert!(
             close(one.lo, 100.0 * (0.25 - Z_95 * 0.375), 1e-9),
             "{one:?}"
         );
-        assert!(
-            close(one.hi, 100.0 * (0.25 + Z_95 * 0.375), 1e-9),
-            "{one:?}"
-        );
+        assert_eq!(one.hi, 100.0, "{one:?}");
         assert!(one.margin() > 70.0, "one answer of 9 gives a wide interval");
+        let two = nps_interval(1, 0, 2).unwrap();
+        assert!(
+            close(
+                two.hi,
+                100.0 * (1.75 / 5.0 - 0.75 / 5.0 + Z_95 * (0.5f64 - 0.04).sqrt() / 5f64.sqrt()),
+                1e-9
+            ),
+            "{two:?}"
+        );
         // 500 promoters, 300 passives, 200 detractors: close to the plain Wald interval.
         let large = nps_interval(500, 200, 1000).unwrap();
         let (p, d): (f64, f64) = (500.75 / 1003.0, 200.75 / 1003.0);
@@ -201,15 +229,19 @@ mod tests {
 
     proptest! {
         #[test]
-        fn intervals_are_never_zero_width_and_stay_within_the_score_range(
+        fn intervals_are_never_zero_width_stay_within_the_score_range_and_hold_the_score(
             a in 0u64..500, b in 0u64..500, c in 0u64..500
         ) {
             let n = a + b + c;
             prop_assume!(n > 0);
             let w = wilson_percent(a, n).unwrap();
             prop_assert!(w.lo >= 0.0 && w.hi <= 100.0 && w.hi > w.lo);
+            let pct = 100.0 * a as f64 / n as f64;
+            prop_assert!(w.lo <= pct && pct <= w.hi, "{:?} misses {}", w, pct);
             let s = nps_interval(a, c, n).unwrap();
             prop_assert!(s.lo >= -100.0 && s.hi <= 100.0 && s.hi > s.lo);
+            let net = 100.0 * (a as f64 - c as f64) / n as f64;
+            prop_assert!(s.lo <= net && net <= s.hi, "{:?} misses {}", s, net);
             let m = Moments::from_counts([(1, a), (4, b), (7, c)].into_iter()).unwrap();
             let i = mean_interval(m, 1.0, 7.0);
             prop_assert!(i.lo >= 1.0 && i.hi <= 7.0 && i.hi > i.lo);
