@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::charts::{self, TrendPoint};
 use super::Window;
 use crate::domain::kind::Scale;
+use crate::domain::scoring;
 use crate::reports::view::{BucketView, Figures, StatsView};
 use crate::templates::builtin_environment;
 
@@ -74,7 +75,7 @@ pub struct PageInput<'a> {
 /// decimal and `%`, a mean with two decimals. `score` is the rule's `score` field.
 pub fn score_text(score_kind: &str, value: f64) -> String {
     match score_kind {
-        "net_percent" => format!("{value:.0}"),
+        "net_percent" => scoring::whole(value).to_string(),
         "percent" => format!("{value:.1}%"),
         _ => format!("{value:.2}"),
     }
@@ -83,7 +84,7 @@ pub fn score_text(score_kind: &str, value: f64) -> String {
 /// A change of score, signed, in the score's own units.
 pub fn change_text(score_kind: &str, change: f64) -> String {
     match score_kind {
-        "net_percent" => format!("{change:+.0} points"),
+        "net_percent" => format!("{:+} points", scoring::whole(change)),
         "percent" => format!("{change:+.1} points"),
         _ => format!("{change:+.2}"),
     }
@@ -296,6 +297,11 @@ mod tests {
         assert_eq!(change_text("net_percent", 4.0), "+4 points");
         assert_eq!(change_text("percent", -2.04), "-2.0 points");
         assert_eq!(change_text("mean", 0.5), "+0.50");
+        // Halves away from zero, as the Delighted metrics round (`{:.0}` went to even).
+        assert_eq!(score_text("net_percent", 12.5), "13");
+        assert_eq!(score_text("net_percent", -12.5), "-13");
+        assert_eq!(score_text("net_percent", -0.4), "0");
+        assert_eq!(change_text("net_percent", 2.5), "+3 points");
     }
 
     #[test]

@@ -174,7 +174,7 @@ fn percent(part: u64, total: u64) -> i64 {
 pub fn metrics(kind: SurveyKind, d: &Distribution) -> serde_json::Value {
     let summary = scoring::summarize(kind, d);
     let n = d.total();
-    let rounded = summary.score.map(|s| s.round() as i64).unwrap_or(0);
+    let rounded = summary.score.map(scoring::whole).unwrap_or(0);
     match (kind, summary.nps) {
         (SurveyKind::Nps, Some(g)) => serde_json::json!({
             "nps": rounded,

@@ -183,6 +183,12 @@ pub fn low_effort_percent(d: &Distribution) -> Option<f64> {
         .then(|| 100.0 * d.count_between(1, 2) as f64 / n as f64)
 }
 
+/// A score written as a whole number, the same wherever one is (a dashboard's NPS, the
+/// Delighted metrics): halves away from zero, as people round, and never `-0`.
+pub fn whole(score: f64) -> i64 {
+    score.round() as i64
+}
+
 /// `responses / invitations`, or 0 when nothing was sent.
 pub fn response_rate(responses: u64, invitations: u64) -> f64 {
     if invitations == 0 {
