@@ -422,14 +422,7 @@ pub fn cut(
                 .limit(limit)
                 .load(conn)?;
             if !batch.is_empty() {
-                diesel::update(invitations::table.filter(invitations::id.eq_any(&batch)))
-                    .set((
-                        invitations::recipient_email.eq(None::<String>),
-                        invitations::recipient_name.eq(None::<String>),
-                        invitations::recipient_external_id.eq(None::<String>),
-                        invitations::recipient_key.eq(None::<String>),
-                    ))
-                    .execute(conn)?;
+                super::invitations::cut_identities(conn, &batch)?;
                 // Nothing more is sent to anyone of this cycle.
                 diesel::update(
                     campaign_invitations::table

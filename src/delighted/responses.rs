@@ -10,6 +10,7 @@ use super::views::{self, PersonListView, PersonRef, ResponseView};
 use super::Project;
 use crate::db::people;
 use crate::db::search::{self, ResponsePage};
+use crate::db::surveys::Survey;
 use crate::db::{self, AnyConnection};
 use crate::domain::answer::Answer;
 use crate::domain::email::EmailAddress;
@@ -26,17 +27,17 @@ use crate::reports;
 fn response_views(
     conn: &mut AnyConnection,
     project: &Project,
+    survey: &Survey,
     rows: Vec<(db::responses::Response, db::invitations::Invitation)>,
     expand: bool,
     public_url: &str,
     own: bool,
 ) -> Result<Vec<ResponseView>, ApiError> {
-    let survey = db::surveys::find(conn, &project.workspace, &project.survey)?;
     let kind = survey.kind_and_scale()?.0;
     let shown = if own {
         survey.anonymous.then_some(true)
     } else {
-        reports::anonymity::answers_shown(conn, &survey)?
+        reports::anonymity::answers_shown(conn, survey)?
     };
     if let Some(comments) = shown {
         return Ok(rows
@@ -103,7 +104,8 @@ pub fn list_responses(
         Some("desc") | Some("desc:created_at") => true,
         Some(_) => return Err(Invalid::new("order", "must be asc or desc").into()),
     };
-    let anonymous = db::surveys::find(conn, &project.workspace, &project.survey)?.anonymous;
+    let survey = db::surveys::find(conn, &project.workspace, &project.survey)?;
+    let anonymous = survey.anonymous;
     let query = ResponsePage {
         since: unix_param(params, "since")?,
         until: unix_param(params, "until")?,
@@ -135,6 +137,7 @@ pub fn list_responses(
     response_views(
         conn,
         project,
+        &survey,
         rows,
         expands_person(params)?,
         public_url,
@@ -154,9 +157,11 @@ pub fn show_response(
     if r.survey_id != project.survey {
         return Err(ApiError::NotFound("survey response"));
     }
+    let survey = db::surveys::find(conn, &project.workspace, &project.survey)?;
     let mut views = response_views(
         conn,
         project,
+        &survey,
         vec![(r, inv)],
         expands_person(params)?,
         public_url,
@@ -211,7 +216,7 @@ pub fn create_response(
         )?;
         let (response, _) = crate::respond::record(conn, &created.invitation, &survey, &answer)?;
         let rows = vec![(response, created.invitation)];
-        let mut views = response_views(conn, project, rows, false, public_url, true)?;
+        let mut views = response_views(conn, project, &survey, rows, false, public_url, true)?;
         views.pop().ok_or(ApiError::NotFound("survey response"))
     })
 }

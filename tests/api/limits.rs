@@ -123,6 +123,27 @@ async fn an_exhausted_pool_answers_503_with_retry_after_within_its_timeout_then_
     assert_eq!(app.get("/v1/surveys").await.status(), 200);
 }
 
+/// A CSV audience upload (`?name=`) over a raw connection that announces `length` bytes of
+/// body and sends only its first line, `email\n`: the rest is the caller's to send, or not.
+async fn half_sent_upload(
+    app: &crate::helpers::TestApp,
+    name: &str,
+    length: usize,
+) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt;
+    let port = app.address.rsplit(':').next().unwrap();
+    let mut conn = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /v1/audiences?name={name} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Authorization: Bearer {}\r\nContent-Type: text/csv\r\nContent-Length: {length}\r\n\r\nemail\n",
+        app.api_key
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn
+}
+
 /// Audience uploads take turns (`UPLOADS_AT_ONCE`): while one is being read, another waits
 /// for its turn and, after 5 s without one, answers 503 with Retry-After, having stored
 /// nothing; once the first is done, the next one goes through.
@@ -132,17 +153,7 @@ async fn uploads_take_turns_and_one_kept_waiting_answers_503() {
     let app = spawn_app_with(&[("UPLOADS_AT_ONCE", "1")]).await;
     let csv = "email\nana@acme.test\n";
     // The first upload sends its headers and half its body, then holds its turn.
-    let port = app.address.rsplit(':').next().unwrap();
-    let mut slow = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
-        .await
-        .unwrap();
-    let head = format!(
-        "POST /v1/audiences?name=slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-         Authorization: Bearer {}\r\nContent-Type: text/csv\r\nContent-Length: {}\r\n\r\nemail\n",
-        app.api_key,
-        csv.len()
-    );
-    slow.write_all(head.as_bytes()).await.unwrap();
+    let mut slow = half_sent_upload(&app, "slow", csv.len()).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let upload = || {
         app.client
@@ -177,18 +188,9 @@ async fn uploads_take_turns_and_one_kept_waiting_answers_503() {
 /// cannot keep every other upload waiting for as long as its connection stays open.
 #[tokio::test]
 async fn a_stalled_upload_gives_its_turn_back() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncReadExt;
     let app = spawn_app_with(&[("UPLOADS_AT_ONCE", "1")]).await;
-    let port = app.address.rsplit(':').next().unwrap();
-    let mut stalled = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
-        .await
-        .unwrap();
-    let head = format!(
-        "POST /v1/audiences?name=stalled HTTP/1.1\r\nHost: 127.0.0.1\r\n\
-         Authorization: Bearer {}\r\nContent-Type: text/csv\r\nContent-Length: 100\r\n\r\nemail\n",
-        app.api_key
-    );
-    stalled.write_all(head.as_bytes()).await.unwrap();
+    let mut stalled = half_sent_upload(&app, "stalled", 100).await;
     let started = std::time::Instant::now();
     let mut answer = vec![0; 1024];
     let n = tokio::time::timeout(
