@@ -130,6 +130,50 @@ impl Upload {
     }
 }
 
+/// `K`, the owner of the request's key, checked before `T`, its body, is read. Taken as two
+/// extractors, actix reads and checks the body while the key is still being looked up, so a
+/// caller without a valid key would get the body's 400, 413 or 422 (and learn the API's rules)
+/// where it should get 401, and the service would read its body for nothing.
+#[derive(Debug)]
+pub struct Keyed<K, T>(pub K, pub T);
+
+impl<K, T> FromRequest for Keyed<K, T>
+where
+    K: FromRequest + 'static,
+    T: FromRequest + 'static,
+    T::Error: Into<K::Error>,
+{
+    type Error = K::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, K::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let key = K::from_request(req, &mut Payload::None);
+        let (req, mut payload) = (req.clone(), payload.take());
+        Box::pin(async move {
+            let owner = key.await?;
+            let body = T::from_request(&req, &mut payload)
+                .await
+                .map_err(Into::into)?;
+            Ok(Self(owner, body))
+        })
+    }
+}
+
+/// A raw body of at most the configured size; a body that cannot be read is a JSON 400, one
+/// too large a JSON 413 (actix's own answer is plain text).
+#[derive(Debug)]
+pub struct Body(pub web::Bytes);
+
+impl FromRequest for Body {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move { body.await.map(Body).map_err(body_error) })
+    }
+}
+
 /// A JSON body. Broken JSON → 400; well-formed JSON of the wrong shape → 422 naming the field.
 #[derive(Debug)]
 pub struct Json<T>(pub T);
@@ -316,11 +360,7 @@ where
 }
 
 fn whole<E: serde::de::Error>(n: serde_json::Number) -> Result<i64, E> {
-    match (n.as_i64(), n.as_f64()) {
-        (Some(i), _) => Ok(i),
-        (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
-        _ => Err(E::custom("must be a whole number")),
-    }
+    crate::domain::score::whole(&n).ok_or_else(|| E::custom("must be a whole number"))
 }
 
 /// An optional field that may be absent (with `#[serde(default)]`) but not `null`: the

@@ -56,11 +56,7 @@ pub fn create_person(
     let send = boolean(params, "send")?.unwrap_or(true);
     let props = properties(params, "properties")?;
     if send && !email_enabled {
-        return Err(Invalid::new(
-            "email",
-            "the email channel is disabled on this server (SMTP_URL is not set)",
-        )
-        .into());
+        return Err(Invalid::new("email", crate::mail::DISABLED).into());
     }
     db::write_transaction(conn, |conn| {
         let now = db::now();

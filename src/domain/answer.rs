@@ -91,7 +91,7 @@ impl Answer {
 
 fn parse_score(raw: &serde_json::Value, scale: Scale) -> Result<Score, Invalid> {
     let number = match raw {
-        serde_json::Value::Number(n) => n.as_i64(),
+        serde_json::Value::Number(n) => super::score::whole(n),
         serde_json::Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     };
@@ -259,6 +259,17 @@ mod tests {
             Some("a\u{0}b"),
         );
         assert_eq!(ua.unwrap().user_agent.as_deref(), Some("ab"));
+    }
+
+    #[test]
+    fn a_score_written_as_a_whole_float_is_that_score_and_a_fraction_is_refused() {
+        let parse = |raw: serde_json::Value| {
+            Answer::parse(Scale::ZeroToTen, Some(&raw), None, false, None).map(|a| a.score)
+        };
+        assert_eq!(parse(json!(9.0)).unwrap(), parse(json!(9)).unwrap());
+        assert!(parse(json!(9.0)).unwrap().is_some());
+        assert_eq!(parse(json!(9.5)).unwrap_err().field, "score");
+        assert_eq!(parse(json!(1e300)).unwrap_err().field, "score");
     }
 
     #[test]

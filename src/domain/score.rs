@@ -3,6 +3,16 @@
 use super::kind::Scale;
 use super::Invalid;
 
+/// A JSON number as a whole number: `9` or `9.0` (JSON Schema counts both as integers), not
+/// `9.5` nor a float too large to be exact.
+pub fn whole(n: &serde_json::Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
+}
+
 /// An answer known to lie on its scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Score {

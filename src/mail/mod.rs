@@ -15,6 +15,9 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::config::OutboxSettings;
 pub use smtp::SendError;
 
+/// Why email work is refused when `SMTP_URL` is not set: queued, it would wait forever.
+pub const DISABLED: &str = "the email channel is disabled on this server (SMTP_URL is not set)";
+
 /// The configured SMTP server, through a small pool of kept connections.
 #[derive(Clone)]
 pub struct Mailer {

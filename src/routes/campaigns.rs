@@ -14,7 +14,7 @@ use crate::domain::schedule::{Reminders, Schedule};
 use crate::domain::scoring;
 use crate::domain::Invalid;
 use crate::error::ApiError;
-use crate::extract::{Json, ListQuery, Workspace};
+use crate::extract::{Json, Keyed, ListQuery, Workspace};
 use crate::state::AppState;
 use crate::views::ListView;
 
@@ -121,10 +121,9 @@ fn whole_numbers<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::
     use serde::de::Error;
     let raw: Vec<serde_json::Number> = Deserialize::deserialize(d)?;
     raw.into_iter()
-        .map(|n| match (n.as_i64(), n.as_f64()) {
-            (Some(i), _) => Ok(i),
-            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 1e15 => Ok(f as i64),
-            _ => Err(D::Error::custom(format!("{n} is not a whole number"))),
+        .map(|n| {
+            crate::domain::score::whole(&n)
+                .ok_or_else(|| D::Error::custom(format!("{n} is not a whole number")))
         })
         .collect()
 }
@@ -154,11 +153,14 @@ impl CreateCampaign {
 
 /// `POST /v1/campaigns`: 201 with the campaign and its first cycle's time.
 pub async fn create(
-    ws: Workspace,
+    Keyed(ws, Json(body)): Keyed<Workspace, Json<CreateCampaign>>,
     state: web::Data<AppState>,
-    Json(body): Json<CreateCampaign>,
 ) -> Result<HttpResponse, ApiError> {
     let new = body.parse()?;
+    if !state.email_enabled {
+        // Every cycle and reminder goes by email.
+        return Err(Invalid::new("audience_id", crate::mail::DISABLED).into());
+    }
     let campaign = db::run(&state.pool, move |conn| {
         manage::create(conn, &ws.id, &new, Utc::now())
     })

@@ -12,7 +12,7 @@ use crate::domain::challenge::{self as rules, Decision, Status};
 use crate::domain::ids::ResponseId;
 use crate::domain::Invalid;
 use crate::error::ApiError;
-use crate::extract::{Json, ListQuery, Workspace};
+use crate::extract::{Json, Keyed, ListQuery, Workspace};
 use crate::helpdesk::challenges::{self as service, ChallengeView, Filing, Resolution};
 use crate::state::AppState;
 use crate::views::ListView;
@@ -38,10 +38,9 @@ impl FileBody {
 
 /// `POST /v1/responses/{id}/challenges`: 201 with the open challenge.
 pub async fn file(
-    ws: Workspace,
+    Keyed(ws, Json(body)): Keyed<Workspace, Json<FileBody>>,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    Json(body): Json<FileBody>,
 ) -> Result<HttpResponse, ApiError> {
     let filing = body.parse()?;
     let response_id = ResponseId::from(id.into_inner());
@@ -73,10 +72,9 @@ impl ResolveBody {
 
 /// `POST /v1/challenges/{id}/resolve`: 200 with the decided challenge; 409 if already decided.
 pub async fn resolve(
-    ws: Workspace,
+    Keyed(ws, Json(body)): Keyed<Workspace, Json<ResolveBody>>,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    Json(body): Json<ResolveBody>,
 ) -> Result<HttpResponse, ApiError> {
     let resolution = body.parse()?;
     let id = id.into_inner().to_string();

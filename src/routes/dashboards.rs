@@ -19,7 +19,7 @@ use crate::domain::ids::{SurveyId, WorkspaceId};
 use crate::domain::secret::{random_text, SurveyToken};
 use crate::domain::Invalid;
 use crate::error::ApiError;
-use crate::extract::{Json, ListQuery, Workspace};
+use crate::extract::{Json, Keyed, ListQuery, Workspace};
 use crate::reports::serve;
 use crate::state::AppState;
 use crate::views::ListView;
@@ -72,9 +72,8 @@ impl DashboardView {
 /// dashboard's figures are computed once first, so a combination `/v1/stats` refuses (a
 /// filter with `group_by` on an anonymous survey) is refused here, naming the field.
 pub async fn create(
-    ws: Workspace,
+    Keyed(ws, Json(body)): Keyed<Workspace, Json<CreateDashboard>>,
     state: web::Data<AppState>,
-    Json(body): Json<CreateDashboard>,
 ) -> Result<HttpResponse, ApiError> {
     let now = Utc::now();
     let spec = Spec::parse(body, now)?;

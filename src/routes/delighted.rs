@@ -12,7 +12,7 @@ use crate::delighted::{
 };
 use crate::domain::ids::ResponseId;
 use crate::error::ApiError;
-use crate::extract::content_type;
+use crate::extract::{content_type, Body, Keyed};
 use crate::invite::Issuer;
 use crate::state::AppState;
 
@@ -47,10 +47,9 @@ fn ok() -> Value {
 
 /// `POST /people`: the person, and what became of their survey.
 pub async fn create_person(
-    project: Project,
+    Keyed(project, Body(bytes)): Keyed<Project, Body>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    bytes: web::Bytes,
 ) -> Answer {
     let params = params(&req, &bytes)?;
     let (issuer, email_enabled) = (issuer(&state), state.email_enabled);
@@ -151,11 +150,10 @@ pub async fn show_response(
 
 /// `PUT /survey_responses/{id}`: replaces the response's tags and notes.
 pub async fn update_response(
-    project: Project,
+    Keyed(project, Body(bytes)): Keyed<Project, Body>,
     state: web::Data<AppState>,
     req: HttpRequest,
     id: web::Path<String>,
-    bytes: web::Bytes,
 ) -> Answer {
     let id = response_id(&id)?;
     let params = params(&req, &bytes)?;
@@ -166,10 +164,9 @@ pub async fn update_response(
 /// client's `save()` sends (it leaves the id out of the path); otherwise as
 /// [`update_response`].
 pub async fn update_response_by_body(
-    project: Project,
+    Keyed(project, Body(bytes)): Keyed<Project, Body>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    bytes: web::Bytes,
 ) -> Answer {
     let params = params(&req, &bytes)?;
     let id = crate::delighted::body::text(&params, "id")?.ok_or_else(|| {
@@ -198,10 +195,9 @@ async fn update(
 
 /// `POST /survey_responses`: records a score for a person; 201 with the response.
 pub async fn create_response(
-    project: Project,
+    Keyed(project, Body(bytes)): Keyed<Project, Body>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    bytes: web::Bytes,
 ) -> Answer {
     let params = params(&req, &bytes)?;
     let (issuer, base) = (issuer(&state), state.links.base().to_owned());
@@ -224,10 +220,9 @@ pub async fn metrics(project: Project, state: web::Data<AppState>, req: HttpRequ
 
 /// `POST /unsubscribes`: `{"ok": true}`.
 pub async fn unsubscribe(
-    project: Project,
+    Keyed(project, Body(bytes)): Keyed<Project, Body>,
     state: web::Data<AppState>,
     req: HttpRequest,
-    bytes: web::Bytes,
 ) -> Answer {
     let params = params(&req, &bytes)?;
     db::run(&state.pool, move |conn| {

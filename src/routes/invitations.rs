@@ -17,7 +17,7 @@ use crate::domain::properties::Properties;
 use crate::domain::secret::IdempotencyKey;
 use crate::domain::Invalid;
 use crate::error::ApiError;
-use crate::extract::{from_value, Json, Workspace};
+use crate::extract::{from_value, Json, Keyed, Workspace};
 use crate::invite::{self, Channel, Idempotency, InvitationRequest, Issuer, Outcome};
 use crate::state::AppState;
 use crate::validation::check;
@@ -77,11 +77,7 @@ impl CreateInvitation {
         let now = Utc::now();
         if channel == Channel::Email {
             if !email_enabled {
-                return Err(Invalid::new(
-                    "channel",
-                    "the email channel is disabled on this server (SMTP_URL is not set)",
-                )
-                .into());
+                return Err(Invalid::new("channel", crate::mail::DISABLED).into());
             }
             if email.is_none() {
                 return Err(
@@ -89,9 +85,12 @@ impl CreateInvitation {
                 );
             }
         } else if self.send_at.is_some() || self.delay_seconds.is_some() {
-            return Err(
-                Invalid::new("send_at", "scheduling applies only to the email channel").into(),
-            );
+            let field = if self.send_at.is_some() {
+                "send_at"
+            } else {
+                "delay_seconds"
+            };
+            return Err(Invalid::new(field, "scheduling applies only to the email channel").into());
         }
         let send_at = match (self.send_at, self.delay_seconds) {
             (Some(_), Some(_)) => {
@@ -165,11 +164,10 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError
 /// `POST /v1/surveys/{id}/invitations`: 201 with the links, or 200 with
 /// `"status": "suppressed"` when the recipient must not be emailed now.
 pub async fn create(
-    ws: Workspace,
+    Keyed(ws, Json(raw)): Keyed<Workspace, Json<serde_json::Value>>,
     state: web::Data<AppState>,
     survey_id: web::Path<Uuid>,
     req: HttpRequest,
-    Json(raw): Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let survey_id = SurveyId::from(survey_id.into_inner());
     let idem = idempotency_key(&req)?.map(|key| Idempotency {

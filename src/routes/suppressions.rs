@@ -9,7 +9,7 @@ use crate::db::{self, from_stored, suppressions};
 use crate::domain::email::EmailAddress;
 use crate::domain::Invalid;
 use crate::error::ApiError;
-use crate::extract::{Json, ListQuery, Workspace};
+use crate::extract::{Json, Keyed, ListQuery, Workspace};
 use crate::state::AppState;
 use crate::validation::check;
 use crate::views::ListView;
@@ -75,9 +75,8 @@ async fn add(
 
 /// `POST /v1/suppressions`: never email this address (201, or 200 if already listed).
 pub async fn create(
-    ws: Workspace,
+    Keyed(ws, Json(body)): Keyed<Workspace, Json<AddSuppression>>,
     state: web::Data<AppState>,
-    Json(body): Json<AddSuppression>,
 ) -> Result<HttpResponse, ApiError> {
     check(&body)?;
     let reason = match body.reason.as_deref() {
@@ -97,9 +96,8 @@ pub async fn create(
 
 /// `POST /v1/bounces`: a mail system reports that mail to an address bounced.
 pub async fn bounce(
-    ws: Workspace,
+    Keyed(ws, Json(body)): Keyed<Workspace, Json<Bounce>>,
     state: web::Data<AppState>,
-    Json(body): Json<Bounce>,
 ) -> Result<HttpResponse, ApiError> {
     check(&body)?;
     add(

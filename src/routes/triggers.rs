@@ -14,7 +14,7 @@ use crate::domain::ids::SurveyId;
 use crate::domain::properties::Properties;
 use crate::domain::trigger;
 use crate::error::ApiError;
-use crate::extract::{Json, Workspace};
+use crate::extract::{Json, Keyed, Workspace};
 use crate::helpdesk::{self, Solved, TicketSolved, TICKET_ID};
 use crate::invite::Issuer;
 use crate::state::AppState;
@@ -55,11 +55,10 @@ fn ticket_id(raw: &serde_json::Value) -> Result<String, ApiError> {
     let text = match raw {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => n.to_string(),
-        serde_json::Value::Number(n)
-            if n.as_f64()
-                .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9.0e15) =>
-        {
-            format!("{}", n.as_f64().unwrap_or_default() as i64)
+        serde_json::Value::Number(n) if crate::domain::score::whole(n).is_some() => {
+            crate::domain::score::whole(n)
+                .unwrap_or_default()
+                .to_string()
         }
         _ => {
             return Err(crate::domain::Invalid::new(
@@ -75,13 +74,16 @@ fn ticket_id(raw: &serde_json::Value) -> Result<String, ApiError> {
 /// `POST /v1/triggers/ticket-solved`: 201 `created`, or 200 `already_invited`, `throttled` or
 /// `suppressed`, with the invitation.
 pub async fn ticket_solved(
-    ws: Workspace,
+    Keyed(ws, Json(body)): Keyed<Workspace, Json<TicketSolvedBody>>,
     state: web::Data<AppState>,
-    Json(body): Json<TicketSolvedBody>,
 ) -> Result<HttpResponse, ApiError> {
     check(&body)?;
     let ticket = ticket_id(&body.ticket_id)?;
     let email = EmailAddress::parse("requester.email", &body.requester.email)?;
+    if !state.email_enabled {
+        // A solved ticket's survey goes by email.
+        return Err(crate::domain::Invalid::new("requester.email", crate::mail::DISABLED).into());
+    }
     let mut properties = body.properties.unwrap_or_default();
     for (key, value) in [
         ("agent", body.agent),
@@ -141,9 +143,8 @@ pub struct TicketReopenedBody {
 /// `POST /v1/triggers/ticket-reopened`: cancels the ticket's survey email if it has not gone
 /// out (`cancelled`), else `nothing_to_cancel`.
 pub async fn ticket_reopened(
-    ws: Workspace,
+    Keyed(ws, Json(body)): Keyed<Workspace, Json<TicketReopenedBody>>,
     state: web::Data<AppState>,
-    Json(body): Json<TicketReopenedBody>,
 ) -> Result<HttpResponse, ApiError> {
     let ticket = ticket_id(&body.ticket_id)?;
     let survey_id = SurveyId::from(body.survey_id);

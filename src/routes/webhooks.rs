@@ -10,7 +10,7 @@ use crate::db::webhooks::{self, Webhook};
 use crate::db::{self, from_stored, webhook_deliveries};
 use crate::domain::webhook::{parse_events, parse_url, MAX_WEBHOOKS};
 use crate::error::ApiError;
-use crate::extract::{Json, ListQuery, Workspace};
+use crate::extract::{Json, Keyed, ListQuery, Workspace};
 use crate::state::AppState;
 use crate::validation::{check, not_blank};
 use crate::views::ListView;
@@ -54,9 +54,8 @@ pub struct CreateWebhook {
 
 /// `POST /v1/webhooks`: 201 with the subscription and its signing secret (shown once).
 pub async fn create(
-    ws: Workspace,
+    Keyed(ws, Json(body)): Keyed<Workspace, Json<CreateWebhook>>,
     state: web::Data<AppState>,
-    Json(body): Json<CreateWebhook>,
 ) -> Result<HttpResponse, ApiError> {
     check(&body)?;
     let url = parse_url(&body.url)?;

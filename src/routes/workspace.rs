@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::db::{self, from_stored, workspaces::Settings};
 use crate::domain::Invalid;
 use crate::error::ApiError;
-use crate::extract::{Json, Workspace};
+use crate::extract::{Json, Keyed, Workspace};
 use crate::reports::anonymity::MIN_GROUP_FLOOR;
 use crate::state::AppState;
 
@@ -67,9 +67,8 @@ pub async fn show(ws: Workspace, state: web::Data<AppState>) -> Result<HttpRespo
 /// `PATCH /v1/workspace`: `min_group_size` (3 to 100; applies to every stats call from then
 /// on, past answers included) and `retention_days` (1 to 3650, or `null`).
 pub async fn update(
-    ws: Workspace,
+    Keyed(ws, Json(body)): Keyed<Workspace, Json<UpdateWorkspace>>,
     state: web::Data<AppState>,
-    Json(body): Json<UpdateWorkspace>,
 ) -> Result<HttpResponse, ApiError> {
     let floor = i64::try_from(MIN_GROUP_FLOOR).unwrap_or(3);
     if matches!(body.min_group_size, Some(None)) {

@@ -59,6 +59,47 @@ async fn an_upload_with_a_wrong_key_is_401_before_its_body_is_read() {
     assert_eq!(app.count("audiences"), 0);
 }
 
+/// Every JSON call checks its key before its body: a caller without a valid key learns
+/// nothing of the API's rules (no 400, 413, 415 or 422) and the body is not read.
+#[tokio::test]
+async fn a_json_call_with_a_wrong_key_is_401_whatever_its_body() {
+    let app = spawn_app().await;
+    let wrong = format!("sk_{}", "A".repeat(43));
+    let survey = uuid::Uuid::new_v4();
+    let paths = [
+        "/v1/surveys".to_owned(),
+        "/v1/webhooks".to_owned(),
+        "/v1/triggers/ticket-solved".to_owned(),
+        format!("/v1/surveys/{survey}/invitations"),
+    ];
+    let bodies = [
+        ("application/json", "{not json".to_owned()),
+        ("application/json", r#"{"name": 1}"#.to_owned()),
+        ("text/plain", "hello".to_owned()),
+        ("application/json", "x".repeat(100 * 1024)),
+    ];
+    for path in &paths {
+        for (kind, body) in &bodies {
+            let res = app
+                .client
+                .post(format!("{}{path}", app.address))
+                .bearer_auth(&wrong)
+                .header("Content-Type", *kind)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                res.status(),
+                401,
+                "{path} {kind} {}",
+                &body[..body.len().min(12)]
+            );
+        }
+    }
+    assert_eq!(app.count("surveys"), 0);
+}
+
 #[tokio::test]
 async fn api_keys_are_stored_only_as_hashes() {
     let app = spawn_app().await;

@@ -436,7 +436,8 @@ async fn two_instances_ticking_at_once_start_each_cycle_and_send_each_reminder_o
 
 #[tokio::test]
 async fn campaign_requests_that_break_a_rule_name_the_field_and_write_nothing() {
-    let app = spawn_app().await;
+    let smtp = SmtpSink::start();
+    let app = pulse_app(&smtp).await;
     let audience = audience(&app, STAFF).await;
     let survey = app.survey_of("nps").await;
     let base = json!({"name": "Pulse", "survey_id": survey, "audience_id": audience});
@@ -534,4 +535,29 @@ async fn a_cycle_is_cut_from_its_people_in_bounded_chunks() {
     assert!(cut(&app), "the last one cut: done");
     assert_eq!(named(&app), 0);
     assert!(cut_at(&app).is_some());
+}
+
+/// Without `SMTP_URL` a campaign, which only ever emails, is refused (422) rather than
+/// queueing invitations that would never leave; so is a solved ticket's survey email.
+#[tokio::test]
+async fn with_email_off_campaigns_and_solved_tickets_are_refused_and_write_nothing() {
+    let app = spawn_app().await;
+    let audience = audience(&app, STAFF).await;
+    let survey = app.survey_of("esat").await;
+    let body = json!({"name": "Pulse", "survey_id": survey, "audience_id": audience});
+    let err = assert_error(app.post("/v1/campaigns", &body).await, 422, "invalid_field").await;
+    assert_eq!(err["error"]["field"], "audience_id", "{err}");
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("SMTP_URL"));
+    assert_eq!(app.count("campaigns"), 0);
+
+    let csat = app.survey_of("csat").await;
+    let solved = json!({"survey_id": csat, "ticket_id": 7, "requester": {"email": "a@b.co"}});
+    let res = app.post("/v1/triggers/ticket-solved", &solved).await;
+    let err = assert_error(res, 422, "invalid_field").await;
+    assert_eq!(err["error"]["field"], "requester.email", "{err}");
+    assert_eq!(app.count("invitations"), 0);
+    assert_eq!(app.count("outbox"), 0);
 }

@@ -327,6 +327,20 @@ async fn errors_come_in_delighted_shape_and_keys_are_bound_to_their_survey() {
     assert_eq!(status, 422, "{body}");
     assert!(body["errors"]["properties.agent"].is_array(), "{body}");
 
+    // A body too large, or sent with a wrong key, still answers in Delighted's shape; the key
+    // is checked first.
+    let big = json!({"email": "x@example.com", "name": "x".repeat(100 * 1024)});
+    let (status, body) = d.call("POST", "people", Some(big.clone())).await;
+    assert_eq!((status, &body["status"]), (413, &json!(413)), "{body}");
+    let wrong = Facade {
+        key: format!("sk_{}", "A".repeat(43)),
+        app: &app,
+    };
+    for body in [big, json!({"email": 1})] {
+        let (status, body) = wrong.call("POST", "people", Some(body)).await;
+        assert_eq!((status, &body["status"]), (401, &json!(401)), "{body}");
+    }
+
     // A wrong key, and a plain API key that is not bound to a survey: 401, Basic challenge.
     for key in ["sk_wrong".to_owned(), app.api_key.clone()] {
         let res = metrics_as(&app, &key).await;

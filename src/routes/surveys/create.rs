@@ -13,7 +13,7 @@ use crate::domain::segments::SegmentBy;
 use crate::domain::throttle::Throttle;
 use crate::domain::{trigger, widget};
 use crate::error::ApiError;
-use crate::extract::{patch_field, Json, Workspace};
+use crate::extract::{patch_field, Json, Keyed, Workspace};
 use crate::mail::compose;
 use crate::state::AppState;
 use crate::validation::{check, not_blank};
@@ -54,9 +54,8 @@ pub struct CreateSurvey {
 
 /// `POST /v1/surveys`.
 pub async fn create(
-    ws: Workspace,
+    Keyed(ws, Json(body)): Keyed<Workspace, Json<CreateSurvey>>,
     state: web::Data<AppState>,
-    Json(body): Json<CreateSurvey>,
 ) -> Result<HttpResponse, ApiError> {
     check(&body)?;
     if matches!(body.anonymous, Some(None)) {

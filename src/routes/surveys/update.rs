@@ -14,7 +14,7 @@ use crate::domain::throttle::Throttle;
 use crate::domain::Invalid;
 use crate::domain::{trigger, widget};
 use crate::error::ApiError;
-use crate::extract::{patch_field, patch_whole_number, Json, Workspace};
+use crate::extract::{patch_field, patch_whole_number, Json, Keyed, Workspace};
 use crate::mail::compose;
 use crate::state::AppState;
 use crate::validation::{check, not_blank};
@@ -74,10 +74,9 @@ fn trimmed(field: &Option<Option<String>>) -> Option<Option<&str>> {
 /// `PATCH /v1/surveys/{id}`: changes the given fields. A new `segment_by` rebuilds the
 /// survey's rollups from its answers in the same transaction.
 pub async fn update(
-    ws: Workspace,
+    Keyed(ws, Json(body)): Keyed<Workspace, Json<UpdateSurvey>>,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    Json(body): Json<UpdateSurvey>,
 ) -> Result<HttpResponse, ApiError> {
     check(&body)?;
     for (field, value) in [("name", &body.name), ("question", &body.question)] {

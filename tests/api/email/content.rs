@@ -185,6 +185,10 @@ async fn bad_addresses_and_missing_recipients_are_422_and_nothing_is_queued() {
             json!({"channel": "link", "send_at": "2030-01-01T00:00:00Z"}),
             "send_at",
         ),
+        (
+            json!({"channel": "link", "delay_seconds": 60}),
+            "delay_seconds",
+        ),
     ] {
         let err = assert_error(
             app.post(&format!("/v1/surveys/{survey}/invitations"), &body)
