@@ -24,8 +24,17 @@ use crate::links::Links;
 /// deadline their sends must finish by.
 type Claim = anyhow::Result<(Vec<(Claimed, Option<EmailContext>)>, tokio::time::Instant)>;
 
+/// Emails tried and their outcomes (with when to try again), waiting to be recorded.
+type Done = Vec<(Claimed, Outcome, NaiveDateTime)>;
+
 /// Longest error text kept on a row.
 const MAX_ERROR_CHARS: usize = 500;
+
+/// The longest a worker waits before trying again to record outcomes that did not commit.
+const RECORD_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Times a stopping worker tries to record outcomes before it exits without them.
+const RECORD_TRIES_AT_STOP: u32 = 3;
 
 /// One instance's email worker.
 pub struct Worker {
@@ -81,13 +90,20 @@ impl Worker {
     /// database. Once a claim comes back short (the queue is drained), the next waits until
     /// the emails in flight are done, and their outcomes are recorded together: a trickle of
     /// new emails costs a claim and a record per round, not per email.
+    ///
+    /// Outcomes that cannot be recorded (the database busy or down) are kept and recorded
+    /// again, with a growing pause, and no new email is claimed meanwhile: an email that went
+    /// out must not lose its `sent` and be sent again once its lease lapses.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, "email worker started");
         let batch = self.settings.batch.max(1) as usize;
         let mut in_flight = FuturesUnordered::new();
-        let mut done: Vec<(Claimed, Outcome, NaiveDateTime)> = Vec::new();
+        let mut done: Done = Vec::new();
         let mut claiming: Option<tokio::task::JoinHandle<Claim>> = None;
-        let mut recording: Option<tokio::task::JoinHandle<()>> = None;
+        let mut recording: Option<tokio::task::JoinHandle<Done>> = None;
+        // Records in a row that did not commit, and when to try the next.
+        let mut unrecorded = 0u32;
+        let mut record_at = tokio::time::Instant::now();
         // Nothing was due at the last look: wait for the poll interval or a wake-up.
         let mut idle = false;
         // How many emails the last claim asked for, and whether it found fewer.
@@ -98,6 +114,7 @@ impl Worker {
             let room = batch.saturating_sub(in_flight.len());
             if !stopping
                 && !idle
+                && unrecorded == 0
                 && claiming.is_none()
                 && room >= batch - batch / 2
                 && (!drained || in_flight.is_empty())
@@ -106,13 +123,23 @@ impl Worker {
                 asked = room;
                 drained = false;
             }
+            let retry_due = tokio::time::Instant::now() >= record_at;
             if recording.is_none()
                 && !done.is_empty()
-                && (done.len() >= batch / 2 || in_flight.is_empty() || stopping)
+                && retry_due
+                && (done.len() >= batch / 2 || in_flight.is_empty() || stopping || unrecorded > 0)
             {
                 recording = Some(tokio::spawn(self.record(std::mem::take(&mut done))));
             }
-            if stopping && in_flight.is_empty() && claiming.is_none() && recording.is_none() {
+            if stopping
+                && in_flight.is_empty()
+                && claiming.is_none()
+                && recording.is_none()
+                && (done.is_empty() || unrecorded >= RECORD_TRIES_AT_STOP)
+            {
+                if !done.is_empty() {
+                    tracing::error!(emails = done.len(), "stopping with email outcomes not recorded: these emails will be sent again once their leases lapse");
+                }
                 break;
             }
             tokio::select! {
@@ -140,10 +167,17 @@ impl Worker {
                 }
                 finished = async { recording.as_mut().expect("guarded").await }, if recording.is_some() => {
                     recording = None;
-                    if let Err(err) = finished {
-                        tracing::error!(error = %err, "outbox record task failed");
+                    match finished {
+                        Ok(back) if back.is_empty() => unrecorded = 0,
+                        Ok(back) => {
+                            unrecorded += 1;
+                            record_at = tokio::time::Instant::now() + record_pause(unrecorded);
+                            done.extend(back);
+                        }
+                        Err(err) => tracing::error!(error = %err, "outbox record task failed"),
                     }
                 }
+                _ = tokio::time::sleep_until(record_at), if recording.is_none() && !done.is_empty() && !retry_due => {}
                 _ = tokio::time::sleep(self.settings.poll_interval), if idle && !stopping => idle = false,
                 _ = self.wake.notified(), if idle && !stopping => idle = false,
                 _ = stop.changed(), if !stopping => stopping = true,
@@ -235,47 +269,26 @@ impl Worker {
 
     /// Records the outcomes that came in, in one transaction (one commit for them all, each
     /// outcome in its own savepoint, the rollup changes of the sends summed per cell and
-    /// written together). If it cannot commit, the leases lapse and those emails are tried
-    /// again: at least once, never lost.
-    fn record(
-        &self,
-        outcomes: Vec<(Claimed, Outcome, NaiveDateTime)>,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+    /// written together), and gives back those not recorded: all of them if it cannot
+    /// commit, for the caller to try again.
+    fn record(&self, outcomes: Done) -> impl std::future::Future<Output = Done> + Send + 'static {
         let pool = self.pool.clone();
-        let recorded = blocking(move || {
-            let mut conn = pool.get()?;
-            let now = db::now();
-            db::write_transaction(&mut conn, |conn| {
-                // The sends' rollup changes, summed per cell and written once at the end.
-                let mut cells = rollups::Accumulator::new();
-                for (row, outcome, next_at) in &outcomes {
-                    let one = db::savepoint(conn, |conn| match outcome {
-                        Outcome::Sent => outbox::mark_sent(conn, row, now),
-                        Outcome::Retry(e) => {
-                            outbox::retry_later(conn, row, &truncate(e), *next_at).map(|()| None)
-                        }
-                        Outcome::Fail(e) => {
-                            outbox::give_up(conn, row, &truncate(e), now).map(|()| None)
-                        }
-                        Outcome::Cancel(reason) => {
-                            outbox::cancel(conn, row, reason, now).map(|()| None)
-                        }
-                    });
-                    match one {
-                        Ok(Some((cell, delta))) => cells.add_cell(&cell, delta),
-                        Ok(None) => {}
-                        Err(err) => {
-                            tracing::error!(invitation = %row.invitation_id, error = ?err, "could not record an email outcome")
-                        }
-                    }
-                }
-                cells.write(conn)
-            })?;
-            Ok(())
-        });
         async move {
-            if let Err(err) = recorded.await {
-                tracing::error!(error = ?err, "could not record a round of email outcomes");
+            let recorded = tokio::task::spawn_blocking(move || {
+                let result = record_outcomes(&pool, &outcomes);
+                (result, outcomes)
+            })
+            .await;
+            match recorded {
+                Ok((Ok(()), _)) => Vec::new(),
+                Ok((Err(err), outcomes)) => {
+                    tracing::error!(error = ?err, emails = outcomes.len(), "could not record a round of email outcomes; will try again");
+                    outcomes
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "email record task panicked");
+                    Vec::new()
+                }
             }
         }
     }
@@ -374,6 +387,43 @@ impl Worker {
 
 fn truncate(text: &str) -> String {
     text.chars().take(MAX_ERROR_CHARS).collect()
+}
+
+/// Writes `outcomes` in one transaction; see [`Worker::record`].
+fn record_outcomes(pool: &DbPool, outcomes: &Done) -> anyhow::Result<()> {
+    let mut conn = pool.get()?;
+    let now = db::now();
+    db::write_transaction(&mut conn, |conn| {
+        // The sends' rollup changes, summed per cell and written once at the end.
+        let mut cells = rollups::Accumulator::new();
+        for (row, outcome, next_at) in outcomes {
+            let one = db::savepoint(conn, |conn| match outcome {
+                Outcome::Sent => outbox::mark_sent(conn, row, now),
+                Outcome::Retry(e) => {
+                    outbox::retry_later(conn, row, &truncate(e), *next_at).map(|()| None)
+                }
+                Outcome::Fail(e) => outbox::give_up(conn, row, &truncate(e), now).map(|()| None),
+                Outcome::Cancel(reason) => outbox::cancel(conn, row, reason, now).map(|()| None),
+            });
+            match one {
+                Ok(Some((cell, delta))) => cells.add_cell(&cell, delta),
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::error!(invitation = %row.invitation_id, error = ?err, "could not record an email outcome")
+                }
+            }
+        }
+        cells.write(conn)
+    })?;
+    Ok(())
+}
+
+/// The pause before recording again after `failures` records in a row did not commit:
+/// 250 ms, doubling, at most [`RECORD_RETRY_MAX`].
+fn record_pause(failures: u32) -> std::time::Duration {
+    let pause = std::time::Duration::from_millis(250)
+        * 2u32.saturating_pow(failures.saturating_sub(1).min(10));
+    pause.min(RECORD_RETRY_MAX)
 }
 
 async fn blocking<T: Send + 'static>(

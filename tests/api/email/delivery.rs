@@ -400,3 +400,64 @@ async fn a_send_slower_than_the_lease_is_abandoned_in_time_and_the_email_arrives
     assert!(attempts >= 2, "the slow attempt was abandoned and retried");
     other.handle.stop().await;
 }
+
+/// An email whose outcome cannot be recorded (SQLite's write lock held by another process
+/// past the busy timeout, and past the email's lease) is recorded once the lock is free, and
+/// the worker claims nothing meanwhile: the email that went out is not sent again when its
+/// lease lapses. (PostgreSQL waits for a lock rather than failing, so this runs on SQLite.)
+#[tokio::test]
+async fn an_email_sent_while_the_database_is_locked_is_recorded_later_and_sent_once() {
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        return;
+    }
+    // MAIL, RCPT and DATA each take 0.4 s: the lock is taken while the send is under way.
+    let sink = SmtpSink::start_slow(1, Duration::from_millis(400));
+    let smtp = sink.url();
+    let env = [
+        ("SMTP_URL", smtp.as_str()),
+        ("OUTBOX_POLL_MS", "20"),
+        ("OUTBOX_LEASE_SECS", "4"),
+        ("SMTP_TIMEOUT_SECS", "1"),
+        ("SQLITE_BUSY_TIMEOUT_MS", "200"),
+    ];
+    let app = spawn_app_with(&env).await;
+    let survey = app.survey_of("nps").await;
+    let inv: Value = email_invite(&app, &survey, "locked@example.com")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let start = std::time::Instant::now();
+    while outbox::table
+        .select(outbox::attempts)
+        .first::<i32>(&mut *app.conn())
+        .unwrap()
+        == 0
+    {
+        assert!(start.elapsed() < WAIT, "the email was never claimed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Another process takes the write lock for longer than the lease.
+    let path = app.db.url().trim_start_matches("sqlite://").to_owned();
+    let holder = std::thread::spawn(move || {
+        let mut conn = diesel::SqliteConnection::establish(&path).unwrap();
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, "BEGIN IMMEDIATE").unwrap();
+        std::thread::sleep(Duration::from_secs(6));
+        diesel::connection::SimpleConnection::batch_execute(&mut conn, "COMMIT").unwrap();
+    });
+    assert_eq!(sink.wait_for(1, WAIT).await.len(), 1);
+    tokio::task::spawn_blocking(move || holder.join().unwrap())
+        .await
+        .unwrap();
+    let id = inv["id"].as_str().unwrap();
+    let sent = wait_status(&app, id, "sent").await;
+    assert_eq!(sent["status"], "sent", "{sent}");
+    // Past another lease: a second claim would have sent it again by now.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sink.messages().len(), 1, "sent exactly once");
+    let attempts: i32 = outbox::table
+        .select(outbox::attempts)
+        .first(&mut *app.conn())
+        .unwrap();
+    assert_eq!(attempts, 1, "claimed once");
+}
