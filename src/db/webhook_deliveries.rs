@@ -257,7 +257,9 @@ pub fn list(
     Ok(out)
 }
 
-/// Queues delivery `id` of webhook `webhook_id` again now, whatever its state.
+/// Queues delivery `id` of webhook `webhook_id` again now, whatever its state, unless a
+/// worker is delivering it right now (its lease is live): cleared, that claim would let a
+/// second worker deliver it at the same time, and the first one's outcome would be lost.
 pub fn retry(
     conn: &mut AnyConnection,
     workspace: &WorkspaceId,
@@ -267,19 +269,29 @@ pub fn retry(
 ) -> DbResult<()> {
     super::write_transaction(conn, |conn| {
         super::webhooks::find(conn, workspace, webhook_id)?;
-        let changed = diesel::update(
-            webhook_deliveries::table
-                .find(id)
-                .filter(webhook_deliveries::webhook_id.eq(webhook_id)),
-        )
-        .set((
-            webhook_deliveries::state.eq(state::PENDING),
-            webhook_deliveries::next_attempt_at.eq(now),
-            webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
-            webhook_deliveries::claimed_by.eq(None::<String>),
-            webhook_deliveries::finished_at.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)?;
+        let delivery = webhook_deliveries::table
+            .find(id)
+            .filter(webhook_deliveries::webhook_id.eq(webhook_id));
+        let (current, lease): (String, Option<NaiveDateTime>) = delivery
+            .select((webhook_deliveries::state, webhook_deliveries::lease_until))
+            .first(conn)
+            .optional()?
+            .ok_or(DbError::NotFound("delivery"))?;
+        if current == state::PENDING && lease.is_some_and(|until| until > now) {
+            return Err(DbError::Refused(
+                "the delivery is being attempted right now; retry it once that attempt is recorded"
+                    .into(),
+            ));
+        }
+        let changed = diesel::update(delivery)
+            .set((
+                webhook_deliveries::state.eq(state::PENDING),
+                webhook_deliveries::next_attempt_at.eq(now),
+                webhook_deliveries::lease_until.eq(None::<NaiveDateTime>),
+                webhook_deliveries::claimed_by.eq(None::<String>),
+                webhook_deliveries::finished_at.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
         if changed == 0 {
             return Err(DbError::NotFound("delivery"));
         }

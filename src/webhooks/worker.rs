@@ -19,6 +19,13 @@ use crate::domain::webhook::TargetPolicy;
 /// Deliveries claimed per round.
 const BATCH: i64 = 16;
 
+/// Times an attempt's record is tried (pausing 0.25, 0.5, 1 and 2 s between) before the
+/// attempt is given up as unrecorded.
+const RECORD_TRIES: u32 = 5;
+
+/// The first pause between tries of a record; it doubles.
+const RECORD_PAUSE: Duration = Duration::from_millis(250);
+
 /// One instance's webhook worker.
 pub struct Worker {
     pool: DbPool,
@@ -70,9 +77,11 @@ impl Worker {
         }
     }
 
-    /// A claim outlasts every attempt of the round: twice the timeout, plus resolving.
+    /// A claim outlasts every attempt of the round (resolving and the request, a timeout
+    /// each) and the records after it: waiting for a connection and for a busy database
+    /// (see [`RECORD_TRIES`]).
     fn lease(&self) -> Duration {
-        self.settings.timeout * 3
+        self.settings.timeout * 3 + Duration::from_secs(60)
     }
 
     async fn claim(&self) -> anyhow::Result<Vec<Outgoing>> {
@@ -126,21 +135,33 @@ impl Worker {
                 tracing::error!(delivery = %out.claimed.id, error = %e, "webhook failed")
             }
         }
-        let pool = self.pool.clone();
-        let claimed = out.claimed.clone();
-        let recorded = blocking(move || {
-            let mut conn = pool.get()?;
-            Ok(webhook_deliveries::record(
-                &mut conn,
-                &claimed,
-                &attempt,
-                db::now(),
-                retry_at,
-            )?)
-        })
-        .await;
-        if let Err(err) = recorded {
-            tracing::error!(error = ?err, delivery = %out.claimed.id, "could not record a webhook attempt");
+        // A delivery made but not recorded would be made again once its lease lapses: a
+        // database busy or briefly down is waited out, a few times, before giving up.
+        let attempt = std::sync::Arc::new(attempt);
+        for tries in 1..=RECORD_TRIES {
+            let (pool, claimed, attempt) =
+                (self.pool.clone(), out.claimed.clone(), attempt.clone());
+            let recorded = blocking(move || {
+                let mut conn = pool.get()?;
+                Ok(webhook_deliveries::record(
+                    &mut conn,
+                    &claimed,
+                    &attempt,
+                    db::now(),
+                    retry_at,
+                )?)
+            })
+            .await;
+            match recorded {
+                Ok(_) => return,
+                Err(err) if tries < RECORD_TRIES => {
+                    tracing::warn!(error = ?err, delivery = %out.claimed.id, tries, "could not record a webhook attempt; will try again");
+                    tokio::time::sleep(RECORD_PAUSE * 2u32.pow(tries - 1)).await;
+                }
+                Err(err) => {
+                    tracing::error!(error = ?err, delivery = %out.claimed.id, "could not record a webhook attempt; it will be delivered again")
+                }
+            }
         }
     }
 

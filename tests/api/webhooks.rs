@@ -226,6 +226,33 @@ async fn signed_events_are_retried_after_500s_and_seen_once_after_deduplication(
     assert_eq!(res.status(), 202);
     let hits = receiver.wait_for(5).await;
     assert_eq!(hits[4].event_id, hits[0].event_id);
+    // One being attempted right now (a worker holds its lease) is not queued again beside
+    // that attempt: 409, and the claim stands.
+    {
+        use diesel::prelude::*;
+        use scorekeeper::db::schema::webhook_deliveries as d;
+        let now = chrono::Utc::now().naive_utc();
+        diesel::update(d::table.find(first["id"].as_str().unwrap()))
+            .set((
+                d::state.eq("pending"),
+                d::claimed_by.eq("another-worker"),
+                d::lease_until.eq(now + chrono::Duration::hours(1)),
+                d::next_attempt_at.eq(now + chrono::Duration::hours(1)),
+            ))
+            .execute(&mut *app.conn())
+            .unwrap();
+        let retry = format!(
+            "/v1/webhooks/{hook_id}/deliveries/{}/retry",
+            first["id"].as_str().unwrap()
+        );
+        crate::helpers::assert_error(app.post(&retry, &json!({})).await, 409, "conflict").await;
+        let claimed: Option<String> = d::table
+            .find(first["id"].as_str().unwrap())
+            .select(d::claimed_by)
+            .first(&mut *app.conn())
+            .unwrap();
+        assert_eq!(claimed.as_deref(), Some("another-worker"));
+    }
     // Another workspace sees none of it.
     let other = app.other_workspace_key("other");
     let res = app
