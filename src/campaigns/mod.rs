@@ -29,6 +29,8 @@ pub const CHUNK: i64 = 250;
 const CHUNKS_PER_TICK: usize = 40;
 /// Most campaigns started, reminders sent and cycles cut per tick.
 const PER_TICK: i64 = 500;
+/// How long a reminder waits when its invitation is still queued to be emailed.
+const REMINDER_WAITS_FOR_SEND: chrono::Duration = chrono::Duration::minutes(10);
 
 /// What one tick did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +62,7 @@ pub fn tick(
     for (cycle, campaign) in campaigns::issuing(conn, PER_TICK)? {
         while chunks < CHUNKS_PER_TICK {
             chunks += 1;
-            match issue_chunk(conn, issuer, &campaign, &cycle.id)? {
+            match issue_chunk(conn, issuer, &campaign, &cycle.id, now)? {
                 Some(n) => done.issued += n,
                 None => break,
             }
@@ -122,6 +124,7 @@ fn issue_chunk(
     issuer: &Issuer,
     campaign: &Campaign,
     cycle_id: &str,
+    now: DateTime<Utc>,
 ) -> Result<Option<usize>, ApiError> {
     let workspace = campaign.workspace_id.clone().into();
     let survey = campaign.survey_id.clone().into();
@@ -141,7 +144,12 @@ fn issue_chunk(
         if !campaigns::claim_chunk(conn, cycle_id, &cycle.issued_through, &last, done)? {
             return Ok(None);
         }
-        let first_reminder = reminders.due(cycle.started_at.and_utc(), 1).map(to_stored);
+        // Members issued late (a big audience, or after downtime) are not reminded of what
+        // they are only now sent: their first reminder is the first due after now.
+        let first_reminder = reminders
+            .to_send(cycle.started_at.and_utc(), 0, now)
+            .1
+            .map(to_stored);
         let mut issued = 0;
         for member in &members {
             let mut attributes = member.attributes();
@@ -190,19 +198,31 @@ fn remind(
                 campaigns::stop_reminders(conn, &due.invitation_id)?;
                 return Ok::<_, ApiError>(false);
             }
+            if due.status == status::QUEUED {
+                // The invitation itself has not gone out yet: a reminder beside it would be
+                // the second email at once. Look again a little later.
+                let later = to_stored(now + REMINDER_WAITS_FOR_SEND);
+                campaigns::postpone_reminder(conn, &due.invitation_id, due.sent, Some(later))?;
+                return Ok(false);
+            }
             let reminders = Reminders::from_stored(&due.reminder_days);
-            let number = usize::try_from(due.sent).unwrap_or(0) + 1;
-            let next = reminders
-                .due(due.started_at.and_utc(), number + 1)
-                .map(to_stored);
-            if !campaigns::take_reminder(conn, &due.invitation_id, due.sent, next)? {
+            let sent = usize::try_from(due.sent).unwrap_or(0);
+            let (number, next) = reminders.to_send(due.started_at.and_utc(), sent, now);
+            let next = next.map(to_stored);
+            let Some(number) = number else {
+                // Not due after all (another instance's clock ran ahead): wait for the next.
+                campaigns::postpone_reminder(conn, &due.invitation_id, due.sent, next)?;
+                return Ok(false);
+            };
+            let number = i32::try_from(number).unwrap_or(i32::MAX);
+            if !campaigns::take_reminder(conn, &due.invitation_id, due.sent, number, next)? {
                 return Ok(false);
             }
             let at = db::now();
             crate::db::outbox::enqueue_reminder(
                 conn,
                 &due.invitation_id.clone().into(),
-                i32::try_from(number).unwrap_or(i32::MAX),
+                number,
                 at,
                 at,
                 &issuer.message_domain,

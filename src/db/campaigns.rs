@@ -343,12 +343,14 @@ pub fn due_reminders(
         .collect())
 }
 
-/// Claims reminder `sent + 1` of `invitation` and sets the one after it (`None`: no more).
-/// `false` when another instance took it.
+/// Claims reminder `number` of `invitation`, whose last was `sent` (those between are
+/// skipped), and sets when the next is due (`None`: no more). `false` when another instance
+/// took it.
 pub fn take_reminder(
     conn: &mut AnyConnection,
     invitation: &str,
     sent: i32,
+    number: i32,
     next: Option<NaiveDateTime>,
 ) -> DbResult<bool> {
     Ok(diesel::update(
@@ -357,11 +359,29 @@ pub fn take_reminder(
             .filter(campaign_invitations::reminders_sent.eq(sent)),
     )
     .set((
-        campaign_invitations::reminders_sent.eq(sent + 1),
+        campaign_invitations::reminders_sent.eq(number),
         campaign_invitations::next_reminder_at.eq(next),
     ))
     .execute(conn)?
         > 0)
+}
+
+/// Moves `invitation`'s next reminder to `at` (`None`: no more) without sending one, unless
+/// another instance sent one since `sent` was read.
+pub fn postpone_reminder(
+    conn: &mut AnyConnection,
+    invitation: &str,
+    sent: i32,
+    at: Option<NaiveDateTime>,
+) -> DbResult<()> {
+    diesel::update(
+        campaign_invitations::table
+            .find(invitation)
+            .filter(campaign_invitations::reminders_sent.eq(sent)),
+    )
+    .set(campaign_invitations::next_reminder_at.eq(at))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// No more reminders for `invitation` (it was answered, or will never be delivered). The

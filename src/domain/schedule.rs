@@ -179,6 +179,23 @@ impl Reminders {
         Some(start + Duration::days(i64::from(day)))
     }
 
+    /// The reminder to send at `now`, after `sent` were sent, of a cycle started at `start`:
+    /// the latest one due by then (those missed while the service was down are skipped, so
+    /// that people get one reminder, not a burst of them), or `None` when none is due; and
+    /// when the one after it is due.
+    pub fn to_send(
+        &self,
+        start: DateTime<Utc>,
+        sent: usize,
+        now: DateTime<Utc>,
+    ) -> (Option<usize>, Option<DateTime<Utc>>) {
+        let due_by_now = (1..=self.0.len())
+            .take_while(|&n| self.due(start, n).is_some_and(|at| at <= now))
+            .count();
+        let number = (due_by_now > sent).then_some(due_by_now);
+        (number, self.due(start, due_by_now.max(sent) + 1))
+    }
+
     /// When a cycle started at `start` no longer needs to know who its invitations went to:
     /// a day after its last reminder is due (a day after the start without reminders), time
     /// enough for the outbox to send it; and no later than the next cycle (`every_days`),
@@ -197,6 +214,50 @@ impl Reminders {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn after_downtime_only_the_latest_due_reminder_is_sent() {
+        let r = Reminders::parse(&[1, 2, 3]).unwrap();
+        let start = at("2026-01-05T09:00:00Z");
+        let day = |d: f64| start + Duration::minutes((d * 1440.0) as i64);
+        // On time: each in turn, then nothing more.
+        assert_eq!(r.to_send(start, 0, day(1.0)), (Some(1), Some(day(2.0))));
+        assert_eq!(r.to_send(start, 1, day(2.5)), (Some(2), Some(day(3.0))));
+        assert_eq!(r.to_send(start, 2, day(3.0)), (Some(3), None));
+        // Down from day 0.5 to 3.5: one reminder (the third), none owed after it.
+        assert_eq!(r.to_send(start, 0, day(3.5)), (Some(3), None));
+        // Down from day 1.2 to 2.5 after the first: the second, then the third on its day.
+        assert_eq!(r.to_send(start, 1, day(2.5)), (Some(2), Some(day(3.0))));
+        // Not yet due: nothing, and the next one's time.
+        assert_eq!(r.to_send(start, 0, day(0.5)), (None, Some(day(1.0))));
+        assert_eq!(r.to_send(start, 3, day(9.0)), (None, None));
+    }
+
+    proptest! {
+        #[test]
+        fn to_send_never_repeats_never_sends_early_and_leaves_nothing_due(
+            days in proptest::collection::vec(1i64..=60, 0..=5),
+            sent in 0usize..=5,
+            minutes in 0i64..=(61 * 1440),
+        ) {
+            let r = Reminders::parse(&days).unwrap();
+            let sent = sent.min(r.days().len());
+            let start = at("2026-01-05T09:00:00Z");
+            let now = start + Duration::minutes(minutes);
+            let (number, next) = r.to_send(start, sent, now);
+            if let Some(n) = number {
+                prop_assert!(n > sent && n <= r.days().len());
+                prop_assert!(r.due(start, n).unwrap() <= now);
+            }
+            // Whatever is sent, nothing else is due at `now`: the next one is later, and
+            // only the last reminder has none after it.
+            if let Some(next) = next {
+                prop_assert!(next > now);
+            } else {
+                prop_assert_eq!(number.unwrap_or(sent), r.days().len());
+            }
+        }
+    }
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

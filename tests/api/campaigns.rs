@@ -262,6 +262,7 @@ async fn a_fortnightly_campaign_runs_cycles_with_reminders_that_stop_after_an_an
     assert_eq!(stamps, vec![t0; 3], "{issued}");
     let sent = smtp.wait_for(3, Duration::from_secs(10)).await;
     assert_eq!(sent.len(), 3);
+    sent_out(&app, 3).await;
     answer_email(&app, &to(&sent, "ana@acme.test")[0], 9).await;
 
     // +3 days: the two who have not answered are reminded, with the same link.
@@ -398,6 +399,8 @@ async fn two_instances_ticking_at_once_start_each_cycle_and_send_each_reminder_o
     );
     let invitations: i64 = app.count("invitations");
     assert_eq!(invitations, 600);
+    // Reminders wait for their invitation to go out (see below).
+    sent_out(&app, 600).await;
     // A tick queues at most 500 reminders; the next ticks go on.
     let mut reminded = 0;
     loop {
@@ -560,4 +563,102 @@ async fn with_email_off_campaigns_and_solved_tickets_are_refused_and_write_nothi
     assert_eq!(err["error"]["field"], "requester.email", "{err}");
     assert_eq!(app.count("invitations"), 0);
     assert_eq!(app.count("outbox"), 0);
+}
+
+/// After downtime that spans several reminder days, each person gets one reminder (the
+/// latest due), not one per missed day in consecutive ticks.
+#[tokio::test]
+async fn reminders_missed_during_downtime_are_sent_once_not_in_a_burst() {
+    let smtp = SmtpSink::start();
+    let app = pulse_app(&smtp).await;
+    let audience = audience(&app, STAFF).await;
+    let survey = app.survey_of("esat").await;
+    let more = json!({"reminder_days": [1, 2, 3]});
+    let (_, t0) = campaign(&app, &survey, &audience, "UTC", more).await;
+    assert_eq!(tick(&app, t0).await.issued, 3);
+    sent_out(&app, 3).await;
+    // Down from day 0.5 to day 3.5: the first tick back sends one reminder each.
+    let back = t0 + chrono::Duration::hours(84);
+    assert_eq!(tick(&app, back).await.reminders, 3);
+    for later in [30, 60, 3600] {
+        let at = back + chrono::Duration::seconds(later);
+        assert_eq!(tick(&app, at).await.reminders, 0, "{later} s later");
+    }
+    let sent = smtp.wait_for(6, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(reminders(&smtp.messages()).len(), 3, "{}", sent.len());
+    for member in ["ana@acme.test", "bo@acme.test", "cy@acme.test"] {
+        assert_eq!(to(&smtp.messages(), member).len(), 2, "{member}");
+    }
+}
+
+/// Waits until `n` invitations have been emailed (their outcome recorded).
+async fn sent_out(app: &TestApp, n: i64) {
+    use scorekeeper::db::schema::invitations::dsl::*;
+    let start = std::time::Instant::now();
+    loop {
+        let sent: i64 = invitations
+            .filter(status.eq("sent"))
+            .count()
+            .get_result(&mut *app.conn())
+            .unwrap();
+        if sent >= n {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{sent} of {n} sent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A reminder due while its invitation is still queued (the SMTP server down) is not queued
+/// beside it: it waits, and goes once the invitation has gone.
+#[tokio::test]
+async fn a_reminder_waits_while_its_invitation_is_still_queued() {
+    let dead = crate::smtp::free_port();
+    let app = email_app(
+        &format!("smtp://127.0.0.1:{dead}"),
+        &[("SECRET_KEY", SECRET), ("CAMPAIGN_POLL_MS", "3600000")],
+    )
+    .await;
+    let audience = audience(&app, STAFF).await;
+    let survey = app.survey_of("esat").await;
+    let (_, t0) = campaign(
+        &app,
+        &survey,
+        &audience,
+        "UTC",
+        json!({"reminder_days": [1]}),
+    )
+    .await;
+    assert_eq!(tick(&app, t0).await.issued, 3);
+    let day = t0 + chrono::Duration::days(1);
+    assert_eq!(tick(&app, day).await.reminders, 0);
+    assert_eq!(
+        tick(&app, day + chrono::Duration::minutes(5))
+            .await
+            .reminders,
+        0
+    );
+    {
+        use scorekeeper::db::schema::outbox::dsl::*;
+        let queued: i64 = outbox
+            .filter(reminder.gt(0))
+            .count()
+            .get_result(&mut *app.conn())
+            .unwrap();
+        assert_eq!(queued, 0, "no reminder beside a queued invitation");
+    }
+    // Once the invitations went out (marked here, as the worker would), the reminders follow.
+    {
+        use scorekeeper::db::schema::invitations::dsl::*;
+        diesel::update(invitations)
+            .set(status.eq("sent"))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    let later = day + chrono::Duration::minutes(11);
+    assert_eq!(tick(&app, later).await.reminders, 3);
 }

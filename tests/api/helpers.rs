@@ -172,6 +172,9 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(BROWSER_UA)
+            // Below the server's keep-alive (5 s), so that a connection idle while a test
+            // waits is never reused just as the server closes it.
+            .pool_idle_timeout(std::time::Duration::from_secs(3))
             .build()
             .expect("client"),
         api_key,
