@@ -185,6 +185,17 @@ pub fn unix_param(
         .transpose()
 }
 
+/// An inclusive `until`-style Unix timestamp, as Delighted means it ("on or before this
+/// time"): the last microsecond of that second, since times are stored finer than the
+/// whole seconds they are shown in.
+pub fn unix_until(
+    params: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<NaiveDateTime>, Invalid> {
+    Ok(unix_param(params, key)?
+        .map(|at| at + chrono::Duration::seconds(1) - chrono::Duration::microseconds(1)))
+}
+
 /// `per_page`: 1 to 100, default 20.
 pub fn per_page(params: &Map<String, Value>) -> Result<i64, Invalid> {
     let per_page = integer(params, "per_page")?.unwrap_or(DEFAULT_PER_PAGE);

@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use serde_json::{Map, Value};
 
 use super::body::{
-    boolean, email, integer, per_page, properties, text, unix_param, MAX_DELAY_SECONDS,
+    boolean, email, integer, per_page, properties, text, unix_param, unix_until, MAX_DELAY_SECONDS,
 };
 use super::views::{self, Outcome, PersonListView, PersonView};
 use super::Project;
@@ -130,7 +130,7 @@ pub fn list_people(
         conn,
         &project.workspace,
         unix_param(params, "since")?,
-        unix_param(params, "until")?,
+        unix_until(params, "until")?,
         email.as_ref(),
         &page,
     )?;

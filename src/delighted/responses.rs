@@ -4,7 +4,7 @@
 use chrono::{Duration, Utc};
 use serde_json::{Map, Value};
 
-use super::body::{list, page, properties, text, unix_param};
+use super::body::{list, page, properties, text, unix_param, unix_until};
 use super::people::people_by_key;
 use super::views::{self, PersonListView, PersonRef, ResponseView};
 use super::Project;
@@ -108,9 +108,9 @@ pub fn list_responses(
     let anonymous = survey.anonymous;
     let query = ResponsePage {
         since: unix_param(params, "since")?,
-        until: unix_param(params, "until")?,
+        until: unix_until(params, "until")?,
         updated_since: unix_param(params, "updated_since")?,
-        updated_until: unix_param(params, "updated_until")?,
+        updated_until: unix_until(params, "updated_until")?,
         newest_first,
         by_id: anonymous,
         offset,

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::body::{email, page, unix_param};
+use super::body::{email, page, unix_param, unix_until};
 use super::people::people_by_key;
 use super::views;
 use super::Project;
@@ -42,7 +42,7 @@ pub fn list_suppressions(
         &project.workspace,
         why,
         unix_param(params, "since")?,
-        unix_param(params, "until")?,
+        unix_until(params, "until")?,
         offset,
         limit,
     )

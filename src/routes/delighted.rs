@@ -66,21 +66,20 @@ pub async fn create_person(
 /// `GET /people`: a page of people, and `Link: <…>; rel="next"` while more follow.
 pub async fn list_people(project: Project, state: web::Data<AppState>, req: HttpRequest) -> Answer {
     let params = params(&req, &[])?;
-    let per_page = params.get("per_page").cloned();
     let (people, next) = db::run(&state.pool, move |conn| {
         people::list_people(conn, &project, &params)
     })
     .await?;
     let mut res = HttpResponse::Ok();
     if let Some(cursor) = next {
-        // Absolute, as the clients request it verbatim: the host they called.
+        // Absolute, as the clients request it verbatim: the host they called. It keeps every
+        // parameter of this request (the filters: `since`, `until`, `email`; `per_page`) but
+        // the cursor, so that following it pages through the same list.
         let info = req.connection_info();
-        let mut query = vec![("page_info".to_owned(), cursor)];
-        if let Some(Value::String(n)) = per_page {
-            query.push(("per_page".to_owned(), n));
-        } else if let Some(Value::Number(n)) = per_page {
-            query.push(("per_page".to_owned(), n.to_string()));
-        }
+        let mut query: Vec<(String, String)> =
+            serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+        query.retain(|(name, _)| name != "page_info");
+        query.push(("page_info".to_owned(), cursor));
         let query = serde_urlencoded::to_string(query).unwrap_or_default();
         let url = format!("{}://{}{PREFIX}people?{query}", info.scheme(), info.host());
         res.insert_header((header::LINK, format!("<{url}>; rel=\"next\"")));

@@ -414,3 +414,73 @@ async fn errors_come_in_delighted_shape_and_keys_are_bound_to_their_survey() {
         .await;
     assert_eq!(status, 404);
 }
+
+/// A page's `next` link keeps the list's filters (clients follow it verbatim), and `until`
+/// takes in the whole second it names, as Delighted's "on or before" does.
+#[tokio::test]
+async fn people_pages_keep_their_filters_and_until_takes_its_whole_second() {
+    let sink = SmtpSink::start();
+    let app = email_app(&sink.url(), &[]).await;
+    let survey = app.survey_of("nps").await;
+    let d = Facade {
+        key: facade_key(&app, &survey),
+        app: &app,
+    };
+    for name in ["a1", "a2", "a3"] {
+        let email = format!("{name}@example.com");
+        let (status, person) = d
+            .form("people", &[("email", email.as_str()), ("send", "false")])
+            .await;
+        assert_eq!(status, 200, "{person}");
+    }
+    // The second the last of them was stored in (or a later one).
+    let until = chrono::Utc::now().timestamp();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    for name in ["b1", "b2"] {
+        let email = format!("{name}@example.com");
+        d.form("people", &[("email", email.as_str()), ("send", "false")])
+            .await;
+    }
+    let get = |url: String| {
+        let key = d.key.clone();
+        let client = app.client.clone();
+        async move {
+            let res = client
+                .get(url)
+                .header("Authorization", basic(&key, true))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            let next = res
+                .headers()
+                .get("link")
+                .map(|l| l.to_str().unwrap().to_owned());
+            let people: Value = res.json().await.unwrap();
+            let emails: Vec<String> = people
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["email"].as_str().unwrap().to_owned())
+                .collect();
+            (emails, next)
+        }
+    };
+    let first = format!(
+        "{}/delighted/v1/people?until={until}&per_page=2",
+        app.address
+    );
+    let (page1, link) = get(first).await;
+    assert_eq!(page1, ["a1@example.com", "a2@example.com"]);
+    let link = link.expect("a next link");
+    let next = link
+        .strip_prefix('<')
+        .and_then(|l| l.split_once('>'))
+        .unwrap()
+        .0
+        .to_owned();
+    assert!(next.contains(&format!("until={until}")), "{next}");
+    let (page2, link) = get(next).await;
+    assert_eq!(page2, ["a3@example.com"], "the filter holds on page 2");
+    assert!(link.is_none());
+}
