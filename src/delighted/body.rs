@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::db;
 use crate::domain::email::EmailAddress;
-use crate::domain::properties::Properties;
+use crate::domain::properties::{check_key, key_from_label, Properties};
 use crate::domain::Invalid;
 use crate::error::ApiError;
 
@@ -146,7 +146,10 @@ pub const DEFAULT_PER_PAGE: i64 = 20;
 /// The last second of year 9999, the latest time a parameter may name.
 pub const LAST_UNIX_SECOND: i64 = 253_402_300_799;
 
-/// A properties object (`properties`, `person_properties`), validated as on `/v1`.
+/// A properties object (`properties`, `person_properties`), validated as on `/v1`. Delighted
+/// took any name (its own examples send `Purchase Experience`); a name that is not a key
+/// here is stored under the key the history import gives that column
+/// ([`key_from_label`]: `purchase_experience`), so old and new answers slice together.
 pub fn properties(params: &Map<String, Value>, key: &str) -> Result<Properties, Invalid> {
     match params.get(key) {
         None | Some(Value::Null) => Ok(Properties::default()),
@@ -156,7 +159,25 @@ pub fn properties(params: &Map<String, Value>, key: &str) -> Result<Properties, 
                 key.to_owned(),
                 value.clone(),
             )])))?;
-            Properties::from_json(map.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            let mut named = std::collections::BTreeMap::new();
+            for (name, value) in map {
+                let field = || format!("{key}.{name}");
+                let stored = if check_key("k", name).is_ok() {
+                    name.clone()
+                } else {
+                    key_from_label(name)
+                };
+                if stored.is_empty() {
+                    return Err(Invalid::new(field(), "needs a letter or digit in its name"));
+                }
+                if named.insert(stored.clone(), value.clone()).is_some() {
+                    return Err(Invalid::new(
+                        field(),
+                        format!("is stored as '{stored}', as another property here is"),
+                    ));
+                }
+            }
+            Properties::from_json(named)
         }
         Some(_) => Err(Invalid::new(key, "must be an object of properties")),
     }

@@ -29,6 +29,25 @@ pub fn check_key(field: &str, key: &str) -> Result<(), Invalid> {
     }
 }
 
+/// A property key made from a label (a column header, a name sent to the Delighted facade)
+/// that is not one already: lower case, with `_` for each run of anything but letters,
+/// digits, `-` and `.`, trimmed of `_`, at most [`MAX_KEY_CHARS`]: `Purchase Experience` →
+/// `purchase_experience`. Empty when nothing usable is left.
+pub fn key_from_label(label: &str) -> String {
+    let mut key = String::new();
+    for c in label.trim().to_lowercase().chars() {
+        let c = if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
+            c
+        } else {
+            '_'
+        };
+        if !(c == '_' && key.ends_with('_')) {
+            key.push(c);
+        }
+    }
+    key.trim_matches('_').chars().take(MAX_KEY_CHARS).collect()
+}
+
 /// Validated properties, in key order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Properties(BTreeMap<String, String>);
@@ -93,6 +112,18 @@ impl Properties {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_label_becomes_a_valid_key_or_nothing() {
+        assert_eq!(key_from_label("Purchase Experience"), "purchase_experience");
+        assert_eq!(key_from_label(" Plan (annual?) "), "plan_annual");
+        assert_eq!(key_from_label("Région"), "r_gion");
+        assert_eq!(key_from_label("?!"), "");
+        for label in ["Purchase Experience", &"Long ".repeat(40), "a/b#c", "x"] {
+            let key = key_from_label(label);
+            assert!(check_key("k", &key).is_ok(), "{label:?} -> {key:?}");
+        }
+    }
 
     fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

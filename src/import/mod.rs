@@ -55,21 +55,7 @@ pub fn delighted_column(header: &str) -> String {
         "response id" | "response_id" | "id" | "person id" | "person_id" | "survey type"
         | "survey_type" | "permalink" | "tags" | "notes" | "updated at" | "updated_at"
         | "phone number" | "phone_number" | "additional answers" => "",
-        _ => {
-            let mut key = String::new();
-            for c in h.chars() {
-                let c = if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
-                    c
-                } else {
-                    '_'
-                };
-                if !(c == '_' && key.ends_with('_')) {
-                    key.push(c);
-                }
-            }
-            let key: String = key.trim_matches('_').chars().take(64).collect();
-            return key;
-        }
+        _ => return crate::domain::properties::key_from_label(&h),
     };
     ours.to_owned()
 }

@@ -483,4 +483,31 @@ async fn people_pages_keep_their_filters_and_until_takes_its_whole_second() {
     let (page2, link) = get(next).await;
     assert_eq!(page2, ["a3@example.com"], "the filter holds on page 2");
     assert!(link.is_none());
+    // Delighted took any property name (its docs send `Purchase Experience`): such a name is
+    // kept under the key the history import gives that column; two that would share one are
+    // refused.
+    let (status, body) = d
+        .call(
+            "POST",
+            "people",
+            Some(json!({"email": "pe@example.com",
+                        "properties": {"Purchase Experience": "Mobile App", "agent": "bo"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["properties"]["purchase_experience"], "Mobile App");
+    assert_eq!(body["properties"]["agent"], "bo");
+    let (status, body) = d
+        .call(
+            "POST",
+            "people",
+            Some(json!({"email": "pe@example.com",
+                        "properties": {"Purchase Experience": "a", "purchase experience": "b"}})),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["errors"]["properties.purchase experience"].is_array(),
+        "{body}"
+    );
 }
