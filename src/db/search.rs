@@ -123,6 +123,10 @@ pub struct ResponsePage {
     /// In id order rather than time order (`newest_first` then reverses it): an anonymous
     /// survey's answers, whose ids are random.
     pub by_id: bool,
+    /// Only answers to invitations sent to this address key (one person's).
+    pub recipient_key: Option<String>,
+    /// In order of last change rather than creation (unless `by_id`).
+    pub by_updated: bool,
     /// Rows to skip.
     pub offset: i64,
     /// Rows to return.
@@ -143,12 +147,17 @@ pub fn responses_of_survey(
         .offset(page.offset)
         .limit(page.limit)
         .into_boxed();
-    query = match (page.by_id, page.newest_first) {
-        (true, true) => query.order(responses::id.desc()),
-        (true, false) => query.order(responses::id.asc()),
-        (false, true) => query.order((responses::created_at.desc(), responses::id.desc())),
-        (false, false) => query.order((responses::created_at.asc(), responses::id.asc())),
+    query = match (page.by_id, page.by_updated, page.newest_first) {
+        (true, _, true) => query.order(responses::id.desc()),
+        (true, _, false) => query.order(responses::id.asc()),
+        (false, true, true) => query.order((responses::updated_at.desc(), responses::id.desc())),
+        (false, true, false) => query.order((responses::updated_at.asc(), responses::id.asc())),
+        (false, false, true) => query.order((responses::created_at.desc(), responses::id.desc())),
+        (false, false, false) => query.order((responses::created_at.asc(), responses::id.asc())),
     };
+    if let Some(key) = &page.recipient_key {
+        query = query.filter(invitations::recipient_key.eq(key.clone()));
+    }
     if let Some(at) = page.since {
         query = query.filter(responses::created_at.ge(at));
     }

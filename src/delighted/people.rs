@@ -126,6 +126,10 @@ pub fn list_people(
         Some(raw) => Some(EmailAddress::parse("email", raw.trim())?),
         None => None,
     };
+    if text(params, "phone_number")?.is_some() {
+        // No person has a phone number here (no SMS): nobody matches.
+        return Ok((Vec::new(), None));
+    }
     let rows = people::list(
         conn,
         &project.workspace,

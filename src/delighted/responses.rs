@@ -99,13 +99,44 @@ pub fn list_responses(
     public_url: &str,
 ) -> Result<Vec<ResponseView>, ApiError> {
     let (offset, limit) = page(params)?;
-    let newest_first = match text(params, "order")?.as_deref() {
-        None | Some("asc") | Some("asc:created_at") => false,
-        Some("desc") | Some("desc:created_at") => true,
-        Some(_) => return Err(Invalid::new("order", "must be asc or desc").into()),
+    let (newest_first, by_updated) = match text(params, "order")?.as_deref() {
+        None | Some("asc") | Some("asc:created_at") => (false, false),
+        Some("desc") | Some("desc:created_at") => (true, false),
+        Some("asc:updated_at") => (false, true),
+        Some("desc:updated_at") => (true, true),
+        Some(_) => {
+            return Err(Invalid::new(
+                "order",
+                "must be asc or desc, optionally :created_at or :updated_at",
+            )
+            .into())
+        }
     };
+    if text(params, "trend")?.is_some() {
+        // Returning the whole list instead would hand a trend's caller everyone's answers.
+        return Err(Invalid::new(
+            "trend",
+            "trends are not supported: a key lists its survey's answers",
+        )
+        .into());
+    }
     let survey = db::surveys::find(conn, &project.workspace, &project.survey)?;
     let anonymous = survey.anonymous;
+    if anonymous {
+        if let Some(field) = ["person_id", "person_email"]
+            .into_iter()
+            .find(|f| params.contains_key(*f))
+        {
+            return Err(Invalid::new(
+                field,
+                "an anonymous survey's answers are not listed by person",
+            )
+            .into());
+        }
+    }
+    let Some(recipient_key) = person_filter(conn, project, params)? else {
+        return Ok(Vec::new());
+    };
     let query = ResponsePage {
         since: unix_param(params, "since")?,
         until: unix_until(params, "until")?,
@@ -113,6 +144,8 @@ pub fn list_responses(
         updated_until: unix_until(params, "updated_until")?,
         newest_first,
         by_id: anonymous,
+        recipient_key,
+        by_updated,
         offset,
         limit,
     };
@@ -143,6 +176,32 @@ pub fn list_responses(
         public_url,
         false,
     )
+}
+
+/// The address key a list is narrowed to by `person_id` and `person_email`: `Some(None)` for
+/// no narrowing, `None` when they name nobody (an unknown person, or two different people),
+/// whose list is empty.
+fn person_filter(
+    conn: &mut AnyConnection,
+    project: &Project,
+    params: &Map<String, Value>,
+) -> Result<Option<Option<String>>, ApiError> {
+    let by_email = match text(params, "person_email")? {
+        Some(raw) => Some(EmailAddress::parse("person_email", raw.trim())?.key()),
+        None => None,
+    };
+    let by_id = match text(params, "person_id")? {
+        Some(id) => match db::people::find(conn, &project.workspace, id.trim()) {
+            Ok(person) => Some(person.email_key),
+            Err(db::DbError::NotFound(_)) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        },
+        None => None,
+    };
+    Ok(match (by_email, by_id) {
+        (Some(a), Some(b)) if a != b => None,
+        (a, b) => Some(a.or(b)),
+    })
 }
 
 /// `GET /survey_responses/{id}`.
@@ -228,6 +287,13 @@ pub fn metrics(
     project: &Project,
     params: &Map<String, Value>,
 ) -> Result<Value, ApiError> {
+    if text(params, "trend")?.is_some() {
+        return Err(Invalid::new(
+            "trend",
+            "trends are not supported: metrics are the key's survey's",
+        )
+        .into());
+    }
     let since = unix_param(params, "since")?;
     let until = unix_param(params, "until")?;
     let survey = db::surveys::find(conn, &project.workspace, &project.survey)?;

@@ -511,3 +511,91 @@ async fn people_pages_keep_their_filters_and_until_takes_its_whole_second() {
         "{body}"
     );
 }
+
+/// `person_email` and `person_id` narrow the answers to one person's; `trend`, which is not
+/// supported, is refused rather than ignored (the whole list would come back); a phone
+/// number names nobody here.
+#[tokio::test]
+async fn answers_list_by_person_and_unsupported_filters_are_refused() {
+    let sink = SmtpSink::start();
+    let app = email_app(&sink.url(), &[]).await;
+    let survey = app.survey_of("nps").await;
+    let d = Facade {
+        key: facade_key(&app, &survey),
+        app: &app,
+    };
+    let mut ids = Vec::new();
+    for (email, score) in [("p1@example.com", 9), ("p2@example.com", 3)] {
+        let (_, person) = d
+            .form("people", &[("email", email), ("send", "false")])
+            .await;
+        let id = person["id"].as_str().unwrap().to_owned();
+        let (status, r) = d
+            .call(
+                "POST",
+                "survey_responses",
+                Some(json!({"person": id, "score": score})),
+            )
+            .await;
+        assert_eq!(status, 201, "{r}");
+        ids.push(id);
+    }
+    let scores = |list: &Value| -> Vec<i64> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["score"].as_i64().unwrap())
+            .collect()
+    };
+    let (status, all) = d.call("GET", "survey_responses", None).await;
+    assert_eq!((status, scores(&all)), (200, vec![9, 3]));
+    let (_, mine) = d
+        .call(
+            "GET",
+            "survey_responses?person_email=P1%40example.com",
+            None,
+        )
+        .await;
+    assert_eq!(scores(&mine), [9]);
+    let (_, theirs) = d
+        .call(
+            "GET",
+            &format!("survey_responses?person_id={}", ids[1]),
+            None,
+        )
+        .await;
+    assert_eq!(scores(&theirs), [3]);
+    let (_, both) = d
+        .call(
+            "GET",
+            &format!(
+                "survey_responses?person_id={}&person_email=p1%40example.com",
+                ids[1]
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(scores(&both), Vec::<i64>::new(), "two people: nobody");
+    let unknown = uuid::Uuid::now_v7();
+    let (status, none) = d
+        .call(
+            "GET",
+            &format!("survey_responses?person_id={unknown}"),
+            None,
+        )
+        .await;
+    assert_eq!((status, scores(&none)), (200, vec![]));
+    let (_, newest) = d
+        .call("GET", "survey_responses?order=desc:updated_at", None)
+        .await;
+    assert_eq!(scores(&newest), [3, 9]);
+    for path in ["survey_responses?trend=42", "metrics?trend=42"] {
+        let (status, body) = d.call("GET", path, None).await;
+        assert_eq!(status, 422, "{path}: {body}");
+        assert!(body["errors"]["trend"].is_array(), "{body}");
+    }
+    let (status, people) = d
+        .call("GET", "people?phone_number=%2B14155551212", None)
+        .await;
+    assert_eq!((status, people), (200, json!([])));
+}
