@@ -52,19 +52,27 @@ pub fn tick(
     issuer: &Issuer,
     now: DateTime<Utc>,
 ) -> Result<Ticked, ApiError> {
+    // Each campaign's, cycle's and reminder's step is its own: one that fails (a stored row
+    // the code cannot read, a survey gone) is logged and left for the next tick, and the
+    // others go on.
     let mut done = Ticked::default();
     for campaign in campaigns::due(conn, to_stored(now), PER_TICK)? {
-        if start(conn, &campaign, now)? {
-            done.cycles += 1;
+        match start(conn, &campaign, now) {
+            Ok(started) => done.cycles += usize::from(started),
+            Err(err) => skipped("start a cycle of campaign", &campaign.id, &err),
         }
     }
     let mut chunks = 0;
     for (cycle, campaign) in campaigns::issuing(conn, PER_TICK)? {
         while chunks < CHUNKS_PER_TICK {
             chunks += 1;
-            match issue_chunk(conn, issuer, &campaign, &cycle.id, now)? {
-                Some(n) => done.issued += n,
-                None => break,
+            match issue_chunk(conn, issuer, &campaign, &cycle.id, now) {
+                Ok(Some(n)) => done.issued += n,
+                Ok(None) => break,
+                Err(err) => {
+                    skipped("issue cycle", &cycle.id, &err);
+                    break;
+                }
             }
         }
     }
@@ -73,16 +81,27 @@ pub fn tick(
     // goes on with a cycle left half cut (it is still due).
     let mut chunks = 0;
     for (cycle, survey) in campaigns::cuts_due(conn, to_stored(now), PER_TICK)? {
-        let anonymous = db::surveys::find_any(conn, &survey.into())?.anonymous;
-        while chunks < CHUNKS_PER_TICK {
-            chunks += 1;
-            if campaigns::cut(conn, &cycle, anonymous, db::now(), CHUNK)? {
-                done.cut += 1;
-                break;
+        let cut = |conn: &mut AnyConnection, chunks: &mut usize| -> Result<bool, ApiError> {
+            let anonymous = db::surveys::find_any(conn, &survey.into())?.anonymous;
+            while *chunks < CHUNKS_PER_TICK {
+                *chunks += 1;
+                if campaigns::cut(conn, &cycle, anonymous, db::now(), CHUNK)? {
+                    return Ok(true);
+                }
             }
+            Ok(false)
+        };
+        match cut(conn, &mut chunks) {
+            Ok(finished) => done.cut += usize::from(finished),
+            Err(err) => skipped("cut cycle", &cycle, &err),
         }
     }
     Ok(done)
+}
+
+/// Logs a step of the tick that failed; the step is tried again at the next tick.
+fn skipped(what: &str, id: &str, err: &ApiError) {
+    tracing::error!(error = ?err, id, "could not {what}; will try again at the next tick");
 }
 
 /// Starts the due cycle of `campaign`: records it and moves the campaign to its next slot
@@ -188,48 +207,61 @@ fn remind(
 ) -> Result<usize, ApiError> {
     let mut queued = 0;
     for due in campaigns::due_reminders(conn, to_stored(now), PER_TICK)? {
-        // Not for an answered or undelivered invitation, nor one whose cycle is past its cut
-        // (a tick long overdue after downtime sends no stale reminders).
-        let wanted = due.status != status::RESPONDED
-            && !status::NOT_ISSUED.contains(&due.status.as_str())
-            && due.cut_after > to_stored(now);
-        let sent = db::write_transaction(conn, |conn| {
-            if !wanted {
-                campaigns::stop_reminders(conn, &due.invitation_id)?;
-                return Ok::<_, ApiError>(false);
-            }
-            if due.status == status::QUEUED {
-                // The invitation itself has not gone out yet: a reminder beside it would be
-                // the second email at once. Look again a little later.
-                let later = to_stored(now + REMINDER_WAITS_FOR_SEND);
-                campaigns::postpone_reminder(conn, &due.invitation_id, due.sent, Some(later))?;
-                return Ok(false);
-            }
-            let reminders = Reminders::from_stored(&due.reminder_days);
-            let sent = usize::try_from(due.sent).unwrap_or(0);
-            let (number, next) = reminders.to_send(due.started_at.and_utc(), sent, now);
-            let next = next.map(to_stored);
-            let Some(number) = number else {
-                // Not due after all (another instance's clock ran ahead): wait for the next.
-                campaigns::postpone_reminder(conn, &due.invitation_id, due.sent, next)?;
-                return Ok(false);
-            };
-            let number = i32::try_from(number).unwrap_or(i32::MAX);
-            if !campaigns::take_reminder(conn, &due.invitation_id, due.sent, number, next)? {
-                return Ok(false);
-            }
-            let at = db::now();
-            crate::db::outbox::enqueue_reminder(
-                conn,
-                &due.invitation_id.clone().into(),
-                number,
-                at,
-                at,
-                &issuer.message_domain,
-            )?;
-            Ok(true)
-        })?;
-        queued += usize::from(sent);
+        let invitation = due.invitation_id.clone();
+        match remind_one(conn, issuer, now, due) {
+            Ok(sent) => queued += usize::from(sent),
+            Err(err) => skipped("queue a reminder of invitation", &invitation, &err),
+        }
     }
     Ok(queued)
+}
+
+/// Queues `due`'s reminder if it is still wanted; whether it did.
+fn remind_one(
+    conn: &mut AnyConnection,
+    issuer: &Issuer,
+    now: DateTime<Utc>,
+    due: campaigns::DueReminder,
+) -> Result<bool, ApiError> {
+    // Not for an answered or undelivered invitation, nor one whose cycle is past its cut
+    // (a tick long overdue after downtime sends no stale reminders).
+    let wanted = due.status != status::RESPONDED
+        && !status::NOT_ISSUED.contains(&due.status.as_str())
+        && due.cut_after > to_stored(now);
+    db::write_transaction(conn, |conn| {
+        if !wanted {
+            campaigns::stop_reminders(conn, &due.invitation_id)?;
+            return Ok::<_, ApiError>(false);
+        }
+        if due.status == status::QUEUED {
+            // The invitation itself has not gone out yet: a reminder beside it would be
+            // the second email at once. Look again a little later.
+            let later = to_stored(now + REMINDER_WAITS_FOR_SEND);
+            campaigns::postpone_reminder(conn, &due.invitation_id, due.sent, Some(later))?;
+            return Ok(false);
+        }
+        let reminders = Reminders::from_stored(&due.reminder_days);
+        let sent = usize::try_from(due.sent).unwrap_or(0);
+        let (number, next) = reminders.to_send(due.started_at.and_utc(), sent, now);
+        let next = next.map(to_stored);
+        let Some(number) = number else {
+            // Not due after all (another instance's clock ran ahead): wait for the next.
+            campaigns::postpone_reminder(conn, &due.invitation_id, due.sent, next)?;
+            return Ok(false);
+        };
+        let number = i32::try_from(number).unwrap_or(i32::MAX);
+        if !campaigns::take_reminder(conn, &due.invitation_id, due.sent, number, next)? {
+            return Ok(false);
+        }
+        let at = db::now();
+        crate::db::outbox::enqueue_reminder(
+            conn,
+            &due.invitation_id.clone().into(),
+            number,
+            at,
+            at,
+            &issuer.message_domain,
+        )?;
+        Ok(true)
+    })
 }

@@ -662,3 +662,29 @@ async fn a_reminder_waits_while_its_invitation_is_still_queued() {
     let later = day + chrono::Duration::minutes(11);
     assert_eq!(tick(&app, later).await.reminders, 3);
 }
+
+/// A campaign whose stored row cannot be read is skipped (and logged) by the tick; the other
+/// campaigns go on. Before, the tick stopped at the first error, so one bad campaign stopped
+/// every cycle, reminder and cut of every workspace.
+#[tokio::test]
+async fn a_broken_campaign_is_skipped_and_the_others_run() {
+    let smtp = SmtpSink::start();
+    let app = pulse_app(&smtp).await;
+    let audience = audience(&app, STAFF).await;
+    let survey = app.survey_of("esat").await;
+    let (broken, t0) = campaign(&app, &survey, &audience, "UTC", json!({})).await;
+    let (_, t1) = campaign(&app, &survey, &audience, "UTC", json!({"name": "Other"})).await;
+    assert_eq!(t0, t1, "both due at once");
+    {
+        use scorekeeper::db::schema::campaigns::dsl::*;
+        diesel::update(campaigns.find(broken["id"].as_str().unwrap()))
+            .set(tz.eq("Mars/Olympus"))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    let ticked = tick(&app, t0).await;
+    assert_eq!((ticked.cycles, ticked.issued), (1, 3));
+    // The broken one is still due: the next tick tries it again, and skips it again.
+    let again = tick(&app, t0 + chrono::Duration::minutes(1)).await;
+    assert_eq!(again.cycles, 0);
+}
