@@ -1,17 +1,21 @@
-//! Keeping tables bounded: idempotency records and finished outbox rows age out, and
-//! identities older than a workspace's retention are cut.
+//! Keeping tables bounded: idempotency records, finished outbox rows and finished webhook
+//! events age out, and identities older than a workspace's retention are cut.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
 
 use super::outbox::state;
-use super::schema::{idempotency_keys, outbox};
+use super::schema::{idempotency_keys, outbox, webhook_deliveries, webhook_events};
 use super::AnyConnection;
 
 /// How long a retried request can still get the first answer back (Stripe keeps 24 hours).
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
 /// How long a delivered, failed or cancelled email's outbox row is kept for inspection.
 pub const FINISHED_OUTBOX_KEPT: Duration = Duration::days(30);
+
+/// How long a webhook event is kept once none of its deliveries is pending (its deliveries
+/// and their attempts go with it), for the delivery log.
+pub const FINISHED_WEBHOOKS_KEPT: Duration = Duration::days(30);
 
 /// Rows removed by one sweep.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -22,6 +26,8 @@ pub struct Swept {
     pub outbox: usize,
     /// Invitations cut from their people under a workspace's `retention_days`.
     pub anonymised: usize,
+    /// Webhook events past their keep time, none of whose deliveries is pending.
+    pub webhook_events: usize,
 }
 
 /// Most invitations one sweep anonymises per workspace (the next sweep goes on).
@@ -40,9 +46,20 @@ pub fn sweep(conn: &mut AnyConnection, now: NaiveDateTime) -> super::DbResult<Sw
     )
     .execute(conn)?;
     let anonymised = super::erasure::sweep_retention(conn, now, RETENTION_BATCH)?;
+    // Deliveries and their attempts go with their event (ON DELETE CASCADE).
+    let pending = webhook_deliveries::table
+        .filter(webhook_deliveries::event_id.eq(webhook_events::id))
+        .filter(webhook_deliveries::state.eq(super::webhook_deliveries::state::PENDING));
+    let webhook_events = diesel::delete(
+        webhook_events::table
+            .filter(webhook_events::created_at.lt(now - FINISHED_WEBHOOKS_KEPT))
+            .filter(diesel::dsl::not(diesel::dsl::exists(pending))),
+    )
+    .execute(conn)?;
     Ok(Swept {
         idempotency_keys,
         outbox,
         anonymised,
+        webhook_events,
     })
 }

@@ -385,3 +385,74 @@ async fn racing_creations_stop_at_the_cap() {
     let list: Value = app.get("/v1/webhooks").await.json().await.unwrap();
     assert_eq!(list["data"].as_array().unwrap().len(), MAX);
 }
+
+/// Finished webhook events age out with their deliveries and attempts after 30 days; an
+/// event with a delivery still pending stays, however old.
+#[tokio::test]
+async fn finished_webhook_events_age_out_and_pending_ones_stay() {
+    use diesel::prelude::*;
+    use scorekeeper::db::schema::{webhook_attempts, webhook_deliveries, webhook_events};
+    let receiver = Receiver::start(vec![]);
+    let mut env = FAST.to_vec();
+    env.push(("WEBHOOK_ALLOW_LOOPBACK", "true"));
+    let app = spawn_app_with(&env).await;
+    subscribe(&app, &receiver.url, &["response.created"]).await;
+    let survey = app.survey_of("nps").await;
+    for score in [9, 3] {
+        let url = app.link(&survey).await;
+        assert_eq!(
+            app.answer(&url, json!({"score": score})).await.status(),
+            201
+        );
+    }
+    assert_eq!(receiver.wait_for(2).await.len(), 2);
+    let conn = &mut *app.conn();
+    // Wait for both deliveries' outcomes to be recorded.
+    for _ in 0..200 {
+        let delivered: i64 = webhook_deliveries::table
+            .filter(webhook_deliveries::state.eq("delivered"))
+            .count()
+            .get_result(conn)
+            .unwrap();
+        if delivered == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    // Both 40 days old; one of them still being retried.
+    let long_ago = chrono::Utc::now().naive_utc() - chrono::Duration::days(40);
+    diesel::update(webhook_events::table)
+        .set(webhook_events::created_at.eq(long_ago))
+        .execute(conn)
+        .unwrap();
+    let retried: String = webhook_deliveries::table
+        .select(webhook_deliveries::id)
+        .first(conn)
+        .unwrap();
+    diesel::update(webhook_deliveries::table.find(&retried))
+        .set((
+            webhook_deliveries::state.eq("pending"),
+            webhook_deliveries::next_attempt_at.eq(long_ago + chrono::Duration::days(400)),
+        ))
+        .execute(conn)
+        .unwrap();
+    let swept = scorekeeper::db::maintenance::sweep(conn, scorekeeper::db::now()).unwrap();
+    assert_eq!(swept.webhook_events, 1);
+    let left: Vec<String> = webhook_deliveries::table
+        .select(webhook_deliveries::id)
+        .load(conn)
+        .unwrap();
+    assert_eq!(left, vec![retried.clone()]);
+    let attempts: Vec<String> = webhook_attempts::table
+        .select(webhook_attempts::delivery_id)
+        .load(conn)
+        .unwrap();
+    assert_eq!(attempts, vec![retried], "the other's attempts went with it");
+    assert_eq!(
+        webhook_events::table
+            .count()
+            .get_result::<i64>(conn)
+            .unwrap(),
+        1
+    );
+}

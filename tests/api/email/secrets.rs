@@ -345,6 +345,7 @@ async fn aged_idempotency_records_and_finished_outbox_rows_are_swept() {
             idempotency_keys: 1,
             outbox: 1,
             anonymised: 0,
+            webhook_events: 0,
         }
     );
     assert_eq!(
