@@ -4,7 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{invitations, people};
+use super::schema::{invitations, people, responses, surveys};
 use super::{AnyConnection, DbError, DbResult};
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::WorkspaceId;
@@ -95,6 +95,68 @@ pub fn by_keys(
         .filter(people::email_key.eq_any(keys))
         .select(Person::as_select())
         .load(conn)?)
+}
+
+/// When a person was last sent a survey, last answered one, and is next to be sent one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// The latest email accepted by SMTP (or link handed out).
+    pub last_sent_at: Option<NaiveDateTime>,
+    /// The latest answer.
+    pub last_responded_at: Option<NaiveDateTime>,
+    /// The earliest email still queued.
+    pub next_scheduled_at: Option<NaiveDateTime>,
+}
+
+/// The [`Activity`] of each of `keys` (people's address keys) in `workspace`, in three
+/// grouped queries whatever the number of people (a page's at most). Anonymous surveys'
+/// invitations are left out: an answered one loses its person, so a "last sent" that moved
+/// back would tell that they answered.
+pub fn activity_of(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    keys: &[&str],
+) -> DbResult<std::collections::HashMap<String, Activity>> {
+    use diesel::dsl::{max, min};
+    let mut out: std::collections::HashMap<String, Activity> = std::collections::HashMap::new();
+    if keys.is_empty() {
+        return Ok(out);
+    }
+    let of_person = invitations::table
+        .inner_join(surveys::table)
+        .filter(invitations::workspace_id.eq(workspace.as_str()))
+        .filter(invitations::recipient_key.eq_any(keys))
+        .filter(surveys::anonymous.eq(false));
+    let sent: Vec<(Option<String>, Option<NaiveDateTime>)> = of_person
+        .clone()
+        .group_by(invitations::recipient_key)
+        .select((invitations::recipient_key, max(invitations::sent_at)))
+        .load(conn)?;
+    let queued: Vec<(Option<String>, Option<NaiveDateTime>)> = of_person
+        .clone()
+        .filter(invitations::status.eq(super::invitations::status::QUEUED))
+        .group_by(invitations::recipient_key)
+        .select((invitations::recipient_key, min(invitations::send_at)))
+        .load(conn)?;
+    let answered: Vec<(Option<String>, Option<NaiveDateTime>)> = of_person
+        .inner_join(responses::table)
+        .group_by(invitations::recipient_key)
+        .select((invitations::recipient_key, max(responses::created_at)))
+        .load(conn)?;
+    for (key, at) in sent {
+        out.entry(key.unwrap_or_default()).or_default().last_sent_at = at;
+    }
+    for (key, at) in queued {
+        out.entry(key.unwrap_or_default())
+            .or_default()
+            .next_scheduled_at = at;
+    }
+    for (key, at) in answered {
+        out.entry(key.unwrap_or_default())
+            .or_default()
+            .last_responded_at = at;
+    }
+    Ok(out)
 }
 
 /// One page of the workspace's people, oldest first, created in `[since, until]`.

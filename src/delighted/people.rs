@@ -126,7 +126,10 @@ pub fn list_people(
         Some(raw) => Some(EmailAddress::parse("email", raw.trim())?),
         None => None,
     };
-    if text(params, "phone_number")?.is_some() {
+    if let Some(phone) = text(params, "phone_number")? {
+        if phone.chars().count() > 100 {
+            return Err(Invalid::new("phone_number", "at most 100 characters").into());
+        }
         // No person has a phone number here (no SMS): nobody matches.
         return Ok((Vec::new(), None));
     }
@@ -139,7 +142,13 @@ pub fn list_people(
         &page,
     )?;
     let (rows, next) = page.finish(rows, |p| p.id.as_str());
-    Ok((rows.iter().map(PersonListView::from).collect(), next))
+    let keys: Vec<&str> = rows.iter().map(|p| p.email_key.as_str()).collect();
+    let activity = people::activity_of(conn, &project.workspace, &keys)?;
+    let views = rows
+        .iter()
+        .map(|p| PersonListView::new(p, activity.get(&p.email_key)))
+        .collect();
+    Ok((views, next))
 }
 
 /// The people of `keys` in `project`'s workspace, by key.

@@ -4,7 +4,7 @@
 use chrono::{Duration, Utc};
 use serde_json::{Map, Value};
 
-use super::body::{list, page, properties, text, unix_param, unix_until};
+use super::body::{integer, list, page, properties, text, unix_param, unix_until};
 use super::people::people_by_key;
 use super::views::{self, PersonListView, PersonRef, ResponseView};
 use super::Project;
@@ -50,6 +50,11 @@ fn response_views(
         .filter_map(|(_, inv)| inv.recipient_key.as_deref())
         .collect();
     let people = people_by_key(conn, project, &keys)?;
+    let activity = if expand {
+        people::activity_of(conn, &project.workspace, &keys)?
+    } else {
+        Default::default()
+    };
     let ids: Vec<_> = rows.iter().map(|(_, inv)| &inv.id).collect();
     let mut properties = db::invitations::properties_of(conn, &ids)?;
     let response_ids: Vec<String> = rows.iter().map(|(r, _)| r.id.to_string()).collect();
@@ -64,7 +69,7 @@ fn response_views(
                 .and_then(|k| people.get(k))
                 .map(|p| {
                     if expand {
-                        PersonRef::Expanded(PersonListView::from(p))
+                        PersonRef::Expanded(PersonListView::new(p, activity.get(&p.email_key)))
                     } else {
                         PersonRef::Id(p.id.clone())
                     }
@@ -191,6 +196,9 @@ fn person_filter(
         None => None,
     };
     let by_id = match text(params, "person_id")? {
+        Some(id) if id.is_empty() || id.chars().count() > 100 => {
+            return Err(Invalid::new("person_id", "1 to 100 characters").into())
+        }
         Some(id) => match db::people::find(conn, &project.workspace, id.trim()) {
             Ok(person) => Some(person.email_key),
             Err(db::DbError::NotFound(_)) => return Ok(None),
@@ -249,8 +257,13 @@ pub fn create_response(
     let props = properties(params, "person_properties")?;
     let comment = text(params, "comment")?;
     db::write_transaction(conn, |conn| {
-        let person = people::find(conn, &project.workspace, &person_id)
-            .map_err(|_| Invalid::new("person", "is not a person of this project"))?;
+        let person = people::find(conn, &project.workspace, &person_id).map_err(|e| match e {
+            db::DbError::NotFound(_) => {
+                ApiError::from(Invalid::new("person", "is not a person of this project"))
+            }
+            // Busy or broken is not the caller's mistake: 503 or an opaque 500.
+            other => ApiError::from(other),
+        })?;
         let survey = db::surveys::find(conn, &project.workspace, &project.survey)?;
         let (_, scale) = survey.kind_and_scale()?;
         let answer = Answer::parse(scale, params.get("score"), comment.as_deref(), false, None)?;
@@ -316,13 +329,47 @@ pub fn metrics(
     let (report, withheld) = reports::anonymity::run(conn, &req, Utc::now(), &protection)?;
     let distribution = report.total.distribution(scale);
     if withheld.total {
-        // Too few respondents in the window: how many, and nothing of what they said.
-        return Ok(serde_json::json!({
-            "response_count": distribution.total(),
-            "withheld": true,
-        }));
+        // Too few respondents in the window: how many, and nothing of what they said. Every
+        // field of the kind is there, `null`, for clients that read them as attributes.
+        let mut shown = views::metrics(kind, &distribution);
+        if let Some(fields) = shown.as_object_mut() {
+            for (name, value) in fields.iter_mut() {
+                if name != "response_count" {
+                    *value = Value::Null;
+                }
+            }
+            fields.insert("withheld".to_owned(), Value::Bool(true));
+        }
+        return Ok(shown);
     }
     Ok(views::metrics(kind, &distribution))
+}
+
+/// Refuses a change to what the respondent said (422, naming the field): a `PUT` may send
+/// the answer back, as shown, but not change it.
+fn unchanged_answer(params: &Map<String, Value>, current: &ResponseView) -> Result<(), Invalid> {
+    let fixed = |field: &str| {
+        Invalid::new(
+            field,
+            "is the respondent's answer and does not change; only tags and notes do",
+        )
+    };
+    if params.contains_key("score") && integer(params, "score")? != Some(i64::from(current.score)) {
+        return Err(fixed("score"));
+    }
+    if params.contains_key("comment") {
+        let sent = text(params, "comment")?.filter(|c| !c.is_empty());
+        if sent.as_deref() != current.comment.as_deref().filter(|c| !c.is_empty()) {
+            return Err(fixed("comment"));
+        }
+    }
+    if params.contains_key("person_properties") {
+        let sent = properties(params, "person_properties")?;
+        if sent.into_map() != current.person_properties {
+            return Err(fixed("person_properties"));
+        }
+    }
+    Ok(())
 }
 
 /// Most tags on one response.
@@ -401,8 +448,9 @@ fn notes(params: &Map<String, Value>, existing: &[Value]) -> Result<Option<Vec<V
 }
 
 /// `PUT /survey_responses/{id}`: replaces the response's tags and notes. The answer itself
-/// (score, comment, person) is never changed here; the other fields a client sends back
-/// (its whole object, as `save()` does) are ignored.
+/// (score, comment, person properties) is never changed here: sent back as it was shown (the
+/// whole object, as `save()` does) it is fine, and changed it is a 422 naming the field, not
+/// a 200 that quietly keeps the old value. Other fields sent back are ignored.
 pub fn update_response(
     conn: &mut AnyConnection,
     project: &Project,
@@ -413,6 +461,7 @@ pub fn update_response(
     let new_tags = tags(params)?;
     db::write_transaction(conn, |conn| {
         let current = show_response(conn, project, id, &Map::new(), public_url)?;
+        unchanged_answer(params, &current)?;
         let new_notes = notes(params, &current.notes)?;
         let tags = new_tags.unwrap_or(current.tags);
         let notes = new_notes.unwrap_or(current.notes);

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
-use crate::db::people::Person;
+use crate::db::people::{Activity, Person};
 use crate::db::responses::Response;
 use crate::domain::kind::SurveyKind;
 use crate::domain::scoring::{self, Distribution};
@@ -59,16 +59,27 @@ pub struct PersonListView {
     pub created_at: i64,
     /// Always `null`: SMS is not supported.
     pub phone_number: Option<String>,
+    /// When last sent a survey (Unix seconds), in any of the workspace's surveys.
+    pub last_sent_at: Option<i64>,
+    /// When last answered one (Unix seconds).
+    pub last_responded_at: Option<i64>,
+    /// When the next queued survey email is due (Unix seconds).
+    pub next_survey_scheduled_at: Option<i64>,
 }
 
-impl From<&Person> for PersonListView {
-    fn from(p: &Person) -> Self {
+impl PersonListView {
+    /// `p` with its `activity` (none: never surveyed).
+    pub fn new(p: &Person, activity: Option<&Activity>) -> Self {
+        let activity = activity.cloned().unwrap_or_default();
         Self {
             id: p.id.clone(),
             email: p.email.clone(),
             name: p.name.clone(),
             created_at: unix(p.created_at),
             phone_number: None,
+            last_sent_at: activity.last_sent_at.map(unix),
+            last_responded_at: activity.last_responded_at.map(unix),
+            next_survey_scheduled_at: activity.next_scheduled_at.map(unix),
         }
     }
 }

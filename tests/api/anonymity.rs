@@ -450,12 +450,52 @@ async fn webhooks_and_the_delighted_facade_carry_no_identity_for_an_anonymous_su
     assert_eq!(ids(&asc), sorted);
     sorted.reverse();
     assert_eq!(ids(&desc), sorted);
-    // No window of answer times: one could hold a single person's answer.
-    for field in ["since", "until", "updated_since", "updated_until"] {
-        let res = facade(&format!("?{field}=1700000000")).await.unwrap();
+    // No window of answer times: one could hold a single person's answer; nor a person.
+    for (field, value) in [
+        ("since", "1700000000"),
+        ("until", "1700000000"),
+        ("updated_since", "1700000000"),
+        ("updated_until", "1700000000"),
+        ("person_email", "a%40example.com"),
+        ("person_id", "someone"),
+    ] {
+        let res = facade(&format!("?{field}={value}")).await.unwrap();
         assert_eq!(res.status(), 422, "{field}");
         let body: Value = res.json().await.unwrap();
         assert!(body["errors"][field].is_array(), "{field}: {body}");
+    }
+
+    // Metrics withheld (too few answers) still carry every field of the kind, as null, for
+    // clients that read them as attributes.
+    let small = app
+        .create_survey(json!({"name": "Small pulse", "kind": "esat"}))
+        .await;
+    let small = small["id"].as_str().unwrap().to_owned();
+    for score in [4, 5] {
+        let url = app.link(&small).await;
+        assert_eq!(
+            app.answer(&url, json!({"score": score})).await.status(),
+            201
+        );
+    }
+    let key = facade_key(&app, &small);
+    let metrics: Value = app
+        .client
+        .get(format!("{}/delighted/v1/metrics", app.address))
+        .header("Authorization", basic(&key, true))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(metrics["withheld"], true, "{metrics}");
+    assert_eq!(metrics["response_count"], 2, "{metrics}");
+    for field in ["esat", "satisfied_count", "satisfied_percent"] {
+        assert!(
+            metrics.get(field).is_some_and(Value::is_null),
+            "{field}: {metrics}"
+        );
     }
 }
 

@@ -163,19 +163,32 @@ async fn people_answers_and_metrics_agree_with_v1_stats() {
     assert!(newest[0]["created_at"].is_i64());
 
     // Tags and notes go beside the answer, which does not change; a client's `save()` sends
-    // the whole object back, read-only fields included.
+    // the whole object back, read-only fields included. A changed score, comment or person
+    // property is refused, naming it, rather than quietly kept as it was.
     let mut whole = newest[0].clone();
     let id = whole["id"].as_str().unwrap().to_owned();
     whole["tags"] = json!(["refund", "refund", "vip"]);
     whole["notes"] = json!(["called back"]);
-    whole["score"] = json!(0);
+    for (field, changed) in [
+        ("score", json!(0)),
+        ("comment", json!("edited")),
+        ("person_properties", json!({"agent": "someone else"})),
+    ] {
+        let mut edited = whole.clone();
+        edited[field] = changed;
+        let (status, body) = d
+            .call("PUT", &format!("survey_responses/{id}"), Some(edited))
+            .await;
+        assert_eq!(status, 422, "{field}: {body}");
+        assert!(body["errors"][field].is_array(), "{body}");
+    }
     let (status, put) = d
         .call("PUT", &format!("survey_responses/{id}"), Some(whole))
         .await;
     assert_eq!(status, 200, "{put}");
     assert_eq!(put["tags"], json!(["refund", "vip"]));
     assert_eq!(put["notes"][0]["text"], "called back");
-    assert_eq!(put["score"], 7, "PUT never changes the answer");
+    assert_eq!(put["score"], 7);
     let note = put["notes"][0].clone();
     let (_, again) = d
         .call(
@@ -598,4 +611,36 @@ async fn answers_list_by_person_and_unsupported_filters_are_refused() {
         .call("GET", "people?phone_number=%2B14155551212", None)
         .await;
     assert_eq!((status, people), (200, json!([])));
+
+    // People carry Delighted's activity times: last answered, and the next survey queued.
+    let (_, p3) = d
+        .call(
+            "POST",
+            "people",
+            Some(json!({"email": "p3@example.com", "delay": 3600})),
+        )
+        .await;
+    let (_, people) = d.call("GET", "people", None).await;
+    let person = |email: &str| {
+        people
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["email"] == email)
+            .unwrap()
+            .clone()
+    };
+    let now = chrono::Utc::now().timestamp();
+    let answered = person("p1@example.com");
+    assert!(
+        (answered["last_responded_at"].as_i64().unwrap() - now).abs() < 60,
+        "{answered}"
+    );
+    assert!(answered["next_survey_scheduled_at"].is_null(), "{answered}");
+    let queued = person("p3@example.com");
+    assert_eq!(
+        queued["next_survey_scheduled_at"], p3["survey_scheduled_at"],
+        "{queued}"
+    );
+    assert!(queued["last_responded_at"].is_null() && queued["last_sent_at"].is_null());
 }
