@@ -208,13 +208,47 @@ impl Application {
     /// accepting and lets in-flight requests finish within the grace period), then commits
     /// the queued answers and lets the email worker finish its round.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        // On SIGTERM or Ctrl-C actix stops accepting and drains the requests in flight; the
+        // background workers are told at once too, so that none claims new work (an email
+        // round, a webhook round, a campaign tick) while the requests drain.
+        let stop_early = self.stop_worker.clone();
+        let signals = tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("stopping: draining requests; workers finish what they hold");
+            let _ = stop_early.send(true);
+        });
         let result = self.server.await;
+        signals.abort();
         let _ = self.stop_worker.send(true);
         let _ = self.stop_ingest.send(true);
         wait_for(self.ingest_done, "answer writers").await;
         wait_for(self.worker_done, "email worker").await;
         tracing::info!("scorekeeper stopped");
         result
+    }
+}
+
+/// Resolves at the first SIGTERM or SIGINT (the signals actix's server stops on).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
