@@ -162,6 +162,9 @@ pub fn properties(params: &Map<String, Value>, key: &str) -> Result<Properties, 
             let mut named = std::collections::BTreeMap::new();
             for (name, value) in map {
                 let field = || format!("{key}.{name}");
+                if name.chars().any(char::is_control) {
+                    return Err(Invalid::new(field(), "names have no control characters"));
+                }
                 let stored = if check_key("k", name).is_ok() {
                     name.clone()
                 } else {

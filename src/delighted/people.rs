@@ -126,6 +126,7 @@ pub fn list_people(
         Some(raw) => Some(EmailAddress::parse("email", raw.trim())?),
         None => None,
     };
+    let (since, until) = (unix_param(params, "since")?, unix_until(params, "until")?);
     if let Some(phone) = text(params, "phone_number")? {
         if phone.chars().count() > 100 {
             return Err(Invalid::new("phone_number", "at most 100 characters").into());
@@ -136,8 +137,8 @@ pub fn list_people(
     let rows = people::list(
         conn,
         &project.workspace,
-        unix_param(params, "since")?,
-        unix_until(params, "until")?,
+        since,
+        until,
         email.as_ref(),
         &page,
     )?;

@@ -139,14 +139,19 @@ pub fn list_responses(
             .into());
         }
     }
+    // Every parameter is checked before a person filter that names nobody answers `[]`.
+    let (since, until) = (unix_param(params, "since")?, unix_until(params, "until")?);
+    let updated_since = unix_param(params, "updated_since")?;
+    let updated_until = unix_until(params, "updated_until")?;
+    let expand = expands_person(params)?;
     let Some(recipient_key) = person_filter(conn, project, params)? else {
         return Ok(Vec::new());
     };
     let query = ResponsePage {
-        since: unix_param(params, "since")?,
-        until: unix_until(params, "until")?,
-        updated_since: unix_param(params, "updated_since")?,
-        updated_until: unix_until(params, "updated_until")?,
+        since,
+        until,
+        updated_since,
+        updated_until,
         newest_first,
         by_id: anonymous,
         recipient_key,
@@ -172,15 +177,7 @@ pub fn list_responses(
         }
     }
     let rows = search::responses_of_survey(conn, &project.survey, &query)?;
-    response_views(
-        conn,
-        project,
-        &survey,
-        rows,
-        expands_person(params)?,
-        public_url,
-        false,
-    )
+    response_views(conn, project, &survey, rows, expand, public_url, false)
 }
 
 /// The address key a list is narrowed to by `person_id` and `person_email`: `Some(None)` for
@@ -354,8 +351,14 @@ fn unchanged_answer(params: &Map<String, Value>, current: &ResponseView) -> Resu
             "is the respondent's answer and does not change; only tags and notes do",
         )
     };
-    if params.contains_key("score") && integer(params, "score")? != Some(i64::from(current.score)) {
-        return Err(fixed("score"));
+    if params.contains_key("score") {
+        let sent = match params.get("score") {
+            Some(Value::Number(n)) => crate::domain::score::whole(n),
+            _ => integer(params, "score")?,
+        };
+        if sent != Some(i64::from(current.score)) {
+            return Err(fixed("score"));
+        }
     }
     if params.contains_key("comment") {
         let sent = text(params, "comment")?.filter(|c| !c.is_empty());

@@ -40,9 +40,9 @@ pub enum Format {
     Delighted,
 }
 
-/// Where a column of a Delighted export goes: one of our columns, a property (named as our
-/// keys allow: lower case, `_` for anything else), or nowhere (`""`: ids, links, tags and
-/// notes, which Scorekeeper does not keep).
+/// Where a column of a Delighted export goes: one of our columns, a property (its name when
+/// that is a valid key, else made into one: lower case, `_` for anything else), or nowhere
+/// (`""`: ids, links, tags and notes, which Scorekeeper does not keep).
 pub fn delighted_column(header: &str) -> String {
     let h = header.trim().to_lowercase();
     let ours = match h.as_str() {
@@ -55,7 +55,16 @@ pub fn delighted_column(header: &str) -> String {
         "response id" | "response_id" | "id" | "person id" | "person_id" | "survey type"
         | "survey_type" | "permalink" | "tags" | "notes" | "updated at" | "updated_at"
         | "phone number" | "phone_number" | "additional answers" => "",
-        _ => return crate::domain::properties::key_from_label(&h),
+        // A property: its name as is when it is a key already (the Delighted facade keeps such
+        // a name as sent, so old and new answers share it), else made into one.
+        _ => {
+            let raw = header.trim();
+            return if crate::domain::properties::check_key("k", raw).is_ok() {
+                raw.to_owned()
+            } else {
+                crate::domain::properties::key_from_label(raw)
+            };
+        }
     };
     ours.to_owned()
 }
@@ -413,6 +422,9 @@ mod tests {
             "purchase_experience"
         );
         assert_eq!(delighted_column("Plan (annual?)"), "plan_annual");
+        // A name that is a key already is kept as is, as the Delighted facade keeps it.
+        assert_eq!(delighted_column(" Plan "), "Plan");
+        assert_eq!(delighted_column("customer_id"), "customer_id");
         let key = delighted_column(&"Long ".repeat(40));
         assert!(
             crate::domain::properties::check_key("k", &key).is_ok(),

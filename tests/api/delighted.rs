@@ -523,6 +523,16 @@ async fn people_pages_keep_their_filters_and_until_takes_its_whole_second() {
         body["errors"]["properties.purchase experience"].is_array(),
         "{body}"
     );
+    for name in ["a\u{1}b", "?!"] {
+        let (status, body) = d
+            .call(
+                "POST",
+                "people",
+                Some(json!({"email": "pe@example.com", "properties": {name: "x"}})),
+            )
+            .await;
+        assert_eq!(status, 422, "{name:?}: {body}");
+    }
 }
 
 /// `person_email` and `person_id` narrow the answers to one person's; `trend`, which is not
@@ -643,4 +653,38 @@ async fn answers_list_by_person_and_unsupported_filters_are_refused() {
         "{queued}"
     );
     assert!(queued["last_responded_at"].is_null() && queued["last_sent_at"].is_null());
+
+    // An anonymous survey's invitations count in no one's activity (an answered one loses its
+    // person, so a time that moved back would tell); a named survey's do.
+    for email in ["p4@example.com", "p5@example.com"] {
+        d.form("people", &[("email", email), ("send", "false")])
+            .await;
+    }
+    let pulse = app
+        .create_survey(json!({"name": "Pulse", "kind": "esat", "anonymous": true}))
+        .await;
+    let pulse = pulse["id"].as_str().unwrap().to_owned();
+    // One address each: the throttle is the workspace's.
+    for (target, email) in [(pulse.as_str(), "p4"), (survey.as_str(), "p5")] {
+        let res = app
+            .post(
+                &format!("/v1/surveys/{target}/invitations"),
+                &json!({"channel": "email", "recipient": {"email": format!("{email}@example.com")}}),
+            )
+            .await;
+        let status = res.status();
+        let inv: Value = res.json().await.unwrap();
+        assert_eq!(status, 201, "{inv}");
+        let id = inv["id"].as_str().unwrap().to_owned();
+        crate::email::wait_status(&app, &id, "sent").await;
+        let (_, people) = d
+            .call("GET", &format!("people?email={email}%40example.com"), None)
+            .await;
+        let sent = &people[0]["last_sent_at"];
+        if target == pulse {
+            assert!(sent.is_null(), "anonymous: {people}");
+        } else {
+            assert!(sent.is_i64(), "named: {people}");
+        }
+    }
 }
