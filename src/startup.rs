@@ -208,9 +208,9 @@ impl Application {
     /// accepting and lets in-flight requests finish within the grace period), then commits
     /// the queued answers and lets the email worker finish its round.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        // On SIGTERM or Ctrl-C actix stops accepting and drains the requests in flight; the
-        // background workers are told at once too, so that none claims new work (an email
-        // round, a webhook round, a campaign tick) while the requests drain.
+        // On SIGTERM actix stops accepting and drains the requests in flight (on SIGINT and
+        // SIGQUIT it stops at once); the background workers are told at once too, so that
+        // none claims new work (an email round, a webhook round, a campaign tick) meanwhile.
         let stop_early = self.stop_worker.clone();
         let signals = tokio::spawn(async move {
             shutdown_signal().await;
@@ -228,20 +228,22 @@ impl Application {
     }
 }
 
-/// Resolves at the first SIGTERM or SIGINT (the signals actix's server stops on).
+/// Resolves at the first SIGTERM, SIGINT or SIGQUIT (the signals actix's server stops on).
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut term), Ok(mut int)) = (
+        let (Ok(mut term), Ok(mut int), Ok(mut quit)) = (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
+            signal(SignalKind::quit()),
         ) else {
             return std::future::pending().await;
         };
         tokio::select! {
             _ = term.recv() => {}
             _ = int.recv() => {}
+            _ = quit.recv() => {}
         }
     }
     #[cfg(not(unix))]

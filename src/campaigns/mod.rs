@@ -59,7 +59,7 @@ pub fn tick(
     for campaign in campaigns::due(conn, to_stored(now), PER_TICK)? {
         match start(conn, &campaign, now) {
             Ok(started) => done.cycles += usize::from(started),
-            Err(err) => skipped("start a cycle of campaign", &campaign.id, &err),
+            Err(err) => skipped("start a cycle of campaign", &campaign.id, err)?,
         }
     }
     let mut chunks = 0;
@@ -70,7 +70,7 @@ pub fn tick(
                 Ok(Some(n)) => done.issued += n,
                 Ok(None) => break,
                 Err(err) => {
-                    skipped("issue cycle", &cycle.id, &err);
+                    skipped("issue cycle", &cycle.id, err)?;
                     break;
                 }
             }
@@ -93,15 +93,21 @@ pub fn tick(
         };
         match cut(conn, &mut chunks) {
             Ok(finished) => done.cut += usize::from(finished),
-            Err(err) => skipped("cut cycle", &cycle, &err),
+            Err(err) => skipped("cut cycle", &cycle, err)?,
         }
     }
     Ok(done)
 }
 
-/// Logs a step of the tick that failed; the step is tried again at the next tick.
-fn skipped(what: &str, id: &str, err: &ApiError) {
+/// Logs a step of the tick that failed; the step is tried again at the next tick. A busy
+/// database ends the tick instead (returned): every other step would wait out the same busy
+/// timeout.
+fn skipped(what: &str, id: &str, err: ApiError) -> Result<(), ApiError> {
+    if matches!(err, ApiError::Unavailable(_)) {
+        return Err(err);
+    }
     tracing::error!(error = ?err, id, "could not {what}; will try again at the next tick");
+    Ok(())
 }
 
 /// Starts the due cycle of `campaign`: records it and moves the campaign to its next slot
@@ -210,7 +216,7 @@ fn remind(
         let invitation = due.invitation_id.clone();
         match remind_one(conn, issuer, now, due) {
             Ok(sent) => queued += usize::from(sent),
-            Err(err) => skipped("queue a reminder of invitation", &invitation, &err),
+            Err(err) => skipped("queue a reminder of invitation", &invitation, err)?,
         }
     }
     Ok(queued)

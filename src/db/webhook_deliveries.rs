@@ -283,7 +283,13 @@ pub fn retry(
                     .into(),
             ));
         }
-        let changed = diesel::update(delivery)
+        // The same test again in the write itself: on PostgreSQL a claim can commit between
+        // the read above and this statement (READ COMMITTED).
+        let not_in_flight = webhook_deliveries::state
+            .ne(state::PENDING)
+            .or(webhook_deliveries::lease_until.is_null())
+            .or(webhook_deliveries::lease_until.le(now));
+        let changed = diesel::update(delivery.filter(not_in_flight))
             .set((
                 webhook_deliveries::state.eq(state::PENDING),
                 webhook_deliveries::next_attempt_at.eq(now),
@@ -293,7 +299,10 @@ pub fn retry(
             ))
             .execute(conn)?;
         if changed == 0 {
-            return Err(DbError::NotFound("delivery"));
+            return Err(DbError::Refused(
+                "the delivery is being attempted right now; retry it once that attempt is recorded"
+                    .into(),
+            ));
         }
         Ok(())
     })

@@ -174,7 +174,12 @@ impl Worker {
                             record_at = tokio::time::Instant::now() + record_pause(unrecorded);
                             done.extend(back);
                         }
-                        Err(err) => tracing::error!(error = %err, "outbox record task failed"),
+                        Err(err) => {
+                            // Its outcomes are gone with it (their leases lapse and they are
+                            // tried again): nothing is left to record, so claiming goes on.
+                            unrecorded = 0;
+                            tracing::error!(error = %err, "outbox record task failed")
+                        }
                     }
                 }
                 _ = tokio::time::sleep_until(record_at), if recording.is_none() && !done.is_empty() && !retry_due => {}
@@ -280,7 +285,12 @@ impl Worker {
             })
             .await;
             match recorded {
-                Ok((Ok(()), _)) => Vec::new(),
+                Ok((Ok(again), outcomes)) => outcomes
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| again.contains(i))
+                    .map(|(_, outcome)| outcome)
+                    .collect(),
                 Ok((Err(err), outcomes)) => {
                     tracing::error!(error = ?err, emails = outcomes.len(), "could not record a round of email outcomes; will try again");
                     outcomes
@@ -389,14 +399,17 @@ fn truncate(text: &str) -> String {
     text.chars().take(MAX_ERROR_CHARS).collect()
 }
 
-/// Writes `outcomes` in one transaction; see [`Worker::record`].
-fn record_outcomes(pool: &DbPool, outcomes: &Done) -> anyhow::Result<()> {
+/// Writes `outcomes` in one transaction (see [`Worker::record`]); the indexes of those whose
+/// own write failed for a passing reason (a PostgreSQL deadlock or serialization failure),
+/// to be written again.
+fn record_outcomes(pool: &DbPool, outcomes: &Done) -> anyhow::Result<Vec<usize>> {
     let mut conn = pool.get()?;
     let now = db::now();
+    let mut again = Vec::new();
     db::write_transaction(&mut conn, |conn| {
         // The sends' rollup changes, summed per cell and written once at the end.
         let mut cells = rollups::Accumulator::new();
-        for (row, outcome, next_at) in outcomes {
+        for (i, (row, outcome, next_at)) in outcomes.iter().enumerate() {
             let one = db::savepoint(conn, |conn| match outcome {
                 Outcome::Sent => outbox::mark_sent(conn, row, now),
                 Outcome::Retry(e) => {
@@ -408,6 +421,10 @@ fn record_outcomes(pool: &DbPool, outcomes: &Done) -> anyhow::Result<()> {
             match one {
                 Ok(Some((cell, delta))) => cells.add_cell(&cell, delta),
                 Ok(None) => {}
+                Err(db::DbError::Busy(cause)) => {
+                    tracing::warn!(invitation = %row.invitation_id, %cause, "email outcome not recorded; will try again");
+                    again.push(i);
+                }
                 Err(err) => {
                     tracing::error!(invitation = %row.invitation_id, error = ?err, "could not record an email outcome")
                 }
@@ -415,7 +432,7 @@ fn record_outcomes(pool: &DbPool, outcomes: &Done) -> anyhow::Result<()> {
         }
         cells.write(conn)
     })?;
-    Ok(())
+    Ok(again)
 }
 
 /// The pause before recording again after `failures` records in a row did not commit:

@@ -26,6 +26,10 @@ const RECORD_TRIES: u32 = 5;
 /// The first pause between tries of a record; it doubles.
 const RECORD_PAUSE: Duration = Duration::from_millis(250);
 
+/// The longest one try of a record is expected to take (waiting for a pooled connection, then
+/// for SQLite's lock, at their default timeouts of 5 and 10 s, and the write).
+const RECORD_TRY_TAKES: Duration = Duration::from_secs(20);
+
 /// One instance's webhook worker.
 pub struct Worker {
     pool: DbPool,
@@ -55,6 +59,9 @@ impl Worker {
     /// Delivers due events until `stop` turns true.
     pub async fn run(self, mut stop: watch::Receiver<bool>) {
         while !*stop.borrow() {
+            // The claim's lease runs from before it was taken: every record is tried only
+            // while it still holds.
+            let held_until = tokio::time::Instant::now() + self.lease();
             let claimed = match self.claim().await {
                 Ok(rows) => rows,
                 Err(err) if is_busy(&err) => {
@@ -73,7 +80,10 @@ impl Worker {
                 }
                 continue;
             }
-            futures_util::future::join_all(claimed.into_iter().map(|out| self.send(out))).await;
+            futures_util::future::join_all(
+                claimed.into_iter().map(|out| self.send(out, held_until)),
+            )
+            .await;
         }
     }
 
@@ -101,7 +111,7 @@ impl Worker {
         .await
     }
 
-    async fn send(&self, out: Outgoing) {
+    async fn send(&self, out: Outgoing, held_until: tokio::time::Instant) {
         let policy = TargetPolicy {
             allow_loopback: self.settings.allow_loopback,
             block_private: self.settings.block_private,
@@ -152,11 +162,15 @@ impl Worker {
                 )?)
             })
             .await;
+            let pause = RECORD_PAUSE * 2u32.pow(tries - 1);
+            // Another try must end while the claim holds: past it another instance may have
+            // taken the delivery, and a record then would be refused anyway.
+            let room = tokio::time::Instant::now() + pause + RECORD_TRY_TAKES < held_until;
             match recorded {
                 Ok(_) => return,
-                Err(err) if tries < RECORD_TRIES => {
+                Err(err) if tries < RECORD_TRIES && room => {
                     tracing::warn!(error = ?err, delivery = %out.claimed.id, tries, "could not record a webhook attempt; will try again");
-                    tokio::time::sleep(RECORD_PAUSE * 2u32.pow(tries - 1)).await;
+                    tokio::time::sleep(pause).await;
                 }
                 Err(err) => {
                     tracing::error!(error = ?err, delivery = %out.claimed.id, "could not record a webhook attempt; it will be delivered again")

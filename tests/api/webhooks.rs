@@ -408,17 +408,19 @@ async fn finished_webhook_events_age_out_and_pending_ones_stay() {
     assert_eq!(receiver.wait_for(2).await.len(), 2);
     let conn = &mut *app.conn();
     // Wait for both deliveries' outcomes to be recorded.
+    let mut delivered = 0;
     for _ in 0..200 {
-        let delivered: i64 = webhook_deliveries::table
+        delivered = webhook_deliveries::table
             .filter(webhook_deliveries::state.eq("delivered"))
             .count()
-            .get_result(conn)
+            .get_result::<i64>(conn)
             .unwrap();
         if delivered == 2 {
             break;
         }
         std::thread::sleep(Duration::from_millis(25));
     }
+    assert_eq!(delivered, 2);
     // Both 40 days old; one of them still being retried.
     let long_ago = chrono::Utc::now().naive_utc() - chrono::Duration::days(40);
     diesel::update(webhook_events::table)
