@@ -755,13 +755,17 @@ class Run:
 
     # 11
     def save_tags_and_notes(self):
-        """resp.save() sends the whole object back with PUT: tags and notes are replaced, the
-        answer itself is not."""
+        """resp.save() sends the whole object back with PUT: tags and notes are replaced; the
+        answer itself is not, and a changed score is refused (422, the client's
+        ResourceValidationError) rather than quietly kept as it was."""
         p = self.person("tagged@example.com", send=False)
         r = delighted.SurveyResponse.create(person=p["id"], score=4, comment="meh")
         r["tags"] = ["refund", "vip"]
         r["notes"] = ["called back"]
         r["score"] = 10
+        self.expect_error(delighted.errors.ResourceValidationError, 422, r.save,
+                          "save() with a changed score")
+        r["score"] = 4
         saved = r.save()
         check(saved["tags"] == ["refund", "vip"], f"save() kept tags {saved['tags']!r}")
         check([n["text"] for n in saved["notes"]] == ["called back"], f"save() kept notes {saved['notes']!r}")
@@ -772,7 +776,7 @@ class Run:
         # Saving an expanded response sends `person` as an object: accepted too.
         again["tags"] = ["refund"]
         check(again.save()["tags"] == ["refund"], "save() of an expanded response failed")
-        return "tags and notes replaced by save(), score unchanged, expanded save accepted"
+        return "tags and notes replaced by save(), a changed score refused, expanded save accepted"
 
 
     def node_client(self):
