@@ -608,10 +608,27 @@ async fn answers_list_by_person_and_unsupported_filters_are_refused() {
         )
         .await;
     assert_eq!((status, scores(&none)), (200, vec![]));
-    let (_, newest) = d
+    // The first answer changed last (as a later comment would change it): last by creation,
+    // first by change.
+    {
+        use diesel::prelude::*;
+        use scorekeeper::db::schema::responses;
+        let later = chrono::Utc::now().naive_utc() + chrono::Duration::hours(1);
+        diesel::update(responses::table.filter(responses::score.eq(9)))
+            .set(responses::updated_at.eq(later))
+            .execute(&mut *app.conn())
+            .unwrap();
+    }
+    let (_, newest) = d.call("GET", "survey_responses?order=desc", None).await;
+    assert_eq!(scores(&newest), [3, 9]);
+    let (_, changed) = d
         .call("GET", "survey_responses?order=desc:updated_at", None)
         .await;
-    assert_eq!(scores(&newest), [3, 9]);
+    assert_eq!(scores(&changed), [9, 3]);
+    let (_, changed) = d
+        .call("GET", "survey_responses?order=asc:updated_at", None)
+        .await;
+    assert_eq!(scores(&changed), [3, 9]);
     for path in ["survey_responses?trend=42", "metrics?trend=42"] {
         let (status, body) = d.call("GET", path, None).await;
         assert_eq!(status, 422, "{path}: {body}");
