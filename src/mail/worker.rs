@@ -436,11 +436,14 @@ fn record_outcomes(pool: &DbPool, outcomes: &Done) -> anyhow::Result<Vec<usize>>
 }
 
 /// The pause before recording again after `failures` records in a row did not commit:
-/// 250 ms, doubling, at most [`RECORD_RETRY_MAX`].
+/// 250 ms, doubling, at most [`RECORD_RETRY_MAX`] (the delivery backoff without jitter).
 fn record_pause(failures: u32) -> std::time::Duration {
-    let pause = std::time::Duration::from_millis(250)
-        * 2u32.saturating_pow(failures.saturating_sub(1).min(10));
-    pause.min(RECORD_RETRY_MAX)
+    retry_delay(
+        failures,
+        std::time::Duration::from_millis(250),
+        RECORD_RETRY_MAX,
+        1.0,
+    )
 }
 
 async fn blocking<T: Send + 'static>(

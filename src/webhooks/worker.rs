@@ -162,7 +162,8 @@ impl Worker {
                 )?)
             })
             .await;
-            let pause = RECORD_PAUSE * 2u32.pow(tries - 1);
+            // Doubling from RECORD_PAUSE: the delivery backoff without jitter or cap.
+            let pause = retry_delay(tries, RECORD_PAUSE, Duration::MAX, 1.0);
             // Another try must end while the claim holds: past it another instance may have
             // taken the delivery, and a record then would be refused anyway.
             let room = tokio::time::Instant::now() + pause + RECORD_TRY_TAKES < held_until;
