@@ -23,7 +23,7 @@
 //! | `PUBLIC_RATE_PER_MINUTE_IP` | widget requests one client address may make a minute (bursts of a quarter) | `120` |
 //! | `PUBLIC_RATE_PER_MINUTE_KEY` | widget requests for one survey key a minute, all clients together | `6000` |
 //! | `WEBHOOK_ALLOW_LOOPBACK` | `true` lets webhooks reach loopback addresses (single-host set-ups, tests) | `false` |
-//! | `WEBHOOK_BLOCK_PRIVATE` | `true` also refuses private ranges (10/8, 172.16/12, 192.168/16, fc00::/7) | `false` |
+//! | `WEBHOOK_BLOCK_PRIVATE` | `true` also refuses private ranges (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) | `false` |
 //! | `WEBHOOK_TIMEOUT_SECS` | timeout of one delivery (connect and answer) | `10` |
 //! | `WEBHOOK_POLL_MS`   | how often the webhook worker looks for due deliveries          | `1000` |
 //! | `WEBHOOK_RETRY_BASE_MS` | first retry delay; it doubles per attempt (with jitter)   | `10000` |

@@ -292,7 +292,7 @@ fn run(listener: TcpListener, state: AppState, grace: Duration) -> anyhow::Resul
                 let route = req
                     .match_pattern()
                     .unwrap_or_else(|| "unmatched".to_owned());
-                let method = req.method().to_string();
+                let method = metric_method(req.method());
                 let metrics = req
                     .app_data::<web::Data<AppState>>()
                     .map(|s| s.metrics.clone());
@@ -301,7 +301,7 @@ fn run(listener: TcpListener, state: AppState, grace: Duration) -> anyhow::Resul
                     let response = response.await?;
                     if let Some(m) = metrics {
                         let status = response.status().as_u16();
-                        m.request(&route, &method, status, started.elapsed());
+                        m.request(&route, method, status, started.elapsed());
                     }
                     Ok(response)
                 }
@@ -376,5 +376,22 @@ async fn sweep_periodically(pool: DbPool, mut stop: watch::Receiver<bool>) {
             _ = tokio::time::sleep(SWEEP_INTERVAL) => {}
             _ = stop.changed() => {}
         }
+    }
+}
+
+/// The label a request's method is counted under: the standard methods by name, any other
+/// as `other` (a request line may name any method, and each name would be a series kept
+/// for good).
+fn metric_method(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }

@@ -23,8 +23,9 @@ pub fn init_with_default(default: &str) {
     };
 }
 
-/// A request path fit for logs: the secret segment of `/r/{token}`, `/u/{token}` and
-/// `/w/{key}/answers/{token}` is replaced, so survey tokens never reach a log. Query strings
+/// A request path fit for logs: the secret segment of `/r/{token}`, `/u/{token}`,
+/// `/d/{token}` (a dashboard's share link) and `/w/{key}/answers/{token}` is replaced, so
+/// survey tokens and share links never reach a log. Query strings
 /// are never logged.
 pub fn redact_path(path: &str) -> String {
     if let Some((widget, _)) = path
@@ -33,7 +34,7 @@ pub fn redact_path(path: &str) -> String {
     {
         return format!("/w/{widget}/answers/<token>");
     }
-    for prefix in ["/r/", "/u/"] {
+    for prefix in ["/r/", "/u/", "/d/"] {
         if let Some(rest) = path.strip_prefix(prefix) {
             let tail = rest.find('/').map_or("", |i| &rest[i..]);
             return format!("{prefix}<token>{tail}");
@@ -50,6 +51,11 @@ mod tests {
     fn survey_tokens_are_kept_out_of_logged_paths() {
         assert_eq!(redact_path("/r/AbC_123-xyz"), "/r/<token>");
         assert_eq!(redact_path("/u/AbC_123-xyz"), "/u/<token>");
+        assert_eq!(redact_path("/d/AbC_123-xyz"), "/d/<token>");
+        assert_eq!(
+            redact_path("/d/AbC_123-xyz/responses.csv"),
+            "/d/<token>/responses.csv"
+        );
         assert_eq!(
             redact_path("/w/pk_abc/answers/AbC_123-xyz"),
             "/w/pk_abc/answers/<token>"

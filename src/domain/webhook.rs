@@ -81,7 +81,7 @@ pub fn signature(secret: &str, t: i64, body: &[u8]) -> String {
 pub struct TargetPolicy {
     /// Allow loopback (single-host set-ups, tests).
     pub allow_loopback: bool,
-    /// Refuse private ranges too (10/8, 172.16/12, 192.168/16, fc00::/7).
+    /// Refuse private ranges too (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7).
     pub block_private: bool,
 }
 
@@ -101,7 +101,7 @@ impl TargetPolicy {
                     Some("link-local")
                 } else if v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast() {
                     Some("not a unicast address")
-                } else if v4.is_private() && self.block_private {
+                } else if (v4.is_private() || is_shared(v4)) && self.block_private {
                     Some("private")
                 } else {
                     None
@@ -125,9 +125,29 @@ impl TargetPolicy {
     }
 }
 
+/// Whether `v4` is in 100.64.0.0/10, the carrier-grade NAT range (RFC 6598): not public,
+/// and where some clouds keep their metadata service.
+fn is_shared(v4: std::net::Ipv4Addr) -> bool {
+    let [a, b, ..] = v4.octets();
+    a == 100 && (b & 0xc0) == 64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strict_mode_refuses_the_shared_address_range_too() {
+        let strict = TargetPolicy {
+            allow_loopback: false,
+            block_private: true,
+        };
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(strict.refuses(ip("100.100.100.200")), Some("private"));
+        assert_eq!(strict.refuses(ip("100.64.0.1")), Some("private"));
+        assert_eq!(strict.refuses(ip("100.128.0.1")), None);
+        assert_eq!(strict.refuses(ip("100.63.255.255")), None);
+    }
 
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {

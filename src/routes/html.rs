@@ -31,9 +31,23 @@ impl Page {
 }
 
 /// The client's address, which public pages and answers are rate-limited by: the TCP peer
-/// (a proxy in front answers for its clients as one).
+/// (a proxy in front answers for its clients as one), as [`limit_key`] counts it.
 pub fn peer(req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
-    req.peer_addr().map(|a| a.ip())
+    req.peer_addr().map(|a| limit_key(a.ip()))
+}
+
+/// The address a limit counts for `ip`: an IPv4 address as it is, an IPv6 one as its /64
+/// (one host is routinely given a whole /64, so counting its addresses one by one would
+/// give it limits without end), an IPv4-mapped IPv6 one as its IPv4 address.
+pub fn limit_key(ip: std::net::IpAddr) -> std::net::IpAddr {
+    use std::net::{IpAddr, Ipv6Addr};
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
+    }
 }
 
 /// Wraps a page with the headers every public page carries.
@@ -103,4 +117,27 @@ pub fn error(err: &ApiError) -> HttpResponse {
         response.headers_mut().insert(header::RETRY_AFTER, v);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::limit_key;
+
+    #[test]
+    fn an_ipv6_host_is_limited_as_its_slash_64() {
+        let a = limit_key("2001:db8:1:2:aaaa::1".parse().unwrap());
+        let b = limit_key("2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap());
+        let other = limit_key("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_eq!(a, "2001:db8:1:2::".parse::<std::net::IpAddr>().unwrap());
+        assert_ne!(a, other);
+        assert_eq!(
+            limit_key("::ffff:192.0.2.7".parse().unwrap()),
+            "192.0.2.7".parse::<std::net::IpAddr>().unwrap()
+        );
+        assert_eq!(
+            limit_key("192.0.2.7".parse().unwrap()),
+            "192.0.2.7".parse::<std::net::IpAddr>().unwrap()
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! the page's button, or a mail client's RFC 8058 one-click POST, does.
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::html::{self, Page};
 use crate::db;
@@ -12,7 +12,14 @@ use crate::pages;
 use crate::state::AppState;
 
 /// `GET /u/{token}`: asks for confirmation, showing the address masked.
-pub async fn page(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
+pub async fn page(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> HttpResponse {
+    if let Err(err) = state.public_limits.check_page(html::peer(&req)) {
+        return html::error(&err);
+    }
     let lookup = token.clone();
     match db::run(&state.pool, move |conn| unsubscribe::find(conn, &lookup)).await {
         Ok(recipient) => render(&token, &recipient.masked, false),
@@ -21,7 +28,14 @@ pub async fn page(state: web::Data<AppState>, token: web::Path<String>) -> HttpR
 }
 
 /// `POST /u/{token}`: adds the recipient to the workspace's suppression list.
-pub async fn confirm(state: web::Data<AppState>, token: web::Path<String>) -> HttpResponse {
+pub async fn confirm(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    token: web::Path<String>,
+) -> HttpResponse {
+    if let Err(err) = state.public_limits.check_page(html::peer(&req)) {
+        return html::error(&err);
+    }
     let lookup = token.clone();
     let result: Result<_, ApiError> =
         db::run(&state.pool, move |conn| unsubscribe::confirm(conn, &lookup)).await;

@@ -79,6 +79,9 @@ async fn attempt(
         .ok_or_else(|| refusal.unwrap_or_else(|| format!("{host} resolves to no address")))?;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // Straight to the checked address: a proxy from the environment would resolve the
+        // host itself, past the checks above.
+        .no_proxy()
         .timeout(timeout)
         .connect_timeout(timeout)
         .resolve(&host, target)
