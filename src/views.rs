@@ -318,9 +318,9 @@ impl ResponseView {
 
 impl ResponseView {
     /// An anonymous survey's response: no invitation, recipient or properties, dated to the
-    /// day, and its comment only when `comments` (the survey holds enough of them).
+    /// month, and its comment only when `comments` (the survey holds enough of them).
     pub fn anonymous(r: Response, inv: &Invitation, comments: bool) -> Self {
-        let day = |t| from_stored(crate::db::day_of(t));
+        let month = |t| from_stored(crate::db::month_of(t));
         Self {
             id: r.id.into(),
             invitation_id: None,
@@ -331,9 +331,9 @@ impl ResponseView {
             suspect_reason: r.suspect_reason,
             recipient: None,
             properties: BTreeMap::new(),
-            invited_at: day(inv.created_at),
-            created_at: day(r.created_at),
-            updated_at: day(r.updated_at),
+            invited_at: month(inv.created_at),
+            created_at: month(r.created_at),
+            updated_at: month(r.updated_at),
         }
     }
 }

@@ -140,7 +140,7 @@ pub fn comments(
         // The surveys are of one workspace: one minimum.
         Some(first) => db::workspaces::settings(conn, &first.workspace_id)?.min_group_size,
     };
-    for survey in anonymous {
+    for survey in &anonymous {
         match anonymity::answers_shown(conn, survey) {
             Ok(Some(true)) => {}
             // Comments withheld, or (409) every answer while the survey has too few.
@@ -148,26 +148,46 @@ pub fn comments(
             Err(unexpected) => return Err(unexpected),
         }
     }
+    let window_range = (db::to_stored(window.from), db::to_stored(window.to));
+    let filters = spec.filter_pairs();
+    let anonymous_ids: Vec<SurveyId> = anonymous.iter().map(|s| s.id.clone()).collect();
+    // Only an anonymous survey's own comments count towards its minimum.
+    if !anonymous_ids.is_empty()
+        && db::responses::latest_comments(
+            conn,
+            &anonymous_ids,
+            window_range,
+            &filters,
+            true,
+            i64::from(min),
+        )?
+        .len()
+            < usize::try_from(min).unwrap_or(usize::MAX)
+    {
+        return Ok(Comments::Withheld(TOO_FEW));
+    }
     let ids: Vec<SurveyId> = surveys.iter().map(|s| s.id.clone()).collect();
     let rows = db::responses::latest_comments(
         conn,
         &ids,
-        db::to_stored(window.from),
-        db::to_stored(window.to),
-        &spec.filter_pairs(),
-        COMMENTS_SHOWN.max(i64::from(min)),
+        window_range,
+        &filters,
+        !anonymous_ids.is_empty(),
+        COMMENTS_SHOWN,
     )?;
-    if rows.len() < usize::try_from(min).unwrap_or(usize::MAX) {
-        return Ok(Comments::Withheld(TOO_FEW));
-    }
     let tz = spec.tz;
+    // An anonymous survey's comments are dated to the month, as its answers are.
+    let format = if anonymous_ids.is_empty() {
+        "%Y-%m-%d"
+    } else {
+        "%Y-%m"
+    };
     Ok(Comments::Shown(
         rows.into_iter()
-            .take(usize::try_from(COMMENTS_SHOWN).unwrap_or(10))
             .map(|(score, text, at)| Comment {
                 day: db::from_stored(at)
                     .with_timezone(&tz)
-                    .format("%Y-%m-%d")
+                    .format(format)
                     .to_string(),
                 score,
                 text,

@@ -6,7 +6,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::invitations::status;
-use super::schema::{campaign_cycles, campaign_invitations, campaigns, invitations};
+use super::schema::{
+    audience_members, campaign_cycles, campaign_invitations, campaigns, invitations,
+};
 use super::{AnyConnection, DbError, DbResult};
 use crate::domain::ids::{InvitationId, SurveyId, WorkspaceId};
 use crate::domain::page::PageRequest;
@@ -475,14 +477,24 @@ pub struct CycleCounts {
     pub reminders: i64,
 }
 
-/// The cycles of `campaign`, newest first, with their counts (at most `limit`).
-pub fn cycles(conn: &mut AnyConnection, campaign: &str, limit: i64) -> DbResult<Vec<CycleCounts>> {
-    let cycles: Vec<Cycle> = campaign_cycles::table
+/// The cycles of `campaign` numbered below `before` (all when `None`), newest first, with
+/// their counts (at most `limit`).
+pub fn cycles(
+    conn: &mut AnyConnection,
+    campaign: &str,
+    before: Option<i32>,
+    limit: i64,
+) -> DbResult<Vec<CycleCounts>> {
+    let mut query = campaign_cycles::table
         .filter(campaign_cycles::campaign_id.eq(campaign))
         .order(campaign_cycles::number.desc())
         .limit(limit)
         .select(Cycle::as_select())
-        .load(conn)?;
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(campaign_cycles::number.lt(before));
+    }
+    let cycles: Vec<Cycle> = query.load(conn)?;
     let mut out = Vec::with_capacity(cycles.len());
     for cycle in cycles {
         let of_cycle = || {
@@ -507,4 +519,31 @@ pub fn cycles(conn: &mut AnyConnection, campaign: &str, limit: i64) -> DbResult<
         });
     }
     Ok(out)
+}
+
+/// Moves every cycle of `workspace` whose issuing stopped at the member `key` (about to be
+/// erased) back to the member before it in its audience, or to the start when there is none:
+/// the members after it are issued as before, and the key is stored nowhere.
+pub fn forget_position(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    key: &str,
+) -> DbResult<usize> {
+    let cycles: Vec<(String, String)> = campaign_cycles::table
+        .inner_join(campaigns::table)
+        .filter(campaigns::workspace_id.eq(workspace.as_str()))
+        .filter(campaign_cycles::issued_through.eq(key))
+        .select((campaign_cycles::id, campaigns::audience_id))
+        .load(conn)?;
+    for (cycle, audience) in &cycles {
+        let before: Option<String> = audience_members::table
+            .filter(audience_members::audience_id.eq(audience))
+            .filter(audience_members::email_key.lt(key))
+            .select(diesel::dsl::max(audience_members::email_key))
+            .first(conn)?;
+        diesel::update(campaign_cycles::table.find(cycle))
+            .set(campaign_cycles::issued_through.eq(before.unwrap_or_default()))
+            .execute(conn)?;
+    }
+    Ok(cycles.len())
 }

@@ -4,7 +4,9 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{invitations, people, responses, suppressions, webhook_events, workspaces};
+use super::schema::{
+    invitations, outbox, people, responses, suppressions, webhook_events, workspaces,
+};
 use super::{audiences, rollups, AnyConnection, DbResult};
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::{InvitationId, WorkspaceId};
@@ -79,6 +81,13 @@ pub fn erase(
         Answers::Anonymise => {
             for chunk in ids.chunks(1_000) {
                 super::invitations::cut_identities(conn, chunk)?;
+                // A failed send's error often quotes the address ("550 <ana@…> unknown").
+                diesel::update(invitations::table.filter(invitations::id.eq_any(chunk)))
+                    .set(invitations::last_error.eq(None::<String>))
+                    .execute(conn)?;
+                diesel::update(outbox::table.filter(outbox::invitation_id.eq_any(chunk)))
+                    .set(outbox::last_error.eq(None::<String>))
+                    .execute(conn)?;
             }
         }
         Answers::Delete => {
@@ -87,6 +96,9 @@ pub fn erase(
             }
         }
     }
+    // Before the memberships go: a campaign cycle that last issued them keeps its place by
+    // another member's key.
+    super::campaigns::forget_position(conn, workspace, &key)?;
     out.memberships = audiences::remove_everywhere(conn, workspace, &key)?;
     out.people = diesel::delete(
         people::table
@@ -121,6 +133,12 @@ pub fn erase(
 /// Deletes invitation `id` with everything hanging off it, after taking its whole
 /// contribution out of the rollups. Returns 1 if it had an answer.
 fn delete_invitation(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<usize> {
+    // Lock the row before reading it (an update that changes nothing takes the same lock as
+    // an answer's write): an answer being written commits first and is read here, so its
+    // whole contribution is taken out, not the one before it. SQLite has one writer anyway.
+    diesel::update(invitations::table.find(id.as_str()))
+        .set(invitations::status.eq(invitations::status))
+        .execute(conn)?;
     let (channel, status, sent_at, opened_at): (
         String,
         String,

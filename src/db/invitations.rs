@@ -183,15 +183,22 @@ pub fn with_surveys(
 }
 
 /// The latest issued invitation to `recipient_key` in the workspace created at or after
-/// `since`: what the throttle counts.
+/// `since`: what the throttle counts. Invitations of anonymous surveys do not count: an
+/// answer cuts their address key, so counting them would make the throttle say who has
+/// just answered.
 pub fn last_issued_to(
     conn: &mut AnyConnection,
     workspace_id: &WorkspaceId,
     recipient_key: &str,
     since: NaiveDateTime,
 ) -> QueryResult<Option<NaiveDateTime>> {
+    let anonymous = surveys::table
+        .filter(surveys::workspace_id.eq(workspace_id.as_str()))
+        .filter(surveys::anonymous.eq(true))
+        .select(surveys::id);
     invitations::table
         .filter(invitations::workspace_id.eq(workspace_id.as_str()))
+        .filter(invitations::survey_id.ne_all(anonymous))
         .filter(invitations::recipient_key.eq(recipient_key))
         .filter(invitations::created_at.ge(since))
         .filter(invitations::status.ne_all(status::NOT_ISSUED))

@@ -351,9 +351,13 @@ pub fn to_stored(at: DateTime<Utc>) -> NaiveDateTime {
     at.naive_utc().trunc_subsecs(6)
 }
 
-/// The start of the UTC day of `at`: all an anonymous survey ever says of when.
-pub fn day_of(at: NaiveDateTime) -> NaiveDateTime {
-    at.date().and_time(chrono::NaiveTime::MIN)
+/// The start of the UTC month of `at`: all an anonymous survey's answers ever say of when.
+/// Not the day: where one person is invited or answers on a day, the day names them.
+pub fn month_of(at: NaiveDateTime) -> NaiveDateTime {
+    let date = at.date();
+    chrono::Datelike::with_day(&date, 1)
+        .unwrap_or(date)
+        .and_time(chrono::NaiveTime::MIN)
 }
 
 /// Converts a stored timestamp back to UTC.

@@ -508,14 +508,16 @@ pub fn property_keys(
         .load(conn)?)
 }
 
-/// The latest trusted comments on `surveys`, newest first: `(score, comment, written at)` of
-/// answers to invitations created in `[from, to)` carrying every `(key, value)` of `filters`.
+/// The latest trusted comments on `surveys`, newest first (in id order, which is random,
+/// when `by_id`: the newest comment of an anonymous survey is its latest respondent's):
+/// `(score, comment, written at)` of answers to invitations created in `[from, to)` carrying
+/// every `(key, value)` of `filters`.
 pub fn latest_comments(
     conn: &mut AnyConnection,
     surveys: &[SurveyId],
-    from: NaiveDateTime,
-    to: NaiveDateTime,
+    (from, to): (NaiveDateTime, NaiveDateTime),
     filters: &[(String, String)],
+    by_id: bool,
     limit: i64,
 ) -> DbResult<Vec<(i32, String, NaiveDateTime)>> {
     use super::schema::invitation_properties;
@@ -532,9 +534,13 @@ pub fn latest_comments(
             responses::comment.assume_not_null(),
             responses::updated_at,
         ))
-        .order((responses::updated_at.desc(), responses::id.desc()))
         .limit(limit)
         .into_boxed();
+    query = if by_id {
+        query.order(responses::id.asc())
+    } else {
+        query.order((responses::updated_at.desc(), responses::id.desc()))
+    };
     for (k, v) in filters {
         query = query.filter(
             invitations::id.eq_any(

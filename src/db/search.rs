@@ -58,7 +58,15 @@ pub fn invitations(
         query = query.filter(invitations::survey_id.eq(survey.as_str()));
     }
     if let Some(id) = &search.external_id {
-        query = query.filter(invitations::recipient_external_id.eq(id.clone()));
+        // An anonymous survey's invitations never match an external id: an answer cuts it,
+        // so the invitation dropping out of the search would say who has just answered.
+        let anonymous = surveys::table
+            .filter(surveys::workspace_id.eq(workspace.as_str()))
+            .filter(surveys::anonymous.eq(true))
+            .select(surveys::id);
+        query = query
+            .filter(invitations::recipient_external_id.eq(id.clone()))
+            .filter(invitations::survey_id.ne_all(anonymous));
     }
     if let Some(since) = search.since {
         query = query.filter(invitations::created_at.ge(since));

@@ -21,7 +21,7 @@ use crate::invite::{self, Channel, InvitationRequest, Issuer};
 use crate::reports;
 
 /// Maps stored responses to Delighted's shape, with their people (expanded or by id). An
-/// anonymous survey's answers come without person or properties, dated to the day, under the
+/// anonymous survey's answers come without person or properties, dated to the month, under the
 /// same minimum as its own list (`own`: the one answer the caller has just recorded, which
 /// tells them nothing new).
 fn response_views(

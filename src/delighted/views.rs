@@ -151,10 +151,10 @@ impl ResponseView {
 }
 
 impl ResponseView {
-    /// An anonymous survey's response: no person or properties, times to the day, its
+    /// An anonymous survey's response: no person or properties, times to the month, its
     /// comment only when `comments`.
     pub fn anonymous(kind: SurveyKind, r: Response, comments: bool, public_url: &str) -> Self {
-        let changed = crate::db::day_of(r.updated_at) != crate::db::day_of(r.created_at);
+        let changed = crate::db::month_of(r.updated_at) != crate::db::month_of(r.created_at);
         Self {
             id: r.id.to_string(),
             person: None,
@@ -162,8 +162,8 @@ impl ResponseView {
             score: r.score,
             comment: r.comment.filter(|_| comments),
             permalink: format!("{public_url}/v1/responses/{}", r.id),
-            created_at: unix(crate::db::day_of(r.created_at)),
-            updated_at: changed.then(|| unix(crate::db::day_of(r.updated_at))),
+            created_at: unix(crate::db::month_of(r.created_at)),
+            updated_at: changed.then(|| unix(crate::db::month_of(r.updated_at))),
             person_properties: BTreeMap::new(),
             notes: Vec::new(),
             tags: Vec::new(),

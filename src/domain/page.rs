@@ -71,10 +71,19 @@ impl PageRequest {
     }
 
     /// Trims the extra row and returns the cursor for the next page.
-    pub fn finish<T>(&self, mut rows: Vec<T>, id: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>) {
+    pub fn finish<T>(&self, rows: Vec<T>, id: impl Fn(&T) -> &str) -> (Vec<T>, Option<String>) {
+        self.finish_keyed(rows, |r| id(r).to_owned())
+    }
+
+    /// [`Self::finish`] for rows whose key is computed (a number shown as text).
+    pub fn finish_keyed<T>(
+        &self,
+        mut rows: Vec<T>,
+        key: impl Fn(&T) -> String,
+    ) -> (Vec<T>, Option<String>) {
         if rows.len() > self.limit as usize {
             rows.truncate(self.limit as usize);
-            let next = rows.last().map(|r| URL_SAFE_NO_PAD.encode(id(r)));
+            let next = rows.last().map(|r| URL_SAFE_NO_PAD.encode(key(r)));
             (rows, next)
         } else {
             (rows, None)

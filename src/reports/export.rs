@@ -43,7 +43,7 @@ pub struct Export {
     /// The property columns, in order (none for an anonymous survey).
     pub properties: Vec<String>,
     /// For an anonymous survey: whether its comments are shown. Its rows then carry no
-    /// invitation or recipient, and times to the day only.
+    /// invitation or recipient, and times to the month only.
     pub anonymous: Option<bool>,
 }
 
@@ -115,14 +115,14 @@ pub fn page(
     for (r, inv) in &rows {
         let props = properties.remove(&inv.id).unwrap_or_default();
         if let Some(comments) = export.anonymous {
-            let day = |t| from_stored(crate::db::day_of(t)).to_rfc3339();
+            let month = |t| from_stored(crate::db::month_of(t)).to_rfc3339();
             let comment = r.comment.clone().filter(|_| comments).unwrap_or_default();
             let cells = [
                 r.id.to_string(),
                 String::new(),
-                day(inv.created_at),
-                day(r.created_at),
-                day(r.updated_at),
+                month(inv.created_at),
+                month(r.created_at),
+                month(r.updated_at),
                 r.score.to_string(),
                 comment,
                 r.suspect.to_string(),

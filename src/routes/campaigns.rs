@@ -221,8 +221,9 @@ pub async fn resume(
     Ok(HttpResponse::Ok().json(CampaignView::from(c)))
 }
 
-/// `GET /v1/campaigns/{id}/cycles?limit=…`: the latest `limit` cycles (default 50, at most
-/// 500), newest first, with issued and answered counts.
+/// `GET /v1/campaigns/{id}/cycles?limit=…&cursor=…`: the cycles, newest first (`limit`
+/// default 50, at most 500), with issued and answered counts; the cursor is the last cycle
+/// number shown.
 pub async fn cycles(
     ws: Workspace,
     state: web::Data<AppState>,
@@ -230,17 +231,20 @@ pub async fn cycles(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = query.page()?;
+    let before = page
+        .after
+        .as_deref()
+        .map(|n| {
+            n.parse::<i32>()
+                .map_err(|_| Invalid::new("cursor", "is not a cursor this API returned"))
+        })
+        .transpose()?;
     let list = db::run(&state.pool, move |conn| {
         let c = campaigns::find(conn, &ws.id, &id)?;
-        let limit = i64::from(page.limit);
-        let data: Vec<CycleView> = campaigns::cycles(conn, &c.id, limit)?
-            .into_iter()
-            .map(Into::into)
-            .collect();
-        Ok::<_, ApiError>(ListView {
-            data,
-            next_cursor: None,
-        })
+        let rows = campaigns::cycles(conn, &c.id, before, page.fetch_limit())?;
+        let (rows, next_cursor) = page.finish_keyed(rows, |r| r.cycle.number.to_string());
+        let data: Vec<CycleView> = rows.into_iter().map(Into::into).collect();
+        Ok::<_, ApiError>(ListView { data, next_cursor })
     })
     .await?;
     Ok(HttpResponse::Ok().json(list))

@@ -1,7 +1,7 @@
 //! Anonymity the API enforces: figures over fewer than the workspace's `min_group_size`
 //! respondents are withheld at every level (group, bucket, filter, workspace), with the
 //! sibling that would give them away; an anonymous survey's answers carry no identity and no
-//! time finer than the day, in lists, exports, webhooks and the Delighted facade.
+//! time finer than the month, in lists, exports, webhooks and the Delighted facade.
 
 use serde_json::{json, Value};
 
@@ -268,7 +268,7 @@ async fn a_workspace_roll_up_never_gives_away_what_one_surveys_answer_withholds(
 }
 
 #[tokio::test]
-async fn an_anonymous_surveys_answers_carry_no_identity_and_no_time_finer_than_the_day() {
+async fn an_anonymous_surveys_answers_carry_no_identity_and_no_time_finer_than_the_month() {
     let app = spawn_app().await;
     let pulse = pulse(&app).await;
     let first = answer(&app, &pulse, "eng", 5, "love the team").await;
@@ -288,8 +288,13 @@ async fn an_anonymous_surveys_answers_carry_no_identity_and_no_time_finer_than_t
             "{r}"
         );
         assert_eq!(r["properties"], json!({}));
+        // Dated to the month: where one person is invited or answers on a day, the day
+        // would name them.
         for t in ["invited_at", "created_at", "updated_at"] {
-            assert!(r[t].as_str().unwrap().ends_with("T00:00:00Z"), "{t} of {r}");
+            assert!(
+                r[t].as_str().unwrap().ends_with("-01T00:00:00Z"),
+                "{t} of {r}"
+            );
         }
         // One comment among five answers: comments follow their own minimum.
         assert!(r["comment"].is_null(), "{r}");
@@ -325,7 +330,7 @@ async fn an_anonymous_surveys_answers_carry_no_identity_and_no_time_finer_than_t
     let found: Value = res.json().await.unwrap();
     assert_eq!(found["data"], json!([]));
 
-    // The CSV export: no address, no name, no property columns, days only; no filters.
+    // The CSV export: no address, no name, no property columns, months only; no filters.
     let res = app
         .client
         .get(format!("{}/v1/surveys/{pulse}/responses.csv", app.address))
@@ -569,4 +574,49 @@ async fn an_anonymous_surveys_invitations_never_say_who_answered() {
     let one = shown(&control["id"]).await;
     assert_eq!(one["status"], "responded");
     assert_eq!(one["recipient"]["name"], "Ana Example");
+}
+
+#[tokio::test]
+async fn neither_the_throttle_nor_a_search_by_external_id_counts_an_anonymous_invitation() {
+    // An answer cuts the invitation's address key and external id: were they counted, the
+    // throttle or the search would change the moment the person answered, and say who did.
+    let sink = crate::smtp::SmtpSink::start();
+    let app = crate::email::email_app(&sink.url(), &[]).await;
+    let pulse = pulse(&app).await;
+    let support = app
+        .create_survey(json!({"name": "Support", "kind": "csat", "throttle_days": 30}))
+        .await;
+    let support = support["id"].as_str().unwrap();
+    app.invite(
+        &pulse,
+        json!({"channel": "link",
+               "recipient": {"email": "alice@example.com", "external_id": "emp-42"},
+               "properties": {"department": "eng"}}),
+    )
+    .await;
+    let found: Value = app
+        .get("/v1/invitations?external_id=emp-42")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["data"], json!([]), "{found}");
+    let res = app
+        .post(
+            &format!("/v1/surveys/{support}/invitations"),
+            &json!({"channel": "email", "recipient": {"email": "alice@example.com"}}),
+        )
+        .await;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "not throttled by the pulse: {body}");
+    // A second customer survey is throttled by the first, as ever.
+    let res = app
+        .post(
+            &format!("/v1/surveys/{support}/invitations"),
+            &json!({"channel": "email", "recipient": {"email": "alice@example.com"}}),
+        )
+        .await;
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["reason"], "throttled", "{body}");
 }

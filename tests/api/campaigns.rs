@@ -335,6 +335,30 @@ async fn a_fortnightly_campaign_runs_cycles_with_reminders_that_stop_after_an_an
         (c2["issued"].as_i64(), c2["answered"].as_i64()),
         (Some(3), Some(0))
     );
+    // A page of one cycle leads, by its cursor, to the one before, and that is the end.
+    let page: Value = app
+        .get(&format!("/v1/campaigns/{id}/cycles?limit=1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"][0]["number"], 2);
+    let cursor = page["next_cursor"].as_str().expect("a cursor to cycle 1");
+    let page: Value = app
+        .get(&format!(
+            "/v1/campaigns/{id}/cycles?limit=1&cursor={cursor}"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"][0]["number"], 1);
+    assert_eq!(page["data"].as_array().unwrap().len(), 1);
+    assert!(page["next_cursor"].is_null());
+    let bad = app
+        .get(&format!("/v1/campaigns/{id}/cycles?cursor=eHl6"))
+        .await;
+    assert_eq!(bad.status(), 422);
 
     // Stats per cycle, and eNPS: the rule says so; the figures are withheld (3 < 5) but
     // the counts show. The cycles were issued at their starts, on the test's clock (weeks

@@ -336,15 +336,28 @@ async fn an_anonymous_survey_dashboard_withholds_small_groups_and_names_nobody()
         true,
         "two people are under the minimum"
     );
-    // Comments, but never who wrote them or when to the minute.
-    // The ten latest, newest first.
-    assert!(html.contains("Note 13 from tiny") && html.contains("Note 4 from big"));
-    assert!(!html.contains("Note 3 from big"));
-    assert!(html.find("Note 13").unwrap() < html.find("Note 4 ").unwrap());
+    // Comments, but never who wrote them or when: ten of them, in the order of their random
+    // ids (the newest would be the latest respondent's), dated to the month.
+    let shown = regex::Regex::new(r"Note (\d+) from").unwrap();
+    let notes: Vec<u32> = shown
+        .captures_iter(&html)
+        .map(|c| c[1].parse().unwrap())
+        .collect();
+    assert_eq!(notes.len(), 10, "{html}");
+    let mut latest_first = notes.clone();
+    latest_first.sort_unstable_by(|a, b| b.cmp(a));
+    assert_ne!(notes, latest_first, "not in time order");
     assert!(!html.contains("Ana Employee") && !html.contains("@example.com"));
     assert!(
         !regex::Regex::new(r"\d\d:\d\d").unwrap().is_match(&html),
-        "day precision only"
+        "no time of day"
+    );
+    let dated = regex::Regex::new(r"(\d{4}-\d\d(-\d\d)?) · score").unwrap();
+    let dates: Vec<_> = dated.captures_iter(&html).collect();
+    assert_eq!(dates.len(), 10, "{html}");
+    assert!(
+        dates.iter().all(|c| c.get(2).is_none()),
+        "month precision only"
     );
     // Under the minimum the comments are withheld too.
     let few = app

@@ -128,6 +128,51 @@ async fn seeded(app: &TestApp, smtp: &SmtpSink) -> String {
         )
         .await;
     assert_eq!(res.status(), 201);
+    let audience: Value = res.json().await.unwrap();
+    // A pulse campaign on the audience, whose running cycle last issued Ana.
+    let pulse = app.survey_of("nps").await;
+    let start = (chrono::Utc::now() + chrono::Duration::days(7)).format("%Y-%m-%dT09:00");
+    let res = app
+        .post(
+            "/v1/campaigns",
+            &json!({"name": "Pulse", "survey_id": pulse, "audience_id": audience["audience"]["id"],
+                    "start": start.to_string(), "tz": "UTC"}),
+        )
+        .await;
+    let status = res.status();
+    let campaign: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "{campaign}");
+    {
+        use scorekeeper::db::schema::{campaign_cycles as cc, invitations, outbox};
+        let conn = &mut *app.conn();
+        let now = scorekeeper::db::now();
+        diesel::insert_into(cc::table)
+            .values((
+                cc::id.eq(uuid::Uuid::new_v4().to_string()),
+                cc::campaign_id.eq(campaign["id"].as_str().unwrap()),
+                cc::number.eq(1),
+                cc::scheduled_at.eq(now),
+                cc::started_at.eq(now),
+                cc::issued_through.eq("ana.example@acme.test"),
+                cc::issuing_done.eq(false),
+                cc::cut_after.eq(now),
+            ))
+            .execute(conn)
+            .unwrap();
+        // Her email once failed, and the server's answer quoted her address.
+        let error = "550 5.1.1 <Ana.Example@acme.test>: mailbox unavailable";
+        let ana = invitations::table
+            .filter(invitations::recipient_name.eq("Ana Example"))
+            .select(invitations::id);
+        diesel::update(outbox::table.filter(outbox::invitation_id.eq_any(ana)))
+            .set(outbox::last_error.eq(error))
+            .execute(conn)
+            .unwrap();
+        diesel::update(invitations::table.filter(invitations::recipient_name.eq("Ana Example")))
+            .set(invitations::last_error.eq(error))
+            .execute(conn)
+            .unwrap();
+    }
     let res = app
         .post(
             "/v1/suppressions",
