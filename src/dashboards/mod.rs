@@ -259,8 +259,8 @@ fn date(field: &str, raw: &str) -> Result<NaiveDate, Invalid> {
         .ok_or_else(|| Invalid::new(field, "must be a date like 2026-03-31"))
 }
 
-/// The first instant of local day `day` in `tz` (the later one where midnight repeats, the
-/// first valid one where it is skipped).
+/// The first instant of local day `day` in `tz` (the earlier one where midnight repeats, as
+/// the trend's day buckets start; the first valid one where it is skipped).
 fn start_of_day(tz: Tz, day: NaiveDate) -> DateTime<Utc> {
     let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
     (0..4)
@@ -281,16 +281,20 @@ impl Window {
             Some(raw) => Interval::parse(&raw)?,
             None => spec.interval,
         };
-        let to = match to {
-            Some(raw) => {
-                let day = date("to", &raw)?;
-                start_of_day(spec.tz, day + Days::new(1))
-            }
-            None => now,
-        };
-        let from = match from {
-            Some(raw) => start_of_day(spec.tz, date("from", &raw)?),
-            None => to - chrono::Duration::days(spec.window_days),
+        // The local day after `to`, which the window ends at the start of.
+        let end_day = to
+            .map(|raw| date("to", &raw).map(|day| day + Days::new(1)))
+            .transpose()?;
+        let to = end_day.map_or(now, |day| start_of_day(spec.tz, day));
+        let from = match (from, end_day) {
+            (Some(raw), _) => start_of_day(spec.tz, date("from", &raw)?),
+            // Whole local days back from `to`: a day the clocks change on is 23 or 25 hours.
+            (None, Some(day)) => start_of_day(
+                spec.tz,
+                day.checked_sub_days(Days::new(spec.window_days.unsigned_abs()))
+                    .unwrap_or(day),
+            ),
+            (None, None) => to - chrono::Duration::days(spec.window_days),
         };
         if from >= to {
             return Err(Invalid::new("to", "must not be before from"));
@@ -422,6 +426,21 @@ mod tests {
             interval: Some(String::new()),
         };
         assert_eq!(Window::parse(&spec, &empty, now()).unwrap(), default);
+        // `to` alone: `window_days` whole local days, across the change to summer time
+        // (29 March), so the window starts at a local midnight, not an hour before one.
+        let to_only = ViewQuery {
+            to: Some("2026-04-15".into()),
+            ..ViewQuery::default()
+        };
+        let w = Window::parse(&spec, &to_only, now()).unwrap();
+        assert_eq!(
+            w.to,
+            "2026-04-15T22:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            w.from,
+            "2026-03-16T23:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
     }
 
     #[test]

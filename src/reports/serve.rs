@@ -2,6 +2,7 @@
 //! `GET /v1/stats` and every number on a shared dashboard, so they can never disagree.
 
 use chrono::{DateTime, Utc};
+use diesel::Connection;
 
 use super::anonymity;
 use super::view::{AnonymityView, Context, StatsView, ANONYMITY_RULE};
@@ -84,26 +85,37 @@ pub async fn stats(
         }
     });
     let ids: Vec<SurveyId> = surveys.iter().map(|s| s.id.clone()).collect();
+    // One snapshot for every read of the call: a cell read whole and the finer cells taken
+    // off it (and the totals beside the groups) must see the same answers.
     let (report, withheld, before, min, employees) = db::run(pool, move |conn| {
-        // NPS sent to an audience is eNPS: every survey combined is sent by a campaign.
-        let employees = kind == SurveyKind::Nps && db::campaigns::send_all(conn, &ids)?;
-        let Some(protection) = anonymity::protection(conn, &surveys)? else {
-            let report = super::run(conn, &request, now)?;
-            let before = previous.map(|p| super::run(conn, &p, now)).transpose()?;
-            return Ok::<_, ApiError>((report, None, before.map(|b| (b, false)), None, employees));
-        };
-        let (report, withheld) = anonymity::run(conn, &request, now, &protection)?;
-        let before = previous
-            .map(|p| anonymity::run(conn, &p, now, &protection))
-            .transpose()?
-            .map(|(b, w)| (b, w.total || withheld.total));
-        Ok((
-            report,
-            Some(withheld),
-            before,
-            Some(protection.min),
-            employees,
-        ))
+        conn.transaction(|conn| {
+            db::snapshot_reads(conn)?;
+            // NPS sent to an audience is eNPS: every survey combined is sent by a campaign.
+            let employees = kind == SurveyKind::Nps && db::campaigns::send_all(conn, &ids)?;
+            let Some(protection) = anonymity::protection(conn, &surveys)? else {
+                let report = super::run(conn, &request, now)?;
+                let before = previous.map(|p| super::run(conn, &p, now)).transpose()?;
+                return Ok::<_, ApiError>((
+                    report,
+                    None,
+                    before.map(|b| (b, false)),
+                    None,
+                    employees,
+                ));
+            };
+            let (report, withheld) = anonymity::run(conn, &request, now, &protection)?;
+            let before = previous
+                .map(|p| anonymity::run(conn, &p, now, &protection))
+                .transpose()?
+                .map(|(b, w)| (b, w.total || withheld.total));
+            Ok((
+                report,
+                Some(withheld),
+                before,
+                Some(protection.min),
+                employees,
+            ))
+        })
     })
     .await?;
     let ctx = Context {

@@ -4,6 +4,7 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use diesel::Connection;
 use serde_json::{json, Map, Value};
 
 use crate::db::{self, suppressions};
@@ -211,7 +212,11 @@ pub async fn create_response(
 pub async fn metrics(project: Project, state: web::Data<AppState>, req: HttpRequest) -> Answer {
     let params = params(&req, &[])?;
     let figures = db::run(&state.pool, move |conn| {
-        responses::metrics(conn, &project, &params)
+        // One snapshot for every read, as for `/v1/stats`.
+        conn.transaction(|conn| {
+            db::snapshot_reads(conn)?;
+            responses::metrics(conn, &project, &params)
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(figures))

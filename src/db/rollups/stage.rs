@@ -145,12 +145,13 @@ fn sum_grains() -> String {
     statements
 }
 
-/// The statements that write the summed grains into the rollups in key order: plain
-/// inserts, or upserts that add to cells already there.
+/// The statements that write the summed grains into the rollups in key order, coarsest
+/// grain first as live batches lock them (so an import's finish and a live batch wait for
+/// each other instead of deadlocking): plain inserts, or upserts that add to cells already
+/// there.
 fn insert_sums(columns: &str, upsert: bool) -> String {
     Grain::ALL
         .into_iter()
-        .rev()
         .map(|grain| {
             let table = grain.table();
             let on_conflict = if upsert {
@@ -253,6 +254,16 @@ mod tests {
     use super::write_binary;
     use super::Grain;
     use crate::domain::stats::tally::Tally;
+
+    #[test]
+    fn sums_are_written_coarsest_grain_first_as_live_batches_lock_them() {
+        let sql = super::insert_sums("n", true);
+        let at: Vec<usize> = Grain::ALL
+            .iter()
+            .map(|g| sql.find(&format!("INSERT INTO {} ", g.table())).unwrap())
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{sql}");
+    }
 
     #[test]
     fn the_staged_table_is_named_as_its_diesel_description_says() {
