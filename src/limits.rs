@@ -103,9 +103,22 @@ impl PublicLimits {
     /// Counts one request from `ip` for survey key `key`: `RateLimited` with the seconds to
     /// wait when either limit is spent.
     pub fn check(&self, ip: Option<IpAddr>, key: &str) -> Result<(), ApiError> {
-        if let Some(ip) = ip {
-            self.take(&self.per_ip, &ip)?;
+        self.check_widget_ip(ip)?;
+        self.check_widget_key(key)
+    }
+
+    /// Counts one widget request from `ip`.
+    pub fn check_widget_ip(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        match ip {
+            Some(ip) => self.take(&self.per_ip, &ip),
+            None => Ok(()),
         }
+    }
+
+    /// Counts one widget request for survey key `key`, all clients together. Charge it only
+    /// once the call's origin is known to be one of the survey's: otherwise any page could
+    /// have its visitors' browsers spend a survey's budget.
+    pub fn check_widget_key(&self, key: &str) -> Result<(), ApiError> {
         self.take(&self.per_key, &key.to_owned())
     }
 

@@ -185,7 +185,8 @@ pub fn with_surveys(
 /// The latest issued invitation to `recipient_key` in the workspace created at or after
 /// `since`: what the throttle counts. Invitations of anonymous surveys do not count: an
 /// answer cuts their address key, so counting them would make the throttle say who has
-/// just answered.
+/// just answered. Nor do the widget's: the address is whatever the page says, so anyone
+/// with a survey's public key could otherwise keep anybody from being surveyed.
 pub fn last_issued_to(
     conn: &mut AnyConnection,
     workspace_id: &WorkspaceId,
@@ -199,6 +200,7 @@ pub fn last_issued_to(
     invitations::table
         .filter(invitations::workspace_id.eq(workspace_id.as_str()))
         .filter(invitations::survey_id.ne_all(anonymous))
+        .filter(invitations::channel.ne("widget"))
         .filter(invitations::recipient_key.eq(recipient_key))
         .filter(invitations::created_at.ge(since))
         .filter(invitations::status.ne_all(status::NOT_ISSUED))
@@ -208,8 +210,9 @@ pub fn last_issued_to(
         .optional()
 }
 
-/// The newest invitation of survey `survey_id` whose property `key` is `value` (e.g. the
-/// survey already sent for a ticket).
+/// The newest email invitation of survey `survey_id` whose property `key` is `value` (the
+/// survey already sent for a ticket). Not a widget's: a page may give its invitations any
+/// properties, so anyone with a survey's public key could otherwise claim a ticket's survey.
 pub fn latest_with_property(
     conn: &mut AnyConnection,
     survey_id: &SurveyId,
@@ -219,6 +222,7 @@ pub fn latest_with_property(
     Ok(invitations::table
         .inner_join(invitation_properties::table)
         .filter(invitations::survey_id.eq(survey_id.as_str()))
+        .filter(invitations::channel.eq("email"))
         .filter(invitation_properties::key.eq(key))
         .filter(invitation_properties::value.eq(value))
         .order(invitations::id.desc())

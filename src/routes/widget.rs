@@ -264,7 +264,9 @@ async fn admit(
             "widget calls come from a page: the Origin header is required",
         ));
     }
-    state.public_limits.check(super::html::peer(req), key)?;
+    state
+        .public_limits
+        .check_widget_ip(super::html::peer(req))?;
     let lookup = key.to_owned();
     let survey = db::run(&state.pool, move |conn| {
         db::surveys::find_by_public_key(conn, &lookup).map_err(ApiError::from)
@@ -275,6 +277,7 @@ async fn admit(
             "this page's origin may not show this survey: add it to the survey's allowed_origins",
         ));
     }
+    state.public_limits.check_widget_key(key)?;
     Ok((survey, origin.to_owned()))
 }
 

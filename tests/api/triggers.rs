@@ -215,3 +215,40 @@ async fn a_helpdesk_reads_a_tickets_rating_back_by_property_recipient_and_time()
     let err = assert_error(res, 422, "invalid_field").await;
     assert_eq!(err["error"]["field"], "since");
 }
+
+#[tokio::test]
+async fn a_widget_impression_claiming_a_ticket_and_an_address_blocks_neither_survey_email() {
+    // A public key is on every page that embeds the widget, and the page says who the
+    // visitor is: anyone can send an impression naming any ticket and any address.
+    let sink = SmtpSink::start();
+    let app = email_app(&sink.url(), &[]).await;
+    let host = "https://help.example.com";
+    let s = app
+        .create_survey(
+            json!({"name": "Support", "kind": "csat", "send_delay_seconds": 0,
+                              "throttle_days": 30, "allowed_origins": [host]}),
+        )
+        .await;
+    let (survey, key) = (s["id"].as_str().unwrap(), s["public_key"].as_str().unwrap());
+    let res = app
+        .client
+        .post(format!("{}/w/{key}/impressions", app.address))
+        .header("Content-Type", "text/plain;charset=UTF-8")
+        .header("Origin", host)
+        .body(
+            json!({"visitor": {"email": "ann@example.com"}, "properties": {"ticket_id": "4711"}})
+                .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let (status, solved) = solved(
+        &app,
+        json!({"survey_id": survey, "ticket_id": 4711, "requester": {"email": "ann@example.com"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{solved}");
+    assert_eq!(solved["outcome"], "created", "{solved}");
+    assert_eq!(sink.wait_for(1, WAIT).await.len(), 1);
+}

@@ -364,6 +364,17 @@ async fn widget_calls_are_rate_limited_per_address_and_per_survey_key_with_retry
     let app = spawn_app_with(&[("PUBLIC_RATE_PER_MINUTE_KEY", "4")]).await;
     let survey = widget_survey(&app, json!({})).await;
     let key = survey["public_key"].as_str().unwrap();
+    // Calls from another site's pages are refused before they spend the survey's budget.
+    for _ in 0..3 {
+        let res = call(
+            &app,
+            &impressions(key),
+            Some("https://elsewhere.example"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(res.status(), 403);
+    }
     let res = call(&app, &impressions(key), Some(HOST), json!({})).await;
     assert_eq!(res.status(), 201);
     let res = call(&app, &impressions(key), Some(HOST), json!({})).await;
