@@ -70,6 +70,7 @@ pub async fn stats(
     };
     if surveys.iter().any(|s| s.anonymous) {
         anonymity::check(&request)?;
+        anonymity::check_property(&request, &surveys)?;
     }
     let now = Utc::now();
     let previous = query.compare.then(|| {

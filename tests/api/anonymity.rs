@@ -620,3 +620,61 @@ async fn neither_the_throttle_nor_a_search_by_external_id_counts_an_anonymous_in
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["reason"], "throttled", "{body}");
 }
+
+#[tokio::test]
+async fn an_anonymous_survey_is_grouped_and_filtered_by_one_property_only() {
+    // Ops is withheld (2 people) with its smallest sibling; were a grouping by site also
+    // served, the total less the served department less the site made of the withheld
+    // sibling would be ops. So only the survey's first segment_by property (and `cycle`)
+    // may group or filter it.
+    let app = spawn_app().await;
+    let pulse = pulse(&app).await;
+    for (department, site, scores) in [
+        ("eng", "london", &[4, 5, 4, 5, 4, 3][..]),
+        ("sales", "paris", &[3, 4, 5, 4, 4, 2]),
+        ("ops", "paris", &[1, 2]),
+    ] {
+        for &score in scores {
+            let inv = app
+                .invite(
+                    &pulse,
+                    json!({"channel": "link",
+                           "properties": {"department": department, "site": site}}),
+                )
+                .await;
+            let res = app
+                .answer(inv["url"].as_str().unwrap(), json!({"score": score}))
+                .await;
+            assert_eq!(res.status(), 201);
+        }
+    }
+    let stats = app.stats_query(&pulse, "?group_by=department").await;
+    assert_withheld(group(&stats, "ops"), 2);
+    for (query, field) in [
+        ("?group_by=site", "group_by"),
+        ("?filter[site]=london", "filter"),
+        ("?filter[site]=paris", "filter"),
+    ] {
+        let res = app.get(&format!("/v1/surveys/{pulse}/stats{query}")).await;
+        let err = assert_error(res, 422, "invalid_field").await;
+        assert_eq!(err["error"]["field"], field, "{query}: {err}");
+        assert!(
+            err["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("`department`"),
+            "{err}"
+        );
+    }
+    // The survey's own property, and cycles, still answer.
+    for query in ["?filter[department]=eng", "?group_by=cycle"] {
+        let res = app.get(&format!("/v1/surveys/{pulse}/stats{query}")).await;
+        assert_eq!(res.status(), 200, "{query}");
+    }
+    // A survey that is not anonymous is grouped by anything.
+    let open = app.survey_of("csat").await;
+    let res = app
+        .get(&format!("/v1/surveys/{open}/stats?group_by=site"))
+        .await;
+    assert_eq!(res.status(), 200);
+}
