@@ -312,11 +312,13 @@ pub fn run(
         }
         return Ok(checked.summary(0));
     }
-    let mut batcher = Batcher::new(&survey);
     let written = db::write_transaction(conn, |conn| {
         // Holds the survey until the commit: the rows may be written without foreign key
         // checks.
         let mut writer = db::import::Writer::begin(conn, survey_id).map_err(Undone::Db)?;
+        // Its segments as they stand in the transaction, which a change of them waits for.
+        let survey = db::surveys::find_any(conn, survey_id).map_err(Undone::Db)?;
+        let mut batcher = Batcher::new(&survey);
         tracing::debug!(writer.unchecked, "import transaction begun");
         std::thread::scope(|scope| {
             let (batches, received) = std::sync::mpsc::sync_channel::<Batch>(2);

@@ -322,3 +322,44 @@ async fn patching_with_null_resets_optional_fields_and_refuses_required_ones() {
     let res = app.patch(&path, &json!({})).await;
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn a_segment_change_cannot_start_while_a_write_transaction_is_open() {
+    // On PostgreSQL a writer reads the segments it keeps rollups by before it writes; were a
+    // change of segment_by to rebuild the rollups between that read and the writer's commit,
+    // the writer's answer would be kept by the old segments, and missing from the new ones for
+    // good. So every write transaction takes, before anything else, a lock that the change's
+    // lock conflicts with. (SQLite has one writer at a time, which reads inside its own write
+    // transaction.)
+    let app = spawn_app().await;
+    if !app.db.url().starts_with("postgres") {
+        return;
+    }
+    use diesel::connection::SimpleConnection;
+    let mut writer = app.pool.get().unwrap();
+    let mut changer = app.pool.get().unwrap();
+    let change_could_start = scorekeeper::db::write_transaction(
+        &mut writer,
+        |_| -> Result<bool, diesel::result::Error> {
+            // The writer has read, not yet written: the change must wait all the same.
+            let tried = changer.batch_execute(&format!(
+                "BEGIN; {} NOWAIT",
+                scorekeeper::db::SEGMENTS_CHANGE_LOCK
+            ));
+            let _ = changer.batch_execute("ROLLBACK");
+            Ok(tried.is_ok())
+        },
+    )
+    .unwrap();
+    assert!(
+        !change_could_start,
+        "a segment change started beside an open writer"
+    );
+    // Once the writer is done, the change goes ahead.
+    changer
+        .batch_execute(&format!(
+            "BEGIN; {} NOWAIT; ROLLBACK",
+            scorekeeper::db::SEGMENTS_CHANGE_LOCK
+        ))
+        .unwrap();
+}
