@@ -13,7 +13,7 @@
 //! | `SECRET_KEY_FILE`   | file holding the key; created with mode 0600 on first start when missing. Used when `SECRET_KEY` is unset | `<sqlite file>.key`, or `./scorekeeper.key` with PostgreSQL |
 //! | `SQLITE_BUSY_TIMEOUT_MS` | how long an SQLite writer waits for the lock before answering 503 | `10000` |
 //! | `SMTP_POOL_SIZE`    | SMTP connections kept open; at most this many emails are sent at once | `4`                        |
-//! | `SMTP_TIMEOUT_SECS` | timeout of one SMTP command                                    | `30`                       |
+//! | `SMTP_TIMEOUT_SECS` | timeout of opening an SMTP session (connect, greeting, STARTTLS, login) and of checking a kept one; a whole send is bounded by half of `OUTBOX_LEASE_SECS` | `30` |
 //! | `OUTBOX_POLL_MS`    | how often the email worker looks for due emails               | `1000`                     |
 //! | `OUTBOX_MAX_ATTEMPTS`| delivery attempts before an email is marked failed           | `8`                        |
 //! | `OUTBOX_RETRY_BASE_MS`| first retry delay; it doubles per attempt (with jitter)     | `30000`                    |

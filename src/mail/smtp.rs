@@ -135,15 +135,26 @@ impl SmtpPool {
                 let _ = connection.quit().await;
                 continue;
             }
-            if idle <= CHECK_AFTER_IDLE || connection.test_connected().await {
+            if idle <= CHECK_AFTER_IDLE
+                || tokio::time::timeout(self.timeout, connection.test_connected())
+                    .await
+                    .unwrap_or(false)
+            {
                 return Ok(connection);
             }
             tracing::debug!("dropping an SMTP connection the server closed");
         }
     }
 
-    /// Opens, greets, secures and authenticates a new connection.
+    /// Opens, greets, secures and authenticates a new connection, within the timeout: a
+    /// server that accepts and never greets must not hold a send until its deadline.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        tokio::time::timeout(self.timeout, self.open())
+            .await
+            .map_err(|_| SendError::Connect("timed out opening the session".to_owned()))?
+    }
+
+    async fn open(&self) -> Result<AsyncSmtpConnection, SendError> {
         let target = &self.target;
         let address = (target.host.as_str(), target.port);
         let mut connection = match &target.security {
@@ -244,7 +255,37 @@ impl Target {
 
 #[cfg(test)]
 mod tests {
-    use super::{Security, Target};
+    use super::{Security, SmtpPool, Target};
+    use std::time::{Duration, Instant};
+
+    #[tokio::test]
+    async fn a_server_that_never_greets_fails_the_send_within_the_timeout() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (_silent, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+        });
+        let pool = SmtpPool::from_url(
+            &format!("smtp://127.0.0.1:{port}"),
+            1,
+            Duration::from_millis(300),
+        )
+        .unwrap();
+        let envelope = lettre::address::Envelope::new(
+            Some("a@example.com".parse().unwrap()),
+            vec!["b@example.com".parse().unwrap()],
+        )
+        .unwrap();
+        let started = Instant::now();
+        let sent = pool.send(&envelope, b"Subject: x\r\n\r\nhi\r\n").await;
+        assert!(sent.is_err());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+    }
 
     #[test]
     fn smtp_urls_are_read_with_lettres_rules() {
