@@ -185,12 +185,8 @@ pub fn run_migrations(pool: &DbPool) -> anyhow::Result<()> {
 
 /// Runs `work` in a transaction that holds the write lock from its first statement:
 /// `BEGIN IMMEDIATE` on SQLite, so a read followed by a write can never fail with
-/// `SQLITE_BUSY` (the busy timeout applies to taking the lock), and on Postgres a `BEGIN`
-/// followed by [`WRITERS_LOCK`]: a change of a survey's `segment_by` takes the lock that
-/// conflicts with it, so it waits for every writer in flight and none starts meanwhile (a
-/// writer reads the segments it keeps rollups by, and must not write by the old ones after
-/// the rollups were rebuilt by the new). Inside another transaction it joins it: the outer
-/// commit or rollback covers `work` too.
+/// `SQLITE_BUSY` (the busy timeout applies to taking the lock), and a plain `BEGIN` on Postgres.
+/// Inside another transaction it joins it: the outer commit or rollback covers `work` too.
 pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, work: F) -> Result<T, E>
 where
     F: FnOnce(&mut AnyConnection) -> Result<T, E>,
@@ -216,11 +212,7 @@ where
         }
         AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
-    let result = match conn {
-        AnyConnection::Postgresql(c) => c.batch_execute(WRITERS_LOCK).map_err(E::from),
-        AnyConnection::Sqlite(_) => Ok(()),
-    }
-    .and_then(|()| work(conn));
+    let result = work(conn);
     let end = end_transaction(conn, result.is_ok());
     match (result, end) {
         (Ok(value), Ok(())) => Ok(value),
@@ -231,14 +223,6 @@ where
         (Err(e), _) => Err(e),
     }
 }
-
-/// What every Postgres write transaction takes first: a lock that writers share, and that
-/// only [`SEGMENTS_CHANGE_LOCK`] conflicts with (plain reads take neither).
-pub const WRITERS_LOCK: &str = "LOCK TABLE surveys IN ROW SHARE MODE";
-
-/// What a change of a survey's segments takes on Postgres before it rebuilds the rollups:
-/// it waits for every write transaction in flight, and holds off new ones until it commits.
-pub const SEGMENTS_CHANGE_LOCK: &str = "LOCK TABLE surveys IN EXCLUSIVE MODE";
 
 /// Serialises writers that share `key` until the surrounding transaction ends.
 /// Postgres takes a transaction-scoped advisory lock; SQLite needs nothing, because
@@ -347,11 +331,7 @@ where
         AnyConnection::Sqlite(c) => AnsiTransactionManager::begin_transaction(c)?,
         AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
-    let result = match conn {
-        AnyConnection::Postgresql(c) => c.batch_execute(WRITERS_LOCK).map_err(E::from),
-        AnyConnection::Sqlite(_) => Ok(()),
-    }
-    .and_then(|()| work(conn));
+    let result = work(conn);
     let end = end_transaction(conn, result.is_ok());
     match (result, end) {
         (Ok(value), Ok(())) => Ok(value),

@@ -223,14 +223,6 @@ pub fn update(
         let segments_change = changes
             .segment_by
             .is_some_and(|new| before.segments() != SegmentBy::from_stored(new));
-        if segments_change {
-            if let AnyConnection::Postgresql(c) = conn {
-                diesel::connection::SimpleConnection::batch_execute(
-                    c,
-                    super::SEGMENTS_CHANGE_LOCK,
-                )?;
-            }
-        }
         if !changes.is_empty() {
             diesel::update(surveys::table.find(id.as_str()))
                 .set(changes)
