@@ -29,7 +29,7 @@
 //! | `WEBHOOK_RETRY_BASE_MS` | first retry delay; it doubles per attempt (with jitter)   | `10000` |
 //! | `WEBHOOK_RETRY_MAX_MS` | longest retry delay                                        | `3600000` |
 //! | `WEBHOOK_MAX_AGE_SECS` | retry a delivery for this long, then mark it failed        | `86400` |
-//! | `ANSWER_RATE_PER_MINUTE_IP` | survey page views and answers one client address may make a minute (an office behind one NAT answers a pulse at once) | `6000` |
+//! | `ANSWER_RATE_PER_MINUTE_IP` | survey and unsubscribe page views and answers one client address may make a minute, an IPv6 address counted as its /64 (an office behind one NAT answers a pulse at once) | `6000` |
 //! | `ANSWER_RATE_PER_MINUTE_LINK` | answers (and page-open beacons) of one survey link a minute; page views are not counted, since mail scanners fetch every rating link | `60` |
 //! | `API_RATE_PER_MINUTE_KEY` | API calls one key may make a minute (bursts of a quarter) | `6000` |
 //! | `METRICS_TOKEN`     | if set, `GET /metrics` wants `Authorization: Bearer <it>`; unset, it is open (keep it on a private network) | — |
@@ -167,7 +167,7 @@ pub const MIN_SECRET_KEY_CHARS: usize = 32;
 pub struct OutboxSettings {
     /// SMTP connections kept open, and the most emails sent at once.
     pub smtp_pool_size: u32,
-    /// Timeout of one SMTP command.
+    /// Timeout of opening an SMTP session and of checking a kept one.
     pub smtp_timeout: Duration,
     /// Pause between looks for due emails when idle.
     pub poll_interval: Duration,

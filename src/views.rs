@@ -241,7 +241,8 @@ impl InvitationView {
             eligible_at: inv.eligible_at.map(from_stored),
             send_at: inv.send_at.map(from_stored),
             sent_at: inv.sent_at.map(from_stored),
-            last_error: inv.last_error,
+            // A failed reminder's error is only ever on an unanswered invitation.
+            last_error: inv.last_error.filter(|_| !anonymous),
             properties,
             url: None,
             rating_urls: None,

@@ -4,9 +4,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{
-    invitations, outbox, people, responses, suppressions, webhook_events, workspaces,
-};
+use super::schema::{invitations, people, responses, suppressions, webhook_events, workspaces};
 use super::{audiences, rollups, AnyConnection, DbResult};
 use crate::domain::email::EmailAddress;
 use crate::domain::ids::{InvitationId, WorkspaceId};
@@ -81,13 +79,6 @@ pub fn erase(
         Answers::Anonymise => {
             for chunk in ids.chunks(1_000) {
                 super::invitations::cut_identities(conn, chunk)?;
-                // A failed send's error often quotes the address ("550 <ana@…> unknown").
-                diesel::update(invitations::table.filter(invitations::id.eq_any(chunk)))
-                    .set(invitations::last_error.eq(None::<String>))
-                    .execute(conn)?;
-                diesel::update(outbox::table.filter(outbox::invitation_id.eq_any(chunk)))
-                    .set(outbox::last_error.eq(None::<String>))
-                    .execute(conn)?;
             }
         }
         Answers::Delete => {

@@ -210,8 +210,8 @@ pub fn last_issued_to(
         .optional()
 }
 
-/// The newest email invitation of survey `survey_id` whose property `key` is `value` (the
-/// survey already sent for a ticket). Not a widget's: a page may give its invitations any
+/// The newest invitation of survey `survey_id` whose property `key` is `value` (the survey
+/// already sent for a ticket). Not a widget's: a page may give its invitations any
 /// properties, so anyone with a survey's public key could otherwise claim a ticket's survey.
 pub fn latest_with_property(
     conn: &mut AnyConnection,
@@ -222,7 +222,7 @@ pub fn latest_with_property(
     Ok(invitations::table
         .inner_join(invitation_properties::table)
         .filter(invitations::survey_id.eq(survey_id.as_str()))
-        .filter(invitations::channel.eq("email"))
+        .filter(invitations::channel.ne("widget"))
         .filter(invitation_properties::key.eq(key))
         .filter(invitation_properties::value.eq(value))
         .order(invitations::id.desc())
@@ -301,20 +301,29 @@ pub fn cut_identity(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<()>
 }
 
 /// Cuts invitations `ids` from their people: address, name, external id and address key are
-/// cleared (their properties, the groups they count in, stay). Returns how many rows were
-/// updated. Call inside a write transaction.
+/// cleared, and the last send error of the invitation and its emails (an SMTP server's
+/// answer often quotes the address); their properties, the groups they count in, stay.
+/// Returns how many invitations were updated. Call inside a write transaction.
 pub fn cut_identities<S: AsRef<str>>(conn: &mut AnyConnection, ids: &[S]) -> DbResult<usize> {
+    use super::schema::outbox;
     let ids: Vec<&str> = ids.iter().map(AsRef::as_ref).collect();
-    Ok(
-        diesel::update(invitations::table.filter(invitations::id.eq_any(ids)))
-            .set((
-                invitations::recipient_email.eq(None::<String>),
-                invitations::recipient_name.eq(None::<String>),
-                invitations::recipient_external_id.eq(None::<String>),
-                invitations::recipient_key.eq(None::<String>),
-            ))
-            .execute(conn)?,
+    let cut = diesel::update(invitations::table.filter(invitations::id.eq_any(&ids)))
+        .set((
+            invitations::recipient_email.eq(None::<String>),
+            invitations::recipient_name.eq(None::<String>),
+            invitations::recipient_external_id.eq(None::<String>),
+            invitations::recipient_key.eq(None::<String>),
+            invitations::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    diesel::update(
+        outbox::table
+            .filter(outbox::invitation_id.eq_any(&ids))
+            .filter(outbox::last_error.is_not_null()),
     )
+    .set(outbox::last_error.eq(None::<String>))
+    .execute(conn)?;
+    Ok(cut)
 }
 
 /// The properties of one invitation.

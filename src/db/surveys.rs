@@ -223,6 +223,24 @@ pub fn update(
         let segments_change = changes
             .segment_by
             .is_some_and(|new| before.segments() != SegmentBy::from_stored(new));
+        // An anonymous survey is reported by its first segment_by property only: were it
+        // changed once answers are in, figures grouped by the old and the new property could
+        // be subtracted from each other.
+        if let (true, Some(new), Some(reported)) = (
+            before.anonymous && segments_change,
+            changes.segment_by,
+            before.segments().keys().first(),
+        ) {
+            let after = SegmentBy::from_stored(new);
+            if after.keys().first() != Some(reported) && super::responses::any_for_survey(conn, id)?
+            {
+                return Err(DbError::Refused(format!(
+                    "the first property of an anonymous survey's segment_by (`{reported}`) cannot \
+                     change once it has answers: figures grouped by the old and the new one could \
+                     be subtracted from each other"
+                )));
+            }
+        }
         if !changes.is_empty() {
             diesel::update(surveys::table.find(id.as_str()))
                 .set(changes)

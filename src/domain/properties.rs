@@ -74,7 +74,22 @@ impl Properties {
                 Ok((key, text))
             })
             .collect::<Result<_, _>>()?;
-        Self::parse(text)
+        Self::given(text)
+    }
+
+    /// Properties a caller gives an invitation (the API, the widget, a trigger, an import):
+    /// checked as [`Properties::parse`] does, and never `cycle`, which campaigns set to the
+    /// cycle's number. An anonymous survey may be reported by cycle beside its own property,
+    /// because a cycle is a window; a caller's `cycle` could be anything (a site), and the two
+    /// groupings would subtract.
+    pub fn given(raw: BTreeMap<String, String>) -> Result<Self, Invalid> {
+        if raw.contains_key(super::audience::CYCLE_PROPERTY) {
+            return Err(Invalid::new(
+                format!("properties.{}", super::audience::CYCLE_PROPERTY),
+                "is set by campaigns (the cycle's number): name the property otherwise",
+            ));
+        }
+        Self::parse(raw)
     }
 
     /// Checks the bounds and key syntax (letters, digits, `_`, `-`, `.`).

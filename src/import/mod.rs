@@ -133,7 +133,7 @@ fn parse_row(
         comment,
         email,
         name,
-        properties: Properties::parse(properties)?,
+        properties: Properties::given(properties)?,
     })
 }
 

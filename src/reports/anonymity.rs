@@ -93,13 +93,14 @@ pub fn check(req: &Request) -> Result<(), Invalid> {
 }
 
 /// The property a campaign numbers its cycles by, which an anonymous survey may always be
-/// grouped and filtered by: a cycle is a window (everyone of it issued at once).
-pub const CYCLE: &str = "cycle";
+/// grouped and filtered by: a cycle is a window (everyone of it issued at once), and no
+/// caller can set it (see [`crate::domain::properties::Properties::given`]).
+pub const CYCLE: &str = crate::domain::audience::CYCLE_PROPERTY;
 
 /// Refuses grouping or filtering anonymous `surveys` by any property but `cycle` and each
 /// one's first `segment_by` property. Each answer withholds what its own figures would give
-/// away; figures grouped by two different properties could be subtracted from each other
-/// (the total less one department less one site may be one person), so one property it is.
+/// away; figures grouped by two different properties could be subtracted from each other (the
+/// total less one department less one site may be one person), so one property it is.
 pub fn check_property(
     req: &Request,
     surveys: &[crate::db::surveys::Survey],
@@ -122,14 +123,19 @@ pub fn check_property(
                     return Err(Invalid::new(
                         field,
                         format!(
-                            "an anonymous survey is grouped and filtered only by `cycle` and by                              the first property of its segment_by (`{first}`, here): figures                              grouped by two properties could be subtracted from each other to                              single out one person"
+                            "an anonymous survey is grouped and filtered only by `cycle` and by \
+                             the first property of its segment_by (`{first}`, here): figures grouped by \
+                             two properties could be subtracted from each other to single out \
+                             one person"
                         ),
                     ))
                 }
                 None => {
                     return Err(Invalid::new(
                         field,
-                        "an anonymous survey is grouped and filtered only by `cycle` and by the                          first property of its segment_by, and this one has none: set                          segment_by to the one property to report it by",
+                        "an anonymous survey is grouped and filtered only by `cycle` and by the \
+                         first property of its segment_by, and this one has none: set segment_by to the one \
+                         property to report it by",
                     ))
                 }
             }

@@ -666,11 +666,48 @@ async fn an_anonymous_survey_is_grouped_and_filtered_by_one_property_only() {
             "{err}"
         );
     }
-    // The survey's own property, and cycles, still answer.
+    // The survey's own property and a campaign's cycles still answer.
     for query in ["?filter[department]=eng", "?group_by=cycle"] {
         let res = app.get(&format!("/v1/surveys/{pulse}/stats{query}")).await;
         assert_eq!(res.status(), 200, "{query}");
     }
+    // `cycle` is the campaigns' own: a caller cannot give an invitation one (it could be a
+    // site, and grouping by it would then subtract from grouping by department).
+    let res = app
+        .post(
+            &format!("/v1/surveys/{pulse}/invitations"),
+            &json!({"channel": "link", "properties": {"department": "eng", "cycle": "london"}}),
+        )
+        .await;
+    let err = assert_error(res, 422, "invalid_field").await;
+    assert_eq!(err["error"]["field"], "properties.cycle", "{err}");
+    // Nor can the property be swapped once answers are in: the old grouping less the new
+    // would do the same. Adding a second property behind it is fine.
+    let res = app
+        .patch(
+            &format!("/v1/surveys/{pulse}"),
+            &json!({"segment_by": ["site", "department"]}),
+        )
+        .await;
+    let err = assert_error(res, 409, "conflict").await;
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`department`"),
+        "{err}"
+    );
+    let res = app
+        .patch(
+            &format!("/v1/surveys/{pulse}"),
+            &json!({"segment_by": ["department", "site"]}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let res = app
+        .get(&format!("/v1/surveys/{pulse}/stats?group_by=site"))
+        .await;
+    assert_error(res, 422, "invalid_field").await;
     // A survey that is not anonymous is grouped by anything.
     let open = app.survey_of("csat").await;
     let res = app

@@ -391,19 +391,17 @@ async fn a_viewer_picks_the_window_and_downloads_it_when_allowed() {
     .await;
     let url = d["url"].as_str().unwrap();
     let (_, _, html) = open(&app, url).await;
-    let today = chrono::Utc::now()
+    // The default window is the last 90 days to the instant: it starts on the local day of
+    // now less 90 days (a day later than today's date less 90 when summer time lies between).
+    let now = chrono::Utc::now();
+    let today = now.with_timezone(&chrono_tz::Europe::Paris).date_naive();
+    let first = (now - chrono::Duration::days(90))
         .with_timezone(&chrono_tz::Europe::Paris)
         .date_naive();
-    let csv_link = format!(
-        "{url}/responses.csv?from={}&to={today}",
-        today - chrono::Days::new(90)
-    );
+    let csv_link = format!("{url}/responses.csv?from={first}&to={today}");
     // Links relative to the page, so a PUBLIC_URL with a path prefix keeps working.
     let token = url.rsplit('/').next().unwrap();
-    let relative = format!(
-        "href=\"{token}/responses.csv?from={}&amp;to={today}\"",
-        today - chrono::Days::new(90)
-    );
+    let relative = format!("href=\"{token}/responses.csv?from={first}&amp;to={today}\"");
     assert!(
         html.contains(&relative),
         "the page links its download: {relative}"

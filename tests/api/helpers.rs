@@ -475,8 +475,10 @@ impl TestApp {
         let res = self
             .get(&format!("/v1/surveys/{survey_id}/stats{query}"))
             .await;
-        assert_eq!(res.status(), 200);
-        res.json().await.unwrap()
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "{query}: {body}");
+        body
     }
 
     /// Moves invitation `id` back to `at` as if it had been created then, and rebuilds its

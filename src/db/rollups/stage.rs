@@ -145,8 +145,9 @@ fn sum_grains() -> String {
     statements
 }
 
-/// The statements that write the summed grains into the rollups in key order, coarsest
-/// grain first as live batches lock them (so an import's finish and a live batch wait for
+/// The statements that write the summed grains into the rollups in key order (byte order,
+/// whatever the database's collation, as live batches sort names), coarsest grain first as
+/// live batches lock them (so an import's finish and a live batch wait for
 /// each other instead of deadlocking): plain inserts, or upserts that add to cells already
 /// there.
 fn insert_sums(columns: &str, upsert: bool) -> String {
@@ -162,7 +163,8 @@ fn insert_sums(columns: &str, upsert: bool) -> String {
             format!(
                 "INSERT INTO {table} (survey_id, dim, value, at, {columns}) \
                  SELECT survey_id, dim, value, at, {columns} FROM {summed} \
-                 ORDER BY survey_id, dim, at, value {on_conflict};",
+                 ORDER BY survey_id COLLATE \"C\", dim COLLATE \"C\", at, value COLLATE \"C\" \
+                 {on_conflict};",
                 summed = summed(grain),
             )
         })
