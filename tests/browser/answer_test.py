@@ -14,16 +14,12 @@ a fresh link:
      score, once, not flagged as suspect.
 """
 
-import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from playwright.sync_api import sync_playwright  # noqa: E402
-from harness import (  # noqa: E402
-    ARTIFACTS, CHROMIUM, USER_AGENT, Failure, Scorekeeper, check, eventually, finish, run_cases,
-)
+from harness import USER_AGENT, check, eventually, run_suite  # noqa: E402
 
 
 class Run:
@@ -95,30 +91,7 @@ CASES = [
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else "target/debug/scorekeeper"
-    if not os.access(binary, os.X_OK):
-        sys.exit(f"FAIL: no executable server binary at {binary}")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    failed = []
-    try:
-        sk = Scorekeeper(binary)
-    except Failure as e:
-        sys.exit(f"FAIL: could not start the server: {e}")
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            run = Run(sk, browser)
-            failed = run_cases(run, CASES)
-            browser.close()
-    except Failure as e:
-        failed.append(f"setup: {e}")
-        print(f"FAIL setup: {e}")
-    finally:
-        if failed:
-            print("---- server log (tail)\n" + sk.log_tail())
-        sk.stop()
-    finish("rating link browser test", failed, started)
+    run_suite("rating link browser test", Run, CASES)
 
 
 if __name__ == "__main__":

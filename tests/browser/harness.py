@@ -206,3 +206,35 @@ def finish(name, failed, started):
               f"screenshots in {ARTIFACTS}")
         sys.exit(1)
     print(f"{name} passed ({took:.0f}s); screenshots in {ARTIFACTS}")
+
+
+def run_suite(name, make_run, cases):
+    """The main of a browser test: starts the server binary named on the command line (or
+    target/debug/scorekeeper), launches Chromium, builds the run with
+    `make_run(server, browser)`, runs `cases` with `run_cases`, and reports with `finish`."""
+    from playwright.sync_api import sync_playwright
+
+    binary = sys.argv[1] if len(sys.argv) > 1 else "target/debug/scorekeeper"
+    if not os.access(binary, os.X_OK):
+        sys.exit(f"FAIL: no executable server binary at {binary}")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    failed = []
+    try:
+        sk = Scorekeeper(binary)
+    except Failure as e:
+        sys.exit(f"FAIL: could not start the server: {e}")
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            run = make_run(sk, browser)
+            failed = run_cases(run, cases)
+            browser.close()
+    except Failure as e:
+        failed.append(f"setup: {e}")
+        print(f"FAIL setup: {e}")
+    finally:
+        if failed:
+            print("---- server log (tail)\n" + sk.log_tail())
+        sk.stop()
+    finish(name, failed, started)
