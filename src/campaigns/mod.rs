@@ -155,6 +155,8 @@ fn issue_chunk(
     let survey = campaign.survey_id.clone().into();
     let reminders = campaign.reminders();
     db::write_transaction(conn, |conn| {
+        // First, before any other lock: an erasure takes the same, also first.
+        audiences::hold(conn, &campaign.audience_id)?;
         // Read the cycle again inside the transaction: where the last commit left it.
         let cycle = campaigns::find_cycle(conn, cycle_id)?;
         if cycle.issuing_done {

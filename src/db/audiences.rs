@@ -215,6 +215,34 @@ pub fn remove_member(conn: &mut AnyConnection, audience: &str, key: &str) -> DbR
     Ok(diesel::delete(audience_members::table.find((audience, key))).execute(conn)? > 0)
 }
 
+/// Holds audience `id` against erasure until the surrounding transaction ends: a campaign
+/// issues its members under it, so a member erased meanwhile is not read, then invited
+/// again after the erasure. Postgres takes an advisory lock; SQLite's write lock already
+/// serialises writers.
+pub fn hold(conn: &mut AnyConnection, id: &str) -> DbResult<()> {
+    Ok(super::lock_key(conn, &format!("audience:{id}"))?)
+}
+
+/// Holds every audience of the workspace that `key` is a member of (see [`hold`]), in id
+/// order so that two erasures wait for each other instead of deadlocking.
+pub fn hold_of_member(
+    conn: &mut AnyConnection,
+    workspace: &WorkspaceId,
+    key: &str,
+) -> DbResult<()> {
+    let ids: Vec<String> = audience_members::table
+        .inner_join(audiences::table)
+        .filter(audiences::workspace_id.eq(workspace.as_str()))
+        .filter(audience_members::email_key.eq(key))
+        .select(audiences::id)
+        .order(audiences::id.asc())
+        .load(conn)?;
+    for id in &ids {
+        hold(conn, id)?;
+    }
+    Ok(())
+}
+
 /// Removes the address key `key` from every audience of `workspace`; how many memberships.
 pub fn remove_everywhere(
     conn: &mut AnyConnection,

@@ -68,6 +68,9 @@ pub fn erase(
     answers: Answers,
 ) -> DbResult<Erased> {
     let key = email.key();
+    // First, before any other lock (a campaign issuing takes the same, also first): no
+    // campaign reads them as a member now and invites them after this commits.
+    audiences::hold_of_member(conn, workspace, &key)?;
     let mut out = Erased::default();
     let ids: Vec<String> = invitations::table
         .filter(invitations::workspace_id.eq(workspace.as_str()))

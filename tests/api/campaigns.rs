@@ -712,3 +712,71 @@ async fn a_broken_campaign_is_skipped_and_the_others_run() {
     let again = tick(&app, t0 + chrono::Duration::minutes(1)).await;
     assert_eq!(again.cycles, 0);
 }
+
+#[tokio::test]
+async fn a_member_erased_while_a_cycle_is_issued_is_not_invited() {
+    // On PostgreSQL a cycle reads its members, then invites them: a member whose erasure
+    // commits in between would be invited again, their address stored anew. Issuing waits
+    // for the erasure in flight. (SQLite has one writer at a time.)
+    let smtp = SmtpSink::start();
+    let app = pulse_app(&smtp).await;
+    if !app.db.url().starts_with("postgres") {
+        return;
+    }
+    let audience = audience(&app, STAFF).await;
+    let survey = app.survey_of("nps").await;
+    let (_, t0) = campaign(&app, &survey, &audience, "UTC", json!({})).await;
+    let workspace: String = scorekeeper::db::schema::workspaces::table
+        .select(scorekeeper::db::schema::workspaces::id)
+        .first(&mut *app.conn())
+        .unwrap();
+    // The erasure runs in its own transaction and waits, uncommitted, for the go.
+    let (erased_tx, erased_rx) = std::sync::mpsc::channel();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let pool = app.pool.clone();
+    let eraser = std::thread::spawn(move || {
+        let mut conn = pool.get().unwrap();
+        scorekeeper::db::write_transaction(&mut conn, |conn| {
+            let ana =
+                scorekeeper::domain::email::EmailAddress::parse("email", "ana@acme.test").unwrap();
+            scorekeeper::db::erasure::erase(
+                conn,
+                &workspace.into(),
+                &ana,
+                scorekeeper::db::erasure::Answers::Anonymise,
+            )?;
+            erased_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            Ok::<_, scorekeeper::db::DbError>(())
+        })
+        .unwrap();
+    });
+    erased_rx.recv().unwrap();
+    let issuing = tokio::spawn({
+        let pool = app.pool.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                let issuer = scorekeeper::invite::Issuer {
+                    message_domain: "acme.test".into(),
+                    server_key: scorekeeper::domain::secret::ServerKey::from_secret(SECRET),
+                };
+                scorekeeper::campaigns::tick(&mut pool.get().unwrap(), &issuer, t0).unwrap()
+            })
+            .await
+            .unwrap()
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    go_tx.send(()).unwrap();
+    eraser.join().unwrap();
+    let ticked = issuing.await.unwrap();
+    assert_eq!((ticked.cycles, ticked.issued), (1, 2), "Bo and Cy, not Ana");
+    let conn = &mut *app.conn();
+    use scorekeeper::db::schema::invitations;
+    let named: i64 = invitations::table
+        .filter(invitations::recipient_key.eq("ana@acme.test"))
+        .count()
+        .get_result(conn)
+        .unwrap();
+    assert_eq!(named, 0);
+}
