@@ -283,13 +283,19 @@ pub fn plan_for_parameters(conn: &mut AnyConnection) -> Result<(), diesel::resul
     Ok(())
 }
 
-/// Makes the rest of the current transaction read one snapshot. SQLite's transactions
-/// already do; Postgres needs REPEATABLE READ (the statement must come first).
-pub fn snapshot_reads(conn: &mut AnyConnection) -> Result<(), diesel::result::Error> {
-    if let AnyConnection::Postgresql(c) = conn {
-        c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
-    }
-    Ok(())
+/// Runs `work` in a read-only transaction whose reads all see one snapshot. SQLite's
+/// transactions already do; Postgres needs REPEATABLE READ (set as its first statement).
+pub fn read_snapshot<T, E, F>(conn: &mut AnyConnection, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    conn.transaction(|conn| {
+        if let AnyConnection::Postgresql(c) = conn {
+            c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
+        }
+        work(conn)
+    })
 }
 
 /// Runs blocking database work on the blocking thread pool, so no async worker thread ever

@@ -2,7 +2,6 @@
 //! `GET /v1/stats` and every number on a shared dashboard, so they can never disagree.
 
 use chrono::{DateTime, Utc};
-use diesel::Connection;
 
 use super::anonymity;
 use super::view::{AnonymityView, Context, StatsView, ANONYMITY_RULE};
@@ -89,8 +88,7 @@ pub async fn stats(
     // One snapshot for every read of the call: a cell read whole and the finer cells taken
     // off it (and the totals beside the groups) must see the same answers.
     let (report, withheld, before, min, employees) = db::run(pool, move |conn| {
-        conn.transaction(|conn| {
-            db::snapshot_reads(conn)?;
+        db::read_snapshot(conn, |conn| {
             // NPS sent to an audience is eNPS: every survey combined is sent by a campaign.
             let employees = kind == SurveyKind::Nps && db::campaigns::send_all(conn, &ids)?;
             let Some(protection) = anonymity::protection(conn, &surveys)? else {

@@ -4,7 +4,6 @@
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use diesel::Connection;
 use serde_json::{json, Map, Value};
 
 use crate::db::{self, suppressions};
@@ -213,10 +212,7 @@ pub async fn metrics(project: Project, state: web::Data<AppState>, req: HttpRequ
     let params = params(&req, &[])?;
     let figures = db::run(&state.pool, move |conn| {
         // One snapshot for every read, as for `/v1/stats`.
-        conn.transaction(|conn| {
-            db::snapshot_reads(conn)?;
-            responses::metrics(conn, &project, &params)
-        })
+        db::read_snapshot(conn, |conn| responses::metrics(conn, &project, &params))
     })
     .await?;
     Ok(HttpResponse::Ok().json(figures))
