@@ -193,13 +193,9 @@ pub fn last_issued_to(
     recipient_key: &str,
     since: NaiveDateTime,
 ) -> QueryResult<Option<NaiveDateTime>> {
-    let anonymous = surveys::table
-        .filter(surveys::workspace_id.eq(workspace_id.as_str()))
-        .filter(surveys::anonymous.eq(true))
-        .select(surveys::id);
     invitations::table
         .filter(invitations::workspace_id.eq(workspace_id.as_str()))
-        .filter(invitations::survey_id.ne_all(anonymous))
+        .filter(invitations::survey_id.ne_all(super::surveys::anonymous_of(workspace_id.as_str())))
         .filter(invitations::channel.ne("widget"))
         .filter(invitations::recipient_key.eq(recipient_key))
         .filter(invitations::created_at.ge(since))

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 
 use super::invitations::Invitation;
 use super::responses::Response;
-use super::schema::{invitation_properties, invitations, responses, surveys};
+use super::schema::{invitation_properties, invitations, responses};
 use super::{AnyConnection, DbResult};
 use crate::domain::ids::{SurveyId, WorkspaceId};
 use crate::domain::page::PageRequest;
@@ -60,13 +60,11 @@ pub fn invitations(
     if let Some(id) = &search.external_id {
         // An anonymous survey's invitations never match an external id: an answer cuts it,
         // so the invitation dropping out of the search would say who has just answered.
-        let anonymous = surveys::table
-            .filter(surveys::workspace_id.eq(workspace.as_str()))
-            .filter(surveys::anonymous.eq(true))
-            .select(surveys::id);
         query = query
             .filter(invitations::recipient_external_id.eq(id.clone()))
-            .filter(invitations::survey_id.ne_all(anonymous));
+            .filter(
+                invitations::survey_id.ne_all(super::surveys::anonymous_of(workspace.as_str())),
+            );
     }
     if let Some(since) = search.since {
         query = query.filter(invitations::created_at.ge(since));
@@ -85,10 +83,7 @@ pub fn responses(
     search: &Search,
     page: &PageRequest,
 ) -> DbResult<Vec<(Response, Invitation)>> {
-    let anonymous = surveys::table
-        .filter(surveys::workspace_id.eq(workspace.as_str()))
-        .filter(surveys::anonymous.eq(true))
-        .select(surveys::id);
+    let anonymous = super::surveys::anonymous_of(workspace.as_str());
     let mut query = responses::table
         .inner_join(invitations::table)
         .filter(invitations::workspace_id.eq(workspace.as_str()))

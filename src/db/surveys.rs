@@ -290,15 +290,22 @@ pub fn find(
         .ok_or(DbError::NotFound("survey"))
 }
 
+/// The query of the ids of `workspace`'s anonymous surveys: to load, or to leave them out
+/// of another query (`survey_id.ne_all(anonymous_of(…))`).
+#[diesel::dsl::auto_type(no_type_alias)]
+pub fn anonymous_of<'a>(workspace: &'a str) -> _ {
+    surveys::table
+        .filter(surveys::workspace_id.eq(workspace))
+        .filter(surveys::anonymous.eq(true))
+        .select(surveys::id)
+}
+
 /// The ids of the workspace's anonymous surveys.
 pub fn anonymous_ids(
     conn: &mut AnyConnection,
     workspace_id: &WorkspaceId,
 ) -> DbResult<std::collections::HashSet<String>> {
-    Ok(surveys::table
-        .filter(surveys::workspace_id.eq(workspace_id.as_str()))
-        .filter(surveys::anonymous.eq(true))
-        .select(surveys::id)
+    Ok(anonymous_of(workspace_id.as_str())
         .load::<String>(conn)?
         .into_iter()
         .collect())
