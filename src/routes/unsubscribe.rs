@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::html::{self, Page};
-use crate::db;
+use crate::db::{self, AnyConnection};
 use crate::error::ApiError;
 use crate::mail::unsubscribe;
 use crate::pages;
@@ -17,14 +17,7 @@ pub async fn page(
     req: HttpRequest,
     token: web::Path<String>,
 ) -> HttpResponse {
-    if let Err(err) = state.public_limits.check_page(html::peer(&req)) {
-        return html::error(&err);
-    }
-    let lookup = token.clone();
-    match db::run(&state.pool, move |conn| unsubscribe::find(conn, &lookup)).await {
-        Ok(recipient) => render(&token, &recipient.masked, false),
-        Err(err) => html::error(&err),
-    }
+    answer(&state, &req, token.into_inner(), unsubscribe::find, false).await
 }
 
 /// `POST /u/{token}`: adds the recipient to the workspace's suppression list.
@@ -33,19 +26,27 @@ pub async fn confirm(
     req: HttpRequest,
     token: web::Path<String>,
 ) -> HttpResponse {
-    if let Err(err) = state.public_limits.check_page(html::peer(&req)) {
+    answer(&state, &req, token.into_inner(), unsubscribe::confirm, true).await
+}
+
+/// Counts the view against the client's page limit, runs `step` for `token` and renders the
+/// page (`done` once the address is on the suppression list).
+async fn answer(
+    state: &AppState,
+    req: &HttpRequest,
+    token: String,
+    step: fn(&mut AnyConnection, &str) -> Result<unsubscribe::Recipient, ApiError>,
+    done: bool,
+) -> HttpResponse {
+    if let Err(err) = state.public_limits.check_page(html::peer(req)) {
         return html::error(&err);
     }
     let lookup = token.clone();
-    let result: Result<_, ApiError> =
-        db::run(&state.pool, move |conn| unsubscribe::confirm(conn, &lookup)).await;
-    match result {
-        Ok(recipient) => render(&token, &recipient.masked, true),
+    match db::run(&state.pool, move |conn| step(conn, &lookup)).await {
+        Ok(recipient) => {
+            let html = pages::unsubscribe(&token, &recipient.masked, done);
+            html::respond(StatusCode::OK, Page::static_html(html))
+        }
         Err(err) => html::error(&err),
     }
-}
-
-fn render(token: &str, masked: &str, done: bool) -> HttpResponse {
-    let html = pages::unsubscribe(token, masked, done);
-    html::respond(StatusCode::OK, Page::static_html(html))
 }
