@@ -208,10 +208,11 @@ def finish(name, failed, started):
     print(f"{name} passed ({took:.0f}s); screenshots in {ARTIFACTS}")
 
 
-def run_suite(name, make_run, cases):
+def run_suite(name, make_run, cases, only=()):
     """The main of a browser test: starts the server binary named on the command line (or
     target/debug/scorekeeper), launches Chromium, builds the run with
-    `make_run(server, browser)`, runs `cases` with `run_cases`, and reports with `finish`."""
+    `make_run(server, browser)`, runs `cases` (those of `only`, when given) with `run_cases`,
+    and reports with `finish`."""
     from playwright.sync_api import sync_playwright
 
     binary = sys.argv[1] if len(sys.argv) > 1 else "target/debug/scorekeeper"
@@ -228,7 +229,7 @@ def run_suite(name, make_run, cases):
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             run = make_run(sk, browser)
-            failed = run_cases(run, cases)
+            failed = run_cases(run, cases, only)
             browser.close()
     except Failure as e:
         failed.append(f"setup: {e}")

@@ -29,11 +29,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import (  # noqa: E402
-    ARTIFACTS, CHROMIUM, USER_AGENT, Failure, Scorekeeper, check, eventually, finish, run_cases,
+    ARTIFACTS, USER_AGENT, Failure, check, eventually, run_suite,
 )
 
 expect.set_options(timeout=8000)
@@ -393,31 +393,14 @@ CASES = [
 
 
 def main():
-    binary = sys.argv[1] if len(sys.argv) > 1 else "target/debug/scorekeeper"
-    if not os.access(binary, os.X_OK):
-        sys.exit(f"FAIL: no executable server binary at {binary}")
     # WIDGET_TEST_CASES=6,7 runs only those cases.
     only = set(filter(None, os.environ.get("WIDGET_TEST_CASES", "").split(",")))
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    failed = []
-    try:
-        sk = Scorekeeper(binary)
-    except Failure as e:
-        sys.exit(f"FAIL: could not start the server: {e}")
     hosts = HostPages()
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-            run = Run(sk, hosts, browser)
-            failed = run_cases(run, CASES, only)
-            browser.close()
+        run_suite("browser test", lambda sk, browser: Run(sk, hosts, browser), CASES, only)
     finally:
         hosts.stop()
-        if failed:
-            print("---- server log (tail)\n" + sk.log_tail())
-        sk.stop()
-    finish("browser test", failed, started)
+
 
 if __name__ == "__main__":
     main()
