@@ -134,6 +134,8 @@ pub fn create(
                 return replay(conn, first, idem, workspace_id, server_key);
             }
         }
+        // Its settings (anonymity, segments) held until the commit, then read.
+        surveys::hold(conn, &[survey_id])?;
         let survey = surveys::find(conn, workspace_id, survey_id)?;
         let (_, scale) = survey.kind_and_scale()?;
         let now = db::now();

@@ -156,6 +156,20 @@ pub fn record_all(
     batch: &[Answering<'_>],
     cells: &mut Accumulator,
 ) -> Result<Vec<(Response, bool)>, ApiError> {
+    // The surveys' settings (anonymity, segments) as they stand now, held until the commit:
+    // read before the write, they may have changed since.
+    let survey_ids: Vec<&SurveyId> = batch.iter().map(|(_, s, _)| &s.id).collect();
+    let current = db::surveys::hold_current(conn, &survey_ids)?;
+    let batch: Vec<Answering<'_>> = batch
+        .iter()
+        .map(|&(invitation, survey, answer)| {
+            let survey = current
+                .as_ref()
+                .and_then(|now| now.get(&survey.id))
+                .unwrap_or(survey);
+            (invitation, survey, answer)
+        })
+        .collect();
     let at = db::now();
     let ids: Vec<&InvitationId> = batch.iter().map(|(i, _, _)| &i.id).collect();
     // An answer means the link was opened, whatever the page saw before.

@@ -237,6 +237,26 @@ pub fn lock_key(conn: &mut AnyConnection, key: &str) -> Result<(), diesel::resul
     Ok(())
 }
 
+/// Shares `keys` with other sharers until the surrounding transaction ends, while
+/// [`lock_key`] on any of them waits for every sharer and holds off new ones. Postgres takes
+/// transaction-scoped shared advisory locks, in key order so that two sharers cannot each hold
+/// a key the other waits for behind a locker; SQLite needs nothing, as for [`lock_key`].
+pub fn share_keys(conn: &mut AnyConnection, keys: &[String]) -> Result<(), diesel::result::Error> {
+    use diesel::RunQueryDsl;
+    if let AnyConnection::Postgresql(c) = conn {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        diesel::sql_query(
+            "SELECT count(pg_advisory_xact_lock_shared(hashtextextended(k, 0))) \
+             FROM (SELECT DISTINCT k FROM unnest($1::text[]) AS k ORDER BY k) AS sorted",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(keys)
+        .execute(c)?;
+    }
+    Ok(())
+}
+
 /// Prepares a connection for one large write (an import), outside any transaction: SQLite
 /// gets a page cache big enough that the transaction does not spill pages to the WAL and read
 /// them back, and stops checking foreign keys: the writer must itself write only rows whose

@@ -1,5 +1,7 @@
 //! Survey rows and their queries, always scoped to a workspace.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -189,6 +191,43 @@ pub struct SurveyChanges<'a> {
     pub anonymous: Option<bool>,
 }
 
+/// The key that a survey's writers share and a change of its settings takes alone.
+fn settings_key(id: &SurveyId) -> String {
+    format!("survey-settings:{id}")
+}
+
+/// Holds the settings of surveys `ids` that writing depends on (whether answers are
+/// anonymous, which properties the rollups are segmented by) until the transaction ends:
+/// [`update`] waits for every writer holding them before it changes them, and holds off the
+/// writers that come after until it has committed. Without this, on PostgreSQL, a writer
+/// that read the old segments could commit after the rollups were rebuilt with the new ones,
+/// and its answer would be missing from them for good. Read the settings after this call.
+/// (SQLite's write lock already serialises writers.)
+pub fn hold(conn: &mut AnyConnection, ids: &[&SurveyId]) -> DbResult<()> {
+    let keys: Vec<String> = ids.iter().map(|id| settings_key(id)).collect();
+    Ok(super::share_keys(conn, &keys)?)
+}
+
+/// Holds surveys `ids` (see [`hold`]) and reads them again, as they now stand. `None` on
+/// SQLite, whose write transaction read them under its lock, so they are current already.
+pub fn hold_current(
+    conn: &mut AnyConnection,
+    ids: &[&SurveyId],
+) -> DbResult<Option<HashMap<SurveyId, Survey>>> {
+    if !matches!(conn, AnyConnection::Postgresql(_)) {
+        return Ok(None);
+    }
+    hold(conn, ids)?;
+    let keys: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    let found: Vec<Survey> = surveys::table
+        .filter(surveys::id.eq_any(&keys))
+        .select(Survey::as_select())
+        .load(conn)?;
+    Ok(Some(
+        found.into_iter().map(|s| (s.id.clone(), s)).collect(),
+    ))
+}
+
 /// Applies `changes` to survey `id` of `workspace_id`; when its segments change, rebuilds its
 /// rollups in the same transaction (the time this takes grows with the survey's invitations:
 /// minutes at a million answers, holding SQLite's write lock meanwhile). Returns the survey
@@ -203,6 +242,10 @@ pub fn update(
     changes: &SurveyChanges<'_>,
 ) -> DbResult<Survey> {
     super::write_transaction(conn, |conn| {
+        if changes.anonymous.is_some() || changes.segment_by.is_some() {
+            // Writers that read the settings as they were commit first; later ones wait.
+            super::lock_key(conn, &settings_key(id))?;
+        }
         let before = find(conn, workspace_id, id)?;
         match changes.anonymous {
             Some(false) if before.anonymous => {

@@ -316,7 +316,9 @@ pub fn run(
         // Holds the survey until the commit: the rows may be written without foreign key
         // checks.
         let mut writer = db::import::Writer::begin(conn, survey_id).map_err(Undone::Db)?;
-        // Its segments as they stand in the transaction, which a change of them waits for.
+        // Its segments as they stand in the transaction, held: a change of them waits for
+        // the commit.
+        db::surveys::hold(conn, &[survey_id]).map_err(Undone::Db)?;
         let survey = db::surveys::find_any(conn, survey_id).map_err(Undone::Db)?;
         let mut batcher = Batcher::new(&survey);
         tracing::debug!(writer.unchecked, "import transaction begun");

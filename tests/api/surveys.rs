@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_error, spawn_app};
+use crate::helpers::{assert_error, group, spawn_app};
 
 #[tokio::test]
 async fn each_kind_gets_its_default_scale_and_question() {
@@ -292,6 +292,94 @@ async fn a_survey_can_be_changed_and_a_new_segment_is_rolled_up_from_past_answer
     let unchanged: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(unchanged["name"], "Renamed");
     assert_eq!(unchanged["segment_by"], json!(["agent", "region"]));
+}
+
+#[tokio::test]
+async fn a_segment_change_waits_for_an_answer_being_written_and_rolls_it_up() {
+    // On PostgreSQL the answer's writer reads the survey's segments, then writes its rollup
+    // cells. A change of segment_by that committed in between rebuilt the rollups without the
+    // answer, which then went to the old segments' cells only: missing from the new segment
+    // for good. The change waits for writers holding the survey. (SQLite has one writer.)
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    let app = spawn_app().await;
+    if !app.db.url().starts_with("postgres") {
+        return;
+    }
+    let survey = app
+        .create_survey(json!({"name": "S", "kind": "csat", "segment_by": ["agent"]}))
+        .await;
+    let id = survey["id"].as_str().unwrap().to_owned();
+    let inv = app
+        .invite(&id, json!({"properties": {"agent": "bo", "region": "emea"}}))
+        .await;
+    let url = inv["url"].as_str().unwrap().to_owned();
+    // Another transaction holds the invitation's row: the answer's writer stops at it, the
+    // segments already read.
+    let mut holder = diesel::PgConnection::establish(app.db.url()).unwrap();
+    diesel::sql_query("BEGIN").execute(&mut holder).unwrap();
+    diesel::sql_query("SELECT id FROM invitations WHERE id = $1 FOR UPDATE")
+        .bind::<Text, _>(inv["id"].as_str().unwrap())
+        .execute(&mut holder)
+        .unwrap();
+    #[derive(QueryableByName)]
+    struct Waiting {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut watcher = diesel::PgConnection::establish(app.db.url()).unwrap();
+    let mut waiting_on = |lock: &str| -> i64 {
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+             WHERE a.datname = current_database() AND NOT l.granted AND l.locktype = $1",
+        )
+        .bind::<Text, _>(lock)
+        .get_result::<Waiting>(&mut watcher)
+        .unwrap()
+        .n
+    };
+    let answer_waits = AtomicBool::new(false);
+    let changed = AtomicBool::new(false);
+    let (answered, change, ()) = tokio::join!(
+        app.answer_owned(url, json!({"score": 5})),
+        async {
+            while !answer_waits.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let res = app
+                .patch(
+                    &format!("/v1/surveys/{id}"),
+                    &json!({"segment_by": ["agent", "region"]}),
+                )
+                .await;
+            changed.store(true, Ordering::SeqCst);
+            res.status().as_u16()
+        },
+        async {
+            for _ in 0..1000 {
+                if waiting_on("transactionid") > 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            answer_waits.store(true, Ordering::SeqCst);
+            // The change has either finished or is waiting for the answer's writer.
+            for _ in 0..1000 {
+                if changed.load(Ordering::SeqCst) || waiting_on("advisory") > 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            diesel::sql_query("COMMIT").execute(&mut holder).unwrap();
+        },
+    );
+    assert_eq!((answered, change), (201, 200));
+    let stats = app.stats_query(&id, "?group_by=region").await;
+    assert_eq!(stats["responses"], 1);
+    assert_eq!(group(&stats, "emea")["responses"], 1, "{stats}");
 }
 
 #[tokio::test]

@@ -125,9 +125,15 @@ pub fn cell_of(conn: &mut AnyConnection, id: &InvitationId) -> DbResult<Cell> {
             surveys::segment_by,
         ))
         .first(conn)?;
+    let survey_id = SurveyId::from(survey_id);
+    // As they stand now, held until the commit (read before the hold, they may have changed).
+    let segment_by = match crate::db::surveys::hold_current(conn, &[&survey_id])? {
+        Some(mut now) => now.remove(&survey_id).and_then(|s| s.segment_by),
+        None => segment_by,
+    };
     let segments = SegmentBy::from_stored(segment_by.as_deref());
     Ok(Cell {
-        survey_id: SurveyId::from(survey_id),
+        survey_id,
         at,
         dims: segment_values(conn, id, &segments)?,
     })
