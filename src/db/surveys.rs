@@ -223,9 +223,7 @@ pub fn hold_current(
         .filter(surveys::id.eq_any(&keys))
         .select(Survey::as_select())
         .load(conn)?;
-    Ok(Some(
-        found.into_iter().map(|s| (s.id.clone(), s)).collect(),
-    ))
+    Ok(Some(found.into_iter().map(|s| (s.id.clone(), s)).collect()))
 }
 
 /// Applies `changes` to survey `id` of `workspace_id`; when its segments change, rebuilds its

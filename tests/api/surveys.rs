@@ -294,35 +294,27 @@ async fn a_survey_can_be_changed_and_a_new_segment_is_rolled_up_from_past_answer
     assert_eq!(unchanged["segment_by"], json!(["agent", "region"]));
 }
 
-#[tokio::test]
-async fn a_segment_change_waits_for_an_answer_being_written_and_rolls_it_up() {
-    // On PostgreSQL the answer's writer reads the survey's segments, then writes its rollup
-    // cells. A change of segment_by that committed in between rebuilt the rollups without the
-    // answer, which then went to the old segments' cells only: missing from the new segment
-    // for good. The change waits for writers holding the survey. (SQLite has one writer.)
+/// Answers `url` (invitation `invitation`) with a 5 and, while the answer's writer is held
+/// mid-way (another transaction holds the invitation's row, so the writer stops there with
+/// the survey already read), sends `PATCH /v1/surveys/{survey}` with `change`; lets the
+/// writer go once the change has finished or waits for it. Returns both statuses.
+/// PostgreSQL only: on SQLite the writer holds the one write lock throughout.
+async fn change_while_an_answer_is_written(
+    app: &crate::helpers::TestApp,
+    survey: &str,
+    url: &str,
+    invitation: &str,
+    change: Value,
+) -> (u16, u16) {
     use diesel::prelude::*;
     use diesel::sql_types::Text;
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
-    let app = spawn_app().await;
-    if !app.db.url().starts_with("postgres") {
-        return;
-    }
-    let survey = app
-        .create_survey(json!({"name": "S", "kind": "csat", "segment_by": ["agent"]}))
-        .await;
-    let id = survey["id"].as_str().unwrap().to_owned();
-    let inv = app
-        .invite(&id, json!({"properties": {"agent": "bo", "region": "emea"}}))
-        .await;
-    let url = inv["url"].as_str().unwrap().to_owned();
-    // Another transaction holds the invitation's row: the answer's writer stops at it, the
-    // segments already read.
     let mut holder = diesel::PgConnection::establish(app.db.url()).unwrap();
     diesel::sql_query("BEGIN").execute(&mut holder).unwrap();
     diesel::sql_query("SELECT id FROM invitations WHERE id = $1 FOR UPDATE")
-        .bind::<Text, _>(inv["id"].as_str().unwrap())
+        .bind::<Text, _>(invitation)
         .execute(&mut holder)
         .unwrap();
     #[derive(QueryableByName)]
@@ -343,18 +335,13 @@ async fn a_segment_change_waits_for_an_answer_being_written_and_rolls_it_up() {
     };
     let answer_waits = AtomicBool::new(false);
     let changed = AtomicBool::new(false);
-    let (answered, change, ()) = tokio::join!(
-        app.answer_owned(url, json!({"score": 5})),
+    let (answered, patched, ()) = tokio::join!(
+        app.answer_owned(url.to_owned(), json!({"score": 5})),
         async {
             while !answer_waits.load(Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            let res = app
-                .patch(
-                    &format!("/v1/surveys/{id}"),
-                    &json!({"segment_by": ["agent", "region"]}),
-                )
-                .await;
+            let res = app.patch(&format!("/v1/surveys/{survey}"), &change).await;
             changed.store(true, Ordering::SeqCst);
             res.status().as_u16()
         },
@@ -366,7 +353,6 @@ async fn a_segment_change_waits_for_an_answer_being_written_and_rolls_it_up() {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             answer_waits.store(true, Ordering::SeqCst);
-            // The change has either finished or is waiting for the answer's writer.
             for _ in 0..1000 {
                 if changed.load(Ordering::SeqCst) || waiting_on("advisory") > 0 {
                     break;
@@ -376,10 +362,77 @@ async fn a_segment_change_waits_for_an_answer_being_written_and_rolls_it_up() {
             diesel::sql_query("COMMIT").execute(&mut holder).unwrap();
         },
     );
-    assert_eq!((answered, change), (201, 200));
+    (answered, patched)
+}
+
+#[tokio::test]
+async fn a_segment_change_waits_for_an_answer_being_written_and_rolls_it_up() {
+    // On PostgreSQL the answer's writer reads the survey's segments, then writes its rollup
+    // cells. A change of segment_by that committed in between rebuilt the rollups without the
+    // answer, which then went to the old segments' cells only: missing from the new segment
+    // for good. The change waits for writers holding the survey.
+    let app = spawn_app().await;
+    if !app.db.url().starts_with("postgres") {
+        return;
+    }
+    let survey = app
+        .create_survey(json!({"name": "S", "kind": "csat", "segment_by": ["agent"]}))
+        .await;
+    let id = survey["id"].as_str().unwrap().to_owned();
+    let inv = app
+        .invite(
+            &id,
+            json!({"properties": {"agent": "bo", "region": "emea"}}),
+        )
+        .await;
+    let change = json!({"segment_by": ["agent", "region"]});
+    let statuses = change_while_an_answer_is_written(
+        &app,
+        &id,
+        inv["url"].as_str().unwrap(),
+        inv["id"].as_str().unwrap(),
+        change,
+    )
+    .await;
+    assert_eq!(statuses, (201, 200));
     let stats = app.stats_query(&id, "?group_by=region").await;
     assert_eq!(stats["responses"], 1);
     assert_eq!(group(&stats, "emea")["responses"], 1, "{stats}");
+}
+
+#[tokio::test]
+async fn anonymity_cannot_be_turned_on_under_an_answer_being_written() {
+    // Anonymity can be turned on only before the first answer. On PostgreSQL an answer being
+    // written, its survey read as not anonymous, was not seen by the check: the survey turned
+    // anonymous and then got an answer stored with its person. The change waits for it, sees
+    // it, and refuses.
+    let app = spawn_app().await;
+    if !app.db.url().starts_with("postgres") {
+        return;
+    }
+    let id = app.survey_of("csat").await;
+    let inv = app
+        .invite(
+            &id,
+            json!({"channel": "link", "properties": {"agent": "bo"}}),
+        )
+        .await;
+    let statuses = change_while_an_answer_is_written(
+        &app,
+        &id,
+        inv["url"].as_str().unwrap(),
+        inv["id"].as_str().unwrap(),
+        json!({"anonymous": true}),
+    )
+    .await;
+    assert_eq!(statuses, (201, 409));
+    let survey: Value = app
+        .get(&format!("/v1/surveys/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(survey["anonymous"], false);
 }
 
 #[tokio::test]
