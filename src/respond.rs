@@ -61,6 +61,12 @@ pub fn record(
     answer: &Answer,
 ) -> Result<(Response, bool), ApiError> {
     db::write_transaction(conn, |conn| {
+        // The survey as it stands now, held until the commit.
+        let current = db::surveys::hold_current(conn, &[&survey.id])?;
+        let survey = current
+            .as_ref()
+            .and_then(|now| now.get(&survey.id))
+            .unwrap_or(survey);
         let mut cells = Accumulator::new();
         let recorded = record_one(conn, (invitation, survey, answer), &mut cells)?;
         cells.write(conn)?;
@@ -151,25 +157,14 @@ pub type Answering<'a> = (&'a Invitation, &'a Survey, &'a Answer);
 /// refused, returns its error, and the caller must roll back: part of the batch is written.
 /// An anonymous survey's answer gets an id that carries no time, and cuts the invitation
 /// from its person (nothing is sent to someone who answered).
+///
+/// The caller holds the batch's surveys (see [`db::surveys::hold_current`]) and passes them
+/// as they stand since: their anonymity and segments decide what is written.
 pub fn record_all(
     conn: &mut AnyConnection,
     batch: &[Answering<'_>],
     cells: &mut Accumulator,
 ) -> Result<Vec<(Response, bool)>, ApiError> {
-    // The surveys' settings (anonymity, segments) as they stand now, held until the commit:
-    // read before the write, they may have changed since.
-    let survey_ids: Vec<&SurveyId> = batch.iter().map(|(_, s, _)| &s.id).collect();
-    let current = db::surveys::hold_current(conn, &survey_ids)?;
-    let batch: Vec<Answering<'_>> = batch
-        .iter()
-        .map(|&(invitation, survey, answer)| {
-            let survey = current
-                .as_ref()
-                .and_then(|now| now.get(&survey.id))
-                .unwrap_or(survey);
-            (invitation, survey, answer)
-        })
-        .collect();
     let at = db::now();
     let ids: Vec<&InvitationId> = batch.iter().map(|(i, _, _)| &i.id).collect();
     // An answer means the link was opened, whatever the page saw before.

@@ -53,6 +53,8 @@ pub fn create(
         }
     };
     db::write_transaction(conn, |conn| {
+        // It may change the survey's segments and anonymity from what it reads here.
+        db::surveys::hold_alone(conn, &new.survey_id)?;
         let survey = db::surveys::find(conn, workspace, &new.survey_id)?;
         audiences::find(conn, workspace, &new.audience_id)?;
         let mut segments = survey.segments().keys().to_vec();

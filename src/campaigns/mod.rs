@@ -16,6 +16,7 @@ use crate::db::invitations::status;
 use crate::db::{self, audiences, to_stored, AnyConnection};
 use crate::domain::audience::CYCLE_PROPERTY;
 use crate::domain::email::EmailAddress;
+use crate::domain::ids::SurveyId;
 use crate::domain::properties::Properties;
 use crate::domain::schedule::Reminders;
 use crate::error::ApiError;
@@ -81,11 +82,11 @@ pub fn tick(
     // goes on with a cycle left half cut (it is still due).
     let mut chunks = 0;
     for (cycle, survey) in campaigns::cuts_due(conn, to_stored(now), PER_TICK)? {
+        let survey = SurveyId::from(survey);
         let cut = |conn: &mut AnyConnection, chunks: &mut usize| -> Result<bool, ApiError> {
-            let anonymous = db::surveys::find_any(conn, &survey.into())?.anonymous;
             while *chunks < CHUNKS_PER_TICK {
                 *chunks += 1;
-                if campaigns::cut(conn, &cycle, anonymous, db::now(), CHUNK)? {
+                if campaigns::cut(conn, &cycle, &survey, db::now(), CHUNK)? {
                     return Ok(true);
                 }
             }

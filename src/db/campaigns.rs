@@ -413,19 +413,20 @@ pub fn cuts_due(
         .load(conn)?)
 }
 
-/// Cuts at most `limit` of cycle `id`'s invitations from their people (when `anonymous`),
-/// and stops their reminders; once none is left to cut, marks the cycle cut. Whether it is
+/// Cuts at most `limit` of cycle `id`'s invitations from their people (when its survey
+/// `survey` is anonymous, as read under [`super::surveys::hold`]), and stops their reminders; once none is left to cut, marks the cycle cut. Whether it is
 /// cut now. Each call is one bounded transaction: a cycle of a million members is cut over
 /// many, never under one long hold of the write lock.
 pub fn cut(
     conn: &mut AnyConnection,
     id: &str,
-    anonymous: bool,
+    survey: &SurveyId,
     now: NaiveDateTime,
     limit: i64,
 ) -> DbResult<bool> {
     super::write_transaction(conn, |conn| {
-        if anonymous {
+        super::surveys::hold(conn, &[survey])?;
+        if super::surveys::find_any(conn, survey)?.anonymous {
             // Those that still name someone or still wait for a reminder: each chunk leaves
             // this set, so the next call starts where this one stopped.
             let batch: Vec<String> = campaign_invitations::table

@@ -208,6 +208,12 @@ pub fn hold(conn: &mut AnyConnection, ids: &[&SurveyId]) -> DbResult<()> {
     Ok(super::share_keys(conn, &keys)?)
 }
 
+/// Holds survey `id`'s settings alone until the transaction ends, to change them: waits for
+/// every writer holding them (see [`hold`]) and holds off new ones meanwhile.
+pub fn hold_alone(conn: &mut AnyConnection, id: &SurveyId) -> DbResult<()> {
+    Ok(super::lock_key(conn, &settings_key(id))?)
+}
+
 /// Holds surveys `ids` (see [`hold`]) and reads them again, as they now stand. `None` on
 /// SQLite, whose write transaction read them under its lock, so they are current already.
 pub fn hold_current(
@@ -242,7 +248,7 @@ pub fn update(
     super::write_transaction(conn, |conn| {
         if changes.anonymous.is_some() || changes.segment_by.is_some() {
             // Writers that read the settings as they were commit first; later ones wait.
-            super::lock_key(conn, &settings_key(id))?;
+            hold_alone(conn, id)?;
         }
         let before = find(conn, workspace_id, id)?;
         match changes.anonymous {

@@ -261,6 +261,8 @@ pub fn create_response(
             // Busy or broken is not the caller's mistake: 503 or an opaque 500.
             other => ApiError::from(other),
         })?;
+        // Its settings held until the commit, then read (its anonymity shapes the view).
+        db::surveys::hold(conn, &[&project.survey])?;
         let survey = db::surveys::find(conn, &project.workspace, &project.survey)?;
         let (_, scale) = survey.kind_and_scale()?;
         let answer = Answer::parse(scale, params.get("score"), comment.as_deref(), false, None)?;

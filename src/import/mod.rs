@@ -313,12 +313,13 @@ pub fn run(
         return Ok(checked.summary(0));
     }
     let written = db::write_transaction(conn, |conn| {
+        // Its settings first, held until the commit: a change of them waits for it. (Before
+        // the survey row's lock below: a change that rotates the widget key as well needs
+        // that row, and would wait for it while holding the settings.)
+        db::surveys::hold(conn, &[survey_id]).map_err(Undone::Db)?;
         // Holds the survey until the commit: the rows may be written without foreign key
         // checks.
         let mut writer = db::import::Writer::begin(conn, survey_id).map_err(Undone::Db)?;
-        // Its segments as they stand in the transaction, held: a change of them waits for
-        // the commit.
-        db::surveys::hold(conn, &[survey_id]).map_err(Undone::Db)?;
         let survey = db::surveys::find_any(conn, survey_id).map_err(Undone::Db)?;
         let mut batcher = Batcher::new(&survey);
         tracing::debug!(writer.unchecked, "import transaction begun");

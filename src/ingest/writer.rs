@@ -6,10 +6,12 @@ use std::collections::{HashMap, HashSet};
 use tokio::sync::{mpsc, watch};
 
 use super::{Job, Outcome};
+use crate::db::invitations::Invitation;
 use crate::db::responses::Response;
 use crate::db::rollups::Accumulator;
+use crate::db::surveys::Survey;
 use crate::db::{self, AnyConnection, DbError, DbPool};
-use crate::domain::ids::InvitationId;
+use crate::domain::ids::{InvitationId, SurveyId};
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::respond::{self, Prepared, Submission};
@@ -111,7 +113,8 @@ fn try_batch(conn: &mut AnyConnection, answers: &[Submission]) -> Result<Vec<Out
         // when the answers are written; writing re-checks that each link is still live.
         let hashes: Vec<String> = answers.iter().map(|a| a.token.hash()).collect();
         let keys: Vec<&str> = hashes.iter().map(String::as_str).collect();
-        let links = db::invitations::find_by_token_hashes(conn, &keys)?;
+        let mut links = db::invitations::find_by_token_hashes(conn, &keys)?;
+        hold_surveys(conn, &mut links)?;
         let mut resolved: Vec<Result<Prepared, ApiError>> = answers
             .iter()
             .zip(&hashes)
@@ -148,6 +151,28 @@ fn try_batch(conn: &mut AnyConnection, answers: &[Submission]) -> Result<Vec<Out
             })
             .collect())
     })
+}
+
+/// Holds the surveys of the batch's links until the commit, all at once, before anything is
+/// written (so no savepoint's rollback lets them go), and puts them in the links as they now
+/// stand: their settings may have changed since the links were read (see
+/// [`db::surveys::hold_current`]).
+fn hold_surveys(
+    conn: &mut AnyConnection,
+    links: &mut HashMap<String, (Invitation, Survey)>,
+) -> Result<(), DbError> {
+    let mut ids: Vec<SurveyId> = links.values().map(|(_, s)| s.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let ids: Vec<&SurveyId> = ids.iter().collect();
+    if let Some(current) = db::surveys::hold_current(conn, &ids)? {
+        for (_, survey) in links.values_mut() {
+            if let Some(now) = current.get(&survey.id) {
+                *survey = now.clone();
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Refuses, before anything is written, each answer without a score to a link that has no

@@ -554,7 +554,8 @@ async fn a_cycle_is_cut_from_its_people_in_bounded_chunks() {
     };
     let cut = |app: &TestApp| {
         let now = scorekeeper::db::now();
-        scorekeeper::db::campaigns::cut(&mut app.conn(), &cycle, true, now, 2).unwrap()
+        let survey = scorekeeper::domain::ids::SurveyId::from(survey.clone());
+        scorekeeper::db::campaigns::cut(&mut app.conn(), &cycle, &survey, now, 2).unwrap()
     };
     assert_eq!(named(&app), 3);
     assert!(!cut(&app), "two of three cut: not done");

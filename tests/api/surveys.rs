@@ -346,20 +346,28 @@ async fn change_while_an_answer_is_written(
             res.status().as_u16()
         },
         async {
+            // 10 s at most for each: the writer must stop at the row, the change must end or
+            // stop at the survey's lock.
+            let mut stopped = false;
             for _ in 0..1000 {
-                if waiting_on("transactionid") > 0 {
+                stopped = waiting_on("transactionid") > 0;
+                if stopped {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
+            assert!(stopped, "the answer's writer never waited for the held row");
             answer_waits.store(true, Ordering::SeqCst);
+            let mut settled = false;
             for _ in 0..1000 {
-                if changed.load(Ordering::SeqCst) || waiting_on("advisory") > 0 {
+                settled = changed.load(Ordering::SeqCst) || waiting_on("advisory") > 0;
+                if settled {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             diesel::sql_query("COMMIT").execute(&mut holder).unwrap();
+            assert!(settled, "the change neither finished nor waited");
         },
     );
     (answered, patched)
