@@ -67,6 +67,7 @@ fn is_busy_message(message: &str) -> bool {
         || m.contains("database table is locked")
         || m.contains("database is busy")
         || m.contains("deadlock detected")
+        || m.contains("lock timeout")
 }
 
 #[cfg(test)]
@@ -126,6 +127,13 @@ mod tests {
         ));
         assert!(matches!(
             db_error(DatabaseErrorKind::Unknown, "deadlock detected"),
+            DbError::Busy(_)
+        ));
+        assert!(matches!(
+            db_error(
+                DatabaseErrorKind::Unknown,
+                "canceling statement due to lock timeout"
+            ),
             DbError::Busy(_)
         ));
         assert!(matches!(

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::NaiveDateTime;
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 
 use super::schema::surveys;
@@ -208,10 +209,24 @@ pub fn hold(conn: &mut AnyConnection, ids: &[&SurveyId]) -> DbResult<()> {
     Ok(super::share_keys(conn, &keys)?)
 }
 
+/// How long a change of a survey's settings waits for the writers holding them before it
+/// gives up (busy: 503). Answer batches hold them for milliseconds; an import of the survey
+/// holds them to its end, and the writers that come after the change wait behind it.
+const HOLD_ALONE_TIMEOUT_MS: u32 = 5_000;
+
 /// Holds survey `id`'s settings alone until the transaction ends, to change them: waits for
-/// every writer holding them (see [`hold`]) and holds off new ones meanwhile.
+/// every writer holding them (see [`hold`]), holding off new ones meanwhile, for
+/// [`HOLD_ALONE_TIMEOUT_MS`] at most (then busy).
 pub fn hold_alone(conn: &mut AnyConnection, id: &SurveyId) -> DbResult<()> {
-    Ok(super::lock_key(conn, &settings_key(id))?)
+    let AnyConnection::Postgresql(pg) = conn else {
+        return Ok(());
+    };
+    pg.batch_execute(&format!("SET LOCAL lock_timeout = {HOLD_ALONE_TIMEOUT_MS}"))?;
+    super::lock_key(conn, &settings_key(id))?;
+    if let AnyConnection::Postgresql(pg) = conn {
+        pg.batch_execute("SET LOCAL lock_timeout = 0")?;
+    }
+    Ok(())
 }
 
 /// Holds surveys `ids` (see [`hold`]) and reads them again, as they now stand. `None` on

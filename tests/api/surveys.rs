@@ -444,6 +444,45 @@ async fn anonymity_cannot_be_turned_on_under_an_answer_being_written() {
 }
 
 #[tokio::test]
+async fn a_segment_change_held_off_by_a_long_writer_answers_503_and_changes_nothing() {
+    // An import holds its survey's settings to its end. A change of them waits 5 s at most
+    // for it (holding off the survey's new answers meanwhile), then answers busy.
+    use diesel::prelude::*;
+    use diesel::sql_types::Text;
+
+    let app = spawn_app().await;
+    if !app.db.url().starts_with("postgres") {
+        return;
+    }
+    let survey = app
+        .create_survey(json!({"name": "S", "kind": "csat", "segment_by": ["agent"]}))
+        .await;
+    let id = survey["id"].as_str().unwrap().to_owned();
+    let mut writer = diesel::PgConnection::establish(app.db.url()).unwrap();
+    diesel::sql_query("BEGIN").execute(&mut writer).unwrap();
+    diesel::sql_query("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))")
+        .bind::<Text, _>(format!("survey-settings:{id}"))
+        .execute(&mut writer)
+        .unwrap();
+    let path = format!("/v1/surveys/{id}");
+    let started = std::time::Instant::now();
+    let res = app
+        .patch(&path, &json!({"segment_by": ["agent", "region"]}))
+        .await;
+    assert!(started.elapsed() >= std::time::Duration::from_secs(4));
+    assert!(res.headers().contains_key("retry-after"));
+    assert_error(res, 503, "unavailable").await;
+    let unchanged: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(unchanged["segment_by"], json!(["agent"]));
+    // Once the writer is done, the change goes through.
+    diesel::sql_query("COMMIT").execute(&mut writer).unwrap();
+    let res = app
+        .patch(&path, &json!({"segment_by": ["agent", "region"]}))
+        .await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
 async fn patching_with_null_resets_optional_fields_and_refuses_required_ones() {
     let app = spawn_app().await;
     let survey = app
