@@ -134,6 +134,9 @@ pub struct Batcher {
     survey_id: SurveyId,
     workspace_id: String,
     segments: SegmentBy,
+    /// Whether the survey is anonymous: its answers are then stored as a live one's is once
+    /// given, with no person and an id that carries no time.
+    anonymous: bool,
     pending: Batch,
     cells: Accumulator,
 }
@@ -145,6 +148,7 @@ impl Batcher {
             survey_id: survey.id.clone(),
             workspace_id: survey.workspace_id.to_string(),
             segments: survey.segments(),
+            anonymous: survey.anonymous,
             pending: Batch::with_capacity(BATCH),
             // The coarser grains follow from the quarter hours when they are written.
             cells: Accumulator::quarters_only(),
@@ -177,9 +181,19 @@ impl Batcher {
     }
 
     /// Builds the row's records.
-    fn add(&mut self, row: ImportedRow) {
+    fn add(&mut self, mut row: ImportedRow) {
         let invitation = InvitationId::generate().as_str().to_owned();
-        let response = ResponseId::generate().as_str().to_owned();
+        let response = if self.anonymous {
+            // Random, as a live answer's: in the file's order, ids would rank the answers.
+            ResponseId::random()
+        } else {
+            ResponseId::generate()
+        }
+        .as_str()
+        .to_owned();
+        if self.anonymous {
+            (row.email, row.name) = (None, None);
+        }
         let survey = self.survey_id.as_str();
         let at = Stamp::new(row.created_at);
         let key = row.email.as_ref().map(EmailAddress::key);

@@ -573,3 +573,55 @@ async fn a_cell_written_while_an_import_stages_its_changes_is_added_to_not_lost(
     assert_eq!(hour["responses"], 3, "{hour}");
     assert_eq!(hour["distribution"]["10"], 1, "{hour}");
 }
+
+#[tokio::test]
+async fn answers_imported_into_an_anonymous_survey_keep_no_person_and_no_order() {
+    // As a live answer to an anonymous survey is stored once given: no address, no name, and
+    // an id that carries no time (in the file's order, time-ordered ids would rank them).
+    use diesel::prelude::*;
+    use scorekeeper::db::schema::{invitations, responses};
+    let app = spawn_app().await;
+    let survey = app
+        .create_survey(json!({"name": "Pulse", "kind": "esat", "anonymous": true,
+                              "segment_by": ["team"]}))
+        .await;
+    let id = survey["id"].as_str().unwrap().to_owned();
+    let mut csv = String::from("score,created_at,email,name,team\n");
+    for i in 0..6 {
+        csv += &format!(
+            "4,2026-01-0{}T10:00:00Z,p{i}@example.com,Person {i},red\n",
+            i + 1
+        );
+    }
+    let out = import(&app, &id, &csv, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = &mut *app.conn();
+    let people: Vec<(Option<String>, Option<String>, Option<String>)> = invitations::table
+        .filter(invitations::survey_id.eq(&id))
+        .select((
+            invitations::recipient_email,
+            invitations::recipient_name,
+            invitations::recipient_key,
+        ))
+        .load(conn)
+        .unwrap();
+    assert_eq!(people.len(), 6);
+    assert!(
+        people.iter().all(|p| *p == (None, None, None)),
+        "{people:?}"
+    );
+    let ids: Vec<String> = responses::table
+        .filter(responses::survey_id.eq(&id))
+        .select(responses::id)
+        .load(conn)
+        .unwrap();
+    assert_eq!(ids.len(), 6);
+    for response in &ids {
+        let version = uuid::Uuid::parse_str(response).unwrap().get_version_num();
+        assert_eq!(version, 4, "{response} carries a time");
+    }
+}
