@@ -414,9 +414,10 @@ pub fn cuts_due(
 }
 
 /// Cuts at most `limit` of cycle `id`'s invitations from their people (when its survey
-/// `survey` is anonymous, as read under [`super::surveys::hold`]), and stops their reminders; once none is left to cut, marks the cycle cut. Whether it is
-/// cut now. Each call is one bounded transaction: a cycle of a million members is cut over
-/// many, never under one long hold of the write lock.
+/// `survey` is anonymous, as read under [`super::surveys::hold`]), and stops their
+/// reminders; once none is left to cut, marks the cycle cut. Whether it is cut now. Each call
+/// is one bounded transaction: a cycle of a million members is cut over many, never under
+/// one long hold of the write lock.
 pub fn cut(
     conn: &mut AnyConnection,
     id: &str,
