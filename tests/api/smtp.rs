@@ -46,15 +46,19 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Why a sink did not start, for the panic.
+const NOT_STARTED: &str =
+    "the SMTP sink did not start (is aiosmtpd installed? scripts/setup-test-tools)";
+
 impl SmtpSink {
     /// Starts a sink on a free port.
     pub fn start() -> Self {
-        Self::start_on(free_port())
+        Self::spawn_on_a_free_port(&[])
     }
 
     /// Starts a sink on `port`, waiting until it listens.
     pub fn start_on(port: u16) -> Self {
-        Self::spawn(port, &[])
+        Self::spawn(port, &[]).unwrap_or_else(|| panic!("{NOT_STARTED} on port {port}"))
     }
 
     /// Starts a slow sink: its first `transactions` answer MAIL, RCPT and DATA `delay` late.
@@ -65,10 +69,19 @@ impl SmtpSink {
             "--delay".to_owned(),
             delay.as_secs_f64().to_string(),
         ];
-        Self::spawn(free_port(), &args)
+        Self::spawn_on_a_free_port(&args)
     }
 
-    fn spawn(port: u16, extra: &[String]) -> Self {
+    /// Spawns a sink on a port that was free a moment ago, and on another if something else
+    /// took it meanwhile (tests running beside it bind ports too).
+    fn spawn_on_a_free_port(extra: &[String]) -> Self {
+        (0..5)
+            .find_map(|_| Self::spawn(free_port(), extra))
+            .unwrap_or_else(|| panic!("{NOT_STARTED} on any of 5 free ports"))
+    }
+
+    /// The sink on `port` once it listens, or `None` if it could not (it has exited).
+    fn spawn(port: u16, extra: &[String]) -> Option<Self> {
         let dir = tempfile::tempdir().expect("temp dir");
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/smtp_sink.py");
         let mut child = Command::new("python3")
@@ -84,12 +97,11 @@ impl SmtpSink {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("read from the SMTP sink");
-        assert_eq!(
-            line.trim(),
-            "READY",
-            "the SMTP sink did not start; is aiosmtpd installed (scripts/setup-test-tools)?"
-        );
-        Self { port, dir, child }
+        if line.trim() != "READY" {
+            let _ = child.wait();
+            return None;
+        }
+        Some(Self { port, dir, child })
     }
 
     /// `SMTP_URL` for this sink.

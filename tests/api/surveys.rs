@@ -373,20 +373,29 @@ async fn change_while_an_answer_is_written(
     (answered, patched)
 }
 
+/// On PostgreSQL, the app and a CSAT survey segmented by `agent`; `None` on SQLite, where
+/// the write lock serialises every writer and these races cannot happen.
+async fn segmented_survey_on_postgres() -> Option<(crate::helpers::TestApp, String)> {
+    let app = spawn_app().await;
+    if !app.db.url().starts_with("postgres") {
+        return None;
+    }
+    let survey = app
+        .create_survey(json!({"name": "S", "kind": "csat", "segment_by": ["agent"]}))
+        .await;
+    let id = survey["id"].as_str().unwrap().to_owned();
+    Some((app, id))
+}
+
 #[tokio::test]
 async fn a_segment_change_waits_for_an_answer_being_written_and_rolls_it_up() {
     // On PostgreSQL the answer's writer reads the survey's segments, then writes its rollup
     // cells. A change of segment_by that committed in between rebuilt the rollups without the
     // answer, which then went to the old segments' cells only: missing from the new segment
     // for good. The change waits for writers holding the survey.
-    let app = spawn_app().await;
-    if !app.db.url().starts_with("postgres") {
+    let Some((app, id)) = segmented_survey_on_postgres().await else {
         return;
-    }
-    let survey = app
-        .create_survey(json!({"name": "S", "kind": "csat", "segment_by": ["agent"]}))
-        .await;
-    let id = survey["id"].as_str().unwrap().to_owned();
+    };
     let inv = app
         .invite(
             &id,
@@ -450,14 +459,9 @@ async fn a_segment_change_held_off_by_a_long_writer_answers_503_and_changes_noth
     use diesel::prelude::*;
     use diesel::sql_types::Text;
 
-    let app = spawn_app().await;
-    if !app.db.url().starts_with("postgres") {
+    let Some((app, id)) = segmented_survey_on_postgres().await else {
         return;
-    }
-    let survey = app
-        .create_survey(json!({"name": "S", "kind": "csat", "segment_by": ["agent"]}))
-        .await;
-    let id = survey["id"].as_str().unwrap().to_owned();
+    };
     let mut writer = diesel::PgConnection::establish(app.db.url()).unwrap();
     diesel::sql_query("BEGIN").execute(&mut writer).unwrap();
     diesel::sql_query("SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))")
